@@ -1,0 +1,364 @@
+//! Strict readers for the CIFAR-10 and CIFAR-100 *binary* versions.
+//!
+//! A CIFAR-10 record is one label byte followed by 3 072 pixel bytes: 1 024 red, 1 024 green,
+//! 1 024 blue, each plane row-major 32×32 (so an image is CHW `u8`). A CIFAR-100 record has two
+//! label bytes (coarse, then fine) before the same pixels.
+//!
+//! The reader checks everything it can: each file must exist and be a regular file, its length
+//! must be a whole number of records, and every label must be in range. Any violation is an
+//! [`Error`] naming the file and, where it applies, the record index.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Side length of a CIFAR image.
+pub const CIFAR_SIDE: usize = 32;
+/// Bytes of pixels in one CIFAR image (3 × 32 × 32, CHW).
+pub const CIFAR_IMAGE_BYTES: usize = 3 * CIFAR_SIDE * CIFAR_SIDE;
+
+/// The official CIFAR-10 class names, in label order.
+pub const CIFAR10_CLASSES: [&str; 10] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
+
+/// MD5 digests of the official CIFAR-10 binary files (`cifar-10-batches-bin`).
+pub const CIFAR10_MD5: [(&str, &str); 7] = [
+    ("data_batch_1.bin", "5dd7e06a14cb22eb9f671a540d1b7c25"),
+    ("data_batch_2.bin", "5ea93a67294ea407fff1d09f752e9692"),
+    ("data_batch_3.bin", "942cd6a4bcdd0dd3c604fbe906cb4421"),
+    ("data_batch_4.bin", "ae636b3ba5c66a11e91e8cb52e771fcb"),
+    ("data_batch_5.bin", "53f37980c15c3d472c316c40844f3f0d"),
+    ("test_batch.bin", "803d5f7f4d78ea53de84dbe85f74fb6d"),
+    ("batches.meta.txt", "40a0b180e208fe03a63ecc891b2555ad"),
+];
+
+/// Which half of a dataset to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// The training images (50 000 for CIFAR).
+    Train,
+    /// The test images (10 000 for CIFAR).
+    Test,
+}
+
+/// The two CIFAR variants, which differ in their record layout and files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CifarVariant {
+    /// CIFAR-10: one label byte (0–9) per record.
+    Cifar10,
+    /// CIFAR-100: a coarse label byte (0–19) then a fine label byte (0–99) per record.
+    Cifar100,
+}
+
+impl CifarVariant {
+    /// Number of label bytes before the pixels of each record.
+    pub const fn label_bytes(self) -> usize {
+        match self {
+            CifarVariant::Cifar10 => 1,
+            CifarVariant::Cifar100 => 2,
+        }
+    }
+
+    /// Size of one record in bytes (3 073 or 3 074).
+    pub const fn record_size(self) -> usize {
+        self.label_bytes() + CIFAR_IMAGE_BYTES
+    }
+
+    /// Number of (fine) classes.
+    pub const fn num_classes(self) -> usize {
+        match self {
+            CifarVariant::Cifar10 => 10,
+            CifarVariant::Cifar100 => 100,
+        }
+    }
+
+    /// The batch files of a split, in the official order.
+    pub fn files(self, split: Split) -> &'static [&'static str] {
+        match (self, split) {
+            (CifarVariant::Cifar10, Split::Train) => &[
+                "data_batch_1.bin",
+                "data_batch_2.bin",
+                "data_batch_3.bin",
+                "data_batch_4.bin",
+                "data_batch_5.bin",
+            ],
+            (CifarVariant::Cifar10, Split::Test) => &["test_batch.bin"],
+            (CifarVariant::Cifar100, Split::Train) => &["train.bin"],
+            (CifarVariant::Cifar100, Split::Test) => &["test.bin"],
+        }
+    }
+}
+
+/// The records of one parsed batch file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CifarBatch {
+    /// Pixels, `len × 3072` bytes, CHW per image.
+    pub images: Vec<u8>,
+    /// The (fine) label of each record.
+    pub labels: Vec<u8>,
+    /// The coarse label of each record (CIFAR-100 only; empty for CIFAR-10).
+    pub coarse_labels: Vec<u8>,
+}
+
+/// Parses the bytes of one batch file, checking its length and every label.
+///
+/// `path` only names the file in errors. This never panics, whatever the bytes.
+pub fn parse_batch(bytes: &[u8], variant: CifarVariant, path: &Path) -> Result<CifarBatch> {
+    let record_size = variant.record_size();
+    if bytes.len() % record_size != 0 {
+        return Err(Error::TruncatedFile {
+            path: path.to_path_buf(),
+            len: bytes.len() as u64,
+            record_size,
+            record: bytes.len() / record_size,
+        });
+    }
+    let n = bytes.len() / record_size;
+    let mut batch = CifarBatch {
+        images: Vec::with_capacity(n * CIFAR_IMAGE_BYTES),
+        labels: Vec::with_capacity(n),
+        coarse_labels: Vec::new(),
+    };
+    let bad_label = |record, label, num_classes| Error::BadLabel {
+        path: path.to_path_buf(),
+        record,
+        label,
+        num_classes,
+    };
+    for (record, chunk) in bytes.chunks_exact(record_size).enumerate() {
+        let (labels, pixels) = chunk.split_at(variant.label_bytes());
+        let fine = match variant {
+            CifarVariant::Cifar10 => labels[0],
+            CifarVariant::Cifar100 => {
+                let coarse = labels[0];
+                if coarse >= 20 {
+                    return Err(bad_label(record, coarse, 20));
+                }
+                batch.coarse_labels.push(coarse);
+                labels[1]
+            }
+        };
+        if usize::from(fine) >= variant.num_classes() {
+            return Err(bad_label(record, fine, variant.num_classes()));
+        }
+        batch.labels.push(fine);
+        batch.images.extend_from_slice(pixels);
+    }
+    Ok(batch)
+}
+
+/// Reads a whole file after checking that it is a regular file.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// A CIFAR split held in memory (the CIFAR-10 training set is 150 MB).
+///
+/// # Example
+///
+/// ```no_run
+/// use selfsup_data::{CifarDataset, Split};
+/// let train = CifarDataset::cifar10("data/cifar-10-batches-bin", Split::Train)?;
+/// assert_eq!(train.len(), 50_000);
+/// let (pixels, label) = (train.image(0), train.label(0));
+/// assert_eq!(pixels.len(), 3 * 32 * 32);
+/// println!("first image is a {}", train.classes()[label as usize]);
+/// # Ok::<(), selfsup_data::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct CifarDataset {
+    variant: CifarVariant,
+    images: Vec<u8>,
+    labels: Vec<u8>,
+    coarse_labels: Vec<u8>,
+    classes: Vec<String>,
+}
+
+impl CifarDataset {
+    /// Opens a CIFAR-10 split from a `cifar-10-batches-bin` directory.
+    ///
+    /// Class names come from `batches.meta.txt` when it is there (it must then hold ten names),
+    /// otherwise from [`CIFAR10_CLASSES`].
+    pub fn cifar10(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
+        Self::open(dir.as_ref(), CifarVariant::Cifar10, split)
+    }
+
+    /// Opens a CIFAR-100 split from a `cifar-100-binary` directory (`train.bin`, `test.bin`,
+    /// optional `fine_label_names.txt`).
+    pub fn cifar100(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
+        Self::open(dir.as_ref(), CifarVariant::Cifar100, split)
+    }
+
+    /// Opens `split` of `variant` from `dir`.
+    pub fn open(dir: &Path, variant: CifarVariant, split: Split) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        let mut all = CifarBatch::default();
+        for name in variant.files(split) {
+            let path = dir.join(name);
+            let batch = parse_batch(&read_file(&path)?, variant, &path)?;
+            all.images.extend_from_slice(&batch.images);
+            all.labels.extend_from_slice(&batch.labels);
+            all.coarse_labels.extend_from_slice(&batch.coarse_labels);
+        }
+        let classes = read_class_names(dir, variant)?;
+        Ok(Self {
+            variant,
+            images: all.images,
+            labels: all.labels,
+            coarse_labels: all.coarse_labels,
+            classes,
+        })
+    }
+
+    /// Builds a dataset from parts already in memory (synthetic data, tests, subsets).
+    ///
+    /// # Panics
+    ///
+    /// If `images.len() != labels.len() * 3072`.
+    pub fn from_parts(variant: CifarVariant, images: Vec<u8>, labels: Vec<u8>) -> Self {
+        assert_eq!(
+            images.len(),
+            labels.len() * CIFAR_IMAGE_BYTES,
+            "from_parts: {} pixel bytes for {} labels (expected 3072 per image)",
+            images.len(),
+            labels.len()
+        );
+        let classes = default_class_names(variant);
+        Self {
+            variant,
+            images,
+            labels,
+            coarse_labels: Vec::new(),
+            classes,
+        }
+    }
+
+    /// Which CIFAR this is.
+    pub fn variant(&self) -> CifarVariant {
+        self.variant
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The pixels of image `index`, CHW (`[3, 32, 32]` flattened).
+    ///
+    /// # Panics
+    ///
+    /// If `index >= self.len()`.
+    pub fn image(&self, index: usize) -> &[u8; CIFAR_IMAGE_BYTES] {
+        let start = index * CIFAR_IMAGE_BYTES;
+        self.images[start..start + CIFAR_IMAGE_BYTES]
+            .try_into()
+            .expect("slice has the image length")
+    }
+
+    /// The (fine) label of image `index`.
+    pub fn label(&self, index: usize) -> u8 {
+        self.labels[index]
+    }
+
+    /// All (fine) labels, in order.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// The coarse labels (CIFAR-100; empty for CIFAR-10).
+    pub fn coarse_labels(&self) -> &[u8] {
+        &self.coarse_labels
+    }
+
+    /// Class names, indexed by (fine) label.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+}
+
+fn default_class_names(variant: CifarVariant) -> Vec<String> {
+    match variant {
+        CifarVariant::Cifar10 => CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(),
+        CifarVariant::Cifar100 => (0..100).map(|i| format!("class_{i}")).collect(),
+    }
+}
+
+fn read_class_names(dir: &Path, variant: CifarVariant) -> Result<Vec<String>> {
+    let name = match variant {
+        CifarVariant::Cifar10 => "batches.meta.txt",
+        CifarVariant::Cifar100 => "fine_label_names.txt",
+    };
+    let path = dir.join(name);
+    if !path.exists() {
+        return Ok(default_class_names(variant));
+    }
+    let text = String::from_utf8_lossy(&read_file(&path)?).into_owned();
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if names.len() != variant.num_classes() {
+        return Err(Error::BadClassNames {
+            path,
+            expected: variant.num_classes(),
+            found: names.len(),
+        });
+    }
+    Ok(names)
+}
+
+/// Checks the official CIFAR-10 files in `dir` against their MD5 digests ([`CIFAR10_MD5`]).
+pub fn verify_cifar10(dir: impl AsRef<Path>) -> Result<()> {
+    let dir = dir.as_ref();
+    for (name, expected) in CIFAR10_MD5 {
+        verify_md5(&dir.join(name), expected)?;
+    }
+    Ok(())
+}
+
+/// Checks one file against an expected hexadecimal MD5 digest.
+pub fn verify_md5(path: &Path, expected: &str) -> Result<()> {
+    use md5::{Digest, Md5};
+    let bytes = read_file(path)?;
+    let actual: String = Md5::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(Error::ChecksumMismatch {
+            path: PathBuf::from(path),
+            expected: expected.to_string(),
+            actual,
+        })
+    }
+}

@@ -1,0 +1,98 @@
+//! The error type of `selfsup-data`.
+
+use std::path::PathBuf;
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while opening or decoding a dataset.
+///
+/// Every variant names the file (and, where it applies, the record) at fault, so a user can go
+/// straight to the problem. Messages are lowercase, without trailing punctuation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file the dataset needs does not exist.
+    #[error("missing file {path}")]
+    MissingFile {
+        /// The file that was expected.
+        path: PathBuf,
+    },
+    /// A path that should be a regular file is something else (a directory, say).
+    #[error("{path} is not a regular file")]
+    NotAFile {
+        /// The offending path.
+        path: PathBuf,
+    },
+    /// The dataset directory itself does not exist or is not a directory.
+    #[error("dataset directory {path} does not exist or is not a directory")]
+    NotADirectory {
+        /// The directory that was given.
+        path: PathBuf,
+    },
+    /// An I/O error while reading a file.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file being read.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A binary batch file whose length is not a whole number of records.
+    #[error(
+        "{path} is truncated or corrupt: {len} bytes is not a multiple of the record size {record_size} \
+         (record {record} is incomplete)"
+    )]
+    TruncatedFile {
+        /// The file at fault.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: u64,
+        /// The size of one record in bytes.
+        record_size: usize,
+        /// Index (0-based) of the first incomplete record.
+        record: usize,
+    },
+    /// A record whose label is outside the dataset's label range.
+    #[error("{path}: record {record} has label {label}, but labels must be below {num_classes}")]
+    BadLabel {
+        /// The file at fault.
+        path: PathBuf,
+        /// Index (0-based) of the record within that file.
+        record: usize,
+        /// The label byte read.
+        label: u8,
+        /// The number of classes of that label field.
+        num_classes: usize,
+    },
+    /// A file whose MD5 digest is not the official one.
+    #[error("{path}: md5 {actual} does not match the expected {expected}")]
+    ChecksumMismatch {
+        /// The file at fault.
+        path: PathBuf,
+        /// The expected hexadecimal digest.
+        expected: String,
+        /// The digest computed from the file.
+        actual: String,
+    },
+    /// A class-name file that does not have one name per class.
+    #[error("{path}: expected {expected} class names, found {found}")]
+    BadClassNames {
+        /// The file at fault.
+        path: PathBuf,
+        /// The number of names expected.
+        expected: usize,
+        /// The number of non-empty lines found.
+        found: usize,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        match source.kind() {
+            std::io::ErrorKind::NotFound => Error::MissingFile { path },
+            _ => Error::Io { path, source },
+        }
+    }
+}

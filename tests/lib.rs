@@ -1,0 +1,3 @@
+//! The facade's integration tests, in one binary to keep link time down.
+
+mod parity;
