@@ -67,7 +67,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let encoder = config.init(&device);
     let start = Instant::now();
     let features = encoder.forward_features(images);
-    let values = features.to_data().to_vec::<f32>()?;
+    let values = features.to_data().try_to_vec_as::<f32>()?;
     let elapsed = start.elapsed();
 
     let mean = values.iter().sum::<f32>() / values.len() as f32;
@@ -77,9 +77,6 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         features.dims(),
         elapsed.as_secs_f64() * 1e3
     );
-    println!(
-        "labels of the batch: {:?}",
-        &test.labels()[..n.min(16)]
-    );
+    println!("labels of the batch: {:?}", &test.labels()[..n.min(16)]);
     Ok(())
 }

@@ -16,8 +16,8 @@ have="$("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/nu
 case "$have" in
     "$torch_version"*) echo "torch $have already in $venv" ;;
     *)
-        "$venv/bin/pip" install --quiet --upgrade pip
-        "$venv/bin/pip" install --quiet "torch==$torch_version" "torchvision==0.24.0" numpy
+        "$venv/bin/python" -m pip install --quiet --upgrade pip
+        "$venv/bin/python" -m pip install --quiet "torch==$torch_version" "torchvision==0.24.0" numpy
         ;;
 esac
 "$venv/bin/python" -c 'import torch; print("torch", torch.__version__, "at", torch.__file__)'

@@ -204,10 +204,7 @@ mod tests {
     fn rejects_unknown_names_and_bad_indices() {
         for bad in ["tpu", "cuda:x", "flex:0", "", "wgpu:1"] {
             let err = bad.parse::<DeviceSpec>().unwrap_err();
-            assert!(
-                matches!(err, DeviceError::Unknown { .. }),
-                "{bad}: {err:?}"
-            );
+            assert!(matches!(err, DeviceError::Unknown { .. }), "{bad}: {err:?}");
             assert!(err.to_string().contains("expected one of flex"), "{err}");
         }
     }
@@ -234,7 +231,10 @@ mod tests {
             let err = spec.device().unwrap_err();
             let msg = err.to_string();
             assert!(msg.contains("was not compiled"), "{msg}");
-            assert!(msg.contains(&format!("--features {}", spec.feature())), "{msg}");
+            assert!(
+                msg.contains(&format!("--features {}", spec.feature())),
+                "{msg}"
+            );
             for name in compiled_backends() {
                 assert!(msg.contains(name), "{msg} should list {name}");
             }

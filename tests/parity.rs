@@ -42,7 +42,7 @@ impl Golden {
 type Outputs = Vec<(&'static str, Vec<f32>)>;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+    t.into_data().try_to_vec_as::<f32>().unwrap()
 }
 
 fn run_on(spec: DeviceSpec, g: &Golden) -> Outputs {
@@ -55,7 +55,9 @@ fn run_on(spec: DeviceSpec, g: &Golden) -> Outputs {
         g.dim("h"),
         g.dim("w"),
     );
-    let t1 = |key: &str| Tensor::<1>::from_data(TensorData::new(g.vec(key), [g.vec(key).len()]), &device);
+    let t1 = |key: &str| {
+        Tensor::<1>::from_data(TensorData::new(g.vec(key), [g.vec(key).len()]), &device)
+    };
 
     let mut conv = Conv2dConfig::new([cin, cmid], [3, 3])
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -70,14 +72,18 @@ fn run_on(spec: DeviceSpec, g: &Golden) -> Outputs {
     bn.beta = Param::from_tensor(t1("bn_beta"));
     let mut fc = LinearConfig::new(cmid, cout).init(&device);
     // PyTorch stores [out, in]; Burn's row layout is [in, out].
-    let fc_weight = Tensor::<2>::from_data(TensorData::new(g.vec("fc_weight"), [cout, cmid]), &device);
+    let fc_weight =
+        Tensor::<2>::from_data(TensorData::new(g.vec("fc_weight"), [cout, cmid]), &device);
     fc.weight = Param::from_tensor(fc_weight.transpose());
     fc.bias = Some(Param::from_tensor(t1("fc_bias")));
 
     let x = Tensor::<4>::from_data(TensorData::new(g.vec("input"), [b, cin, h, w]), &device)
         .require_grad();
     let hidden = relu(bn.forward(conv.forward(x.clone())));
-    let pooled = hidden.reshape([b, cmid, h * w]).mean_dim(2).reshape([b, cmid]);
+    let pooled = hidden
+        .reshape([b, cmid, h * w])
+        .mean_dim(2)
+        .reshape([b, cmid]);
     let out = fc.forward(pooled);
     let loss = out.clone().powi_scalar(2).mean();
     let grads = loss.backward();
@@ -95,7 +101,10 @@ fn run_on(spec: DeviceSpec, g: &Golden) -> Outputs {
             "grad_conv_bias",
             values(conv.bias.as_ref().unwrap().val().grad(&grads).unwrap()),
         ),
-        ("grad_bn_gamma", values(bn.gamma.val().grad(&grads).unwrap())),
+        (
+            "grad_bn_gamma",
+            values(bn.gamma.val().grad(&grads).unwrap()),
+        ),
         ("grad_bn_beta", values(bn.beta.val().grad(&grads).unwrap())),
         (
             "grad_fc_weight",
@@ -106,8 +115,8 @@ fn run_on(spec: DeviceSpec, g: &Golden) -> Outputs {
             "grad_fc_bias",
             values(fc.bias.as_ref().unwrap().val().grad(&grads).unwrap()),
         ),
-        ("bn_running_mean", values(bn.running_mean.value())),
-        ("bn_running_var", values(bn.running_var.value())),
+        ("bn_running_mean", values(bn.running_mean.value_sync())),
+        ("bn_running_var", values(bn.running_var.value_sync())),
     ]
 }
 
@@ -168,7 +177,11 @@ fn compiled_backends_agree_with_each_other() {
     }
     // Only meaningful with two backends; the README's test command builds all three.
     if std::env::var_os("SELFSUP_REQUIRE_ALL_BACKENDS").is_some() {
-        assert_eq!(runs.len(), 3, "expected flex, tch and wgpu to be compiled in");
+        assert_eq!(
+            runs.len(),
+            3,
+            "expected flex, tch and wgpu to be compiled in"
+        );
     }
 }
 

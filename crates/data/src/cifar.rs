@@ -348,10 +348,7 @@ pub fn verify_cifar10(dir: impl AsRef<Path>) -> Result<()> {
 pub fn verify_md5(path: &Path, expected: &str) -> Result<()> {
     use md5::{Digest, Md5};
     let bytes = read_file(path)?;
-    let actual: String = Md5::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let actual = crate::download::hex(&Md5::digest(&bytes));
     if actual.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {

@@ -85,6 +85,33 @@ pub enum Error {
         /// The number of non-empty lines found.
         found: usize,
     },
+    /// A download that failed (connection, HTTP status, interrupted transfer).
+    #[error("cannot download {url}: {reason}")]
+    Download {
+        /// The address fetched.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An archive that could not be unpacked or lacks the expected content.
+    #[error("bad archive {path}: {reason}")]
+    Archive {
+        /// The archive (file or address).
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An image file that could not be decoded.
+    #[error("cannot decode image {path}: {reason}")]
+    Image {
+        /// The file at fault.
+        path: PathBuf,
+        /// The decoder's explanation.
+        reason: String,
+    },
+    /// A dataset or request that makes no sense (empty folder, impossible subset size, ...).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Error {

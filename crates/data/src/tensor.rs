@@ -31,7 +31,7 @@ mod tests {
         let device = Device::flex();
         let pixels: Vec<u8> = vec![0, 255, 51, 102, 0, 0, 0, 0];
         let t = images_to_tensor(&pixels, [2, 1, 2, 2], &device);
-        let v = t.into_data().to_vec::<f32>().unwrap();
+        let v = t.into_data().try_to_vec_as::<f32>().unwrap();
         assert_eq!(v[..4], [0.0, 1.0, 0.2, 0.4]);
         assert_eq!(v[4..], [0.0; 4]);
     }

@@ -67,7 +67,17 @@ fn class_names_come_from_batches_meta_when_present() {
 
     fs::write(dir.path().join("batches.meta.txt"), "a\nb\n").unwrap();
     let err = CifarDataset::cifar10(dir.path(), Split::Test).unwrap_err();
-    assert!(matches!(err, Error::BadClassNames { expected: 10, found: 2, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::BadClassNames {
+                expected: 10,
+                found: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -80,7 +90,12 @@ fn truncated_file_names_file_and_record() {
     fs::write(&path, bytes).unwrap();
     let err = CifarDataset::cifar10(dir.path(), Split::Train).unwrap_err();
     match &err {
-        Error::TruncatedFile { path: p, record, record_size, .. } => {
+        Error::TruncatedFile {
+            path: p,
+            record,
+            record_size,
+            ..
+        } => {
             assert_eq!(p, &path);
             assert_eq!(*record, 3);
             assert_eq!(*record_size, 3073);
@@ -88,7 +103,10 @@ fn truncated_file_names_file_and_record() {
         other => panic!("expected TruncatedFile, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("data_batch_3.bin") && msg.contains("record 3"), "{msg}");
+    assert!(
+        msg.contains("data_batch_3.bin") && msg.contains("record 3"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -118,7 +136,10 @@ fn missing_file_and_directory_in_place_of_a_file() {
     fs::create_dir(dir.path().join("data_batch_5.bin")).unwrap();
     let err = CifarDataset::cifar10(dir.path(), Split::Train).unwrap_err();
     assert!(matches!(&err, Error::NotAFile { .. }), "{err:?}");
-    assert!(err.to_string().contains("data_batch_5.bin is not a regular file"));
+    assert!(
+        err.to_string()
+            .contains("data_batch_5.bin is not a regular file")
+    );
 
     let err = CifarDataset::cifar10(dir.path().join("nope"), Split::Test).unwrap_err();
     assert!(matches!(&err, Error::NotADirectory { .. }), "{err:?}");
@@ -142,10 +163,30 @@ fn cifar100_reads_coarse_and_fine_labels_and_checks_both() {
 
     fs::write(dir.path().join("test.bin"), rec(20, 1)).unwrap();
     let err = CifarDataset::cifar100(dir.path(), Split::Test).unwrap_err();
-    assert!(matches!(err, Error::BadLabel { label: 20, num_classes: 20, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::BadLabel {
+                label: 20,
+                num_classes: 20,
+                ..
+            }
+        ),
+        "{err}"
+    );
     fs::write(dir.path().join("test.bin"), rec(1, 100)).unwrap();
     let err = CifarDataset::cifar100(dir.path(), Split::Test).unwrap_err();
-    assert!(matches!(err, Error::BadLabel { label: 100, num_classes: 100, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::BadLabel {
+                label: 100,
+                num_classes: 100,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -155,12 +196,17 @@ fn md5_mismatch_names_the_file_and_both_digests() {
     fs::write(&path, b"hello").unwrap();
     verify_md5(&path, "5d41402abc4b2a76b9719d911017c592").unwrap();
     let err = verify_md5(&path, "00000000000000000000000000000000").unwrap_err();
-    assert!(matches!(&err, Error::ChecksumMismatch { actual, .. } if actual == "5d41402abc4b2a76b9719d911017c592"));
+    assert!(
+        matches!(&err, Error::ChecksumMismatch { actual, .. } if actual == "5d41402abc4b2a76b9719d911017c592")
+    );
     assert!(err.to_string().contains("x.bin"), "{err}");
 
     synthetic_cifar10(dir.path(), 1);
     let err = verify_cifar10(dir.path()).unwrap_err();
-    assert!(matches!(&err, Error::ChecksumMismatch { path, .. } if path.ends_with("data_batch_1.bin")), "{err}");
+    assert!(
+        matches!(&err, Error::ChecksumMismatch { path, .. } if path.ends_with("data_batch_1.bin")),
+        "{err}"
+    );
 }
 
 /// Fuzz-style: random lengths and random bytes give `Ok` or a typed error, never a panic.
@@ -202,23 +248,34 @@ fn real_cifar10_dir() -> Option<PathBuf> {
     if dir.join("test_batch.bin").is_file() {
         Some(dir)
     } else if std::env::var_os("SELFSUP_REQUIRE_DATA").is_some() {
-        panic!("SELFSUP_REQUIRE_DATA is set but no CIFAR-10 at {}", dir.display());
+        panic!(
+            "SELFSUP_REQUIRE_DATA is set but no CIFAR-10 at {}",
+            dir.display()
+        );
     } else {
-        eprintln!("skipping: no CIFAR-10 at {} (set SELFSUP_CIFAR10_DIR)", dir.display());
+        eprintln!(
+            "skipping: no CIFAR-10 at {} (set SELFSUP_CIFAR10_DIR)",
+            dir.display()
+        );
         None
     }
 }
 
 #[test]
 fn real_cifar10_opens_and_verifies() {
-    let Some(dir) = real_cifar10_dir() else { return };
+    let Some(dir) = real_cifar10_dir() else {
+        return;
+    };
     verify_cifar10(&dir).unwrap();
     let train = CifarDataset::cifar10(&dir, Split::Train).unwrap();
     let test = CifarDataset::cifar10(&dir, Split::Test).unwrap();
     assert_eq!((train.len(), test.len()), (50_000, 10_000));
     // Balanced classes: 5 000 / 1 000 of each.
     for class in 0..10u8 {
-        assert_eq!(train.labels().iter().filter(|&&l| l == class).count(), 5_000);
+        assert_eq!(
+            train.labels().iter().filter(|&&l| l == class).count(),
+            5_000
+        );
         assert_eq!(test.labels().iter().filter(|&&l| l == class).count(), 1_000);
     }
     // The first training image is a frog (label 6) in the official order.

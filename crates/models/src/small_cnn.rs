@@ -111,7 +111,10 @@ impl SmallCnn {
 
     /// The dimension of the features [`SmallCnn::forward_features`] returns.
     pub fn feature_dim(&self) -> usize {
-        let last = self.blocks.last().expect("a SmallCnn has at least one block");
+        let last = self
+            .blocks
+            .last()
+            .expect("a SmallCnn has at least one block");
         last.conv.weight.lazy_shape().dims::<4>()[0]
     }
 }
@@ -127,11 +130,14 @@ mod tests {
         let net = cfg.init(&device);
         let x = Tensor::<4>::ones([2, 3, 8, 8], &device);
         assert_eq!(net.forward_features(x).dims(), [2, cfg.feature_dim()]);
+        assert_eq!(net.feature_dim(), cfg.feature_dim());
     }
 
     #[test]
     #[should_panic(expected = "channels must be non-empty")]
     fn empty_channels_are_rejected() {
-        SmallCnnConfig::new().with_channels(vec![]).init(&Device::flex());
+        SmallCnnConfig::new()
+            .with_channels(vec![])
+            .init(&Device::flex());
     }
 }

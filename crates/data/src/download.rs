@@ -1,0 +1,157 @@
+//! Fetching CIFAR-10 from its official address into a cache directory, atomically.
+//!
+//! The tarball is streamed to a temporary file while its MD5 is computed, verified, unpacked into
+//! a temporary directory, and only then renamed to its final name. A download killed at any
+//! moment therefore never looks complete: the final directory either does not exist or holds the
+//! whole verified dataset. Leftover temporary files from a killed run are ignored and removed by
+//! the next successful one.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+
+use crate::error::{Error, Result};
+
+/// The official CIFAR-10 binary tarball.
+pub const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+/// MD5 of [`CIFAR10_URL`]'s tarball (as published and used by torchvision).
+pub const CIFAR10_TARBALL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+/// The directory the CIFAR-10 tarball unpacks to.
+pub const CIFAR10_DIR_NAME: &str = "cifar-10-batches-bin";
+
+/// What to fetch: a `.tar.gz` at `url` with digest `md5` that unpacks to the directory `dir_name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archive<'a> {
+    /// Where to download it from (`http://` or `https://`).
+    pub url: &'a str,
+    /// Expected hexadecimal MD5 of the tarball.
+    pub md5: &'a str,
+    /// Top-level directory inside the tarball, which becomes `cache_dir/dir_name`.
+    pub dir_name: &'a str,
+}
+
+impl Archive<'static> {
+    /// The official CIFAR-10 binary version.
+    pub const CIFAR10: Archive<'static> = Archive {
+        url: CIFAR10_URL,
+        md5: CIFAR10_TARBALL_MD5,
+        dir_name: CIFAR10_DIR_NAME,
+    };
+}
+
+/// Downloads CIFAR-10 into `cache_dir` unless it is already there; returns the path of
+/// `cache_dir/cifar-10-batches-bin`.
+pub fn download_cifar10(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
+    download_archive(&Archive::CIFAR10, cache_dir.as_ref())
+}
+
+/// Downloads, verifies and unpacks `archive` into `cache_dir`, unless `cache_dir/dir_name`
+/// already exists (it only ever appears complete). Returns that directory.
+pub fn download_archive(archive: &Archive<'_>, cache_dir: &Path) -> Result<PathBuf> {
+    let target = cache_dir.join(archive.dir_name);
+    if target.is_dir() {
+        return Ok(target);
+    }
+    fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
+    let stem = format!(".{}.{}", archive.dir_name, std::process::id());
+    let part = TempPath(cache_dir.join(format!("{stem}.tar.gz.part")));
+    let unpack = TempPath(cache_dir.join(format!("{stem}.unpack")));
+
+    let actual = fetch(archive.url, &part.0)?;
+    if !actual.eq_ignore_ascii_case(archive.md5) {
+        return Err(Error::ChecksumMismatch {
+            path: PathBuf::from(archive.url),
+            expected: archive.md5.to_string(),
+            actual,
+        });
+    }
+    unpack_tar_gz(&part.0, &unpack.0)?;
+    let unpacked = unpack.0.join(archive.dir_name);
+    if !unpacked.is_dir() {
+        return Err(Error::Archive {
+            path: PathBuf::from(archive.url),
+            reason: format!(
+                "the archive holds no top-level directory `{}`",
+                archive.dir_name
+            ),
+        });
+    }
+    match fs::rename(&unpacked, &target) {
+        Ok(()) => {}
+        // Another process finished first: its copy is as good as ours.
+        Err(_) if target.is_dir() => {}
+        Err(e) => return Err(Error::io(&target, e)),
+    }
+    remove_stale_temporaries(cache_dir, archive.dir_name);
+    Ok(target)
+}
+
+/// Streams `url` into `dest`, returning the hexadecimal MD5 of the bytes.
+fn fetch(url: &str, dest: &Path) -> Result<String> {
+    let download_err = |reason: String| Error::Download {
+        url: url.to_string(),
+        reason,
+    };
+    let response = ureq::get(url)
+        .call()
+        .map_err(|e| download_err(e.to_string()))?;
+    let mut reader = response.into_body().into_reader();
+    let mut file = File::create(dest).map_err(|e| Error::io(dest, e))?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(download_err(e.to_string())),
+        };
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n]).map_err(|e| Error::io(dest, e))?;
+    }
+    file.sync_all().map_err(|e| Error::io(dest, e))?;
+    Ok(hex(&hasher.finalize()))
+}
+
+fn unpack_tar_gz(tarball: &Path, into: &Path) -> Result<()> {
+    let file = File::open(tarball).map_err(|e| Error::io(tarball, e))?;
+    // `Archive::unpack` refuses entries that would escape `into` (absolute paths, `..`).
+    tar::Archive::new(flate2::read::GzDecoder::new(file))
+        .unpack(into)
+        .map_err(|e| Error::Archive {
+            path: tarball.to_path_buf(),
+            reason: e.to_string(),
+        })
+}
+
+fn remove_stale_temporaries(cache_dir: &Path, dir_name: &str) {
+    let prefix = format!(".{dir_name}.");
+    if let Ok(entries) = fs::read_dir(cache_dir) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let path = entry.path();
+                let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+            }
+        }
+    }
+}
+
+/// Lower-case hexadecimal of a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A temporary file or directory removed when dropped (on success and on error alike).
+struct TempPath(PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if self.0.is_dir() {
+            let _ = fs::remove_dir_all(&self.0);
+        } else {
+            let _ = fs::remove_file(&self.0);
+        }
+    }
+}

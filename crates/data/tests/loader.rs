@@ -1,0 +1,160 @@
+//! The loader: order, drop_last, per-epoch shuffling, and determinism whatever the worker count.
+
+use std::sync::Arc;
+
+use rand::RngCore;
+use selfsup_data::{
+    CifarDataset, CifarVariant, Image, Loader, LoaderConfig, MultiViewTransform,
+};
+
+/// Two views: the image with a random value written into pixel 0, and the image flipped in sign.
+#[derive(Debug)]
+struct Marked;
+
+impl MultiViewTransform for Marked {
+    fn num_views(&self) -> usize {
+        2
+    }
+
+    fn views(&self, img: &Image, rng: &mut dyn RngCore) -> Vec<Image> {
+        let mut a = img.clone();
+        a.data_mut()[0] = (rng.next_u32() % 1000) as f32;
+        let mut b = img.clone();
+        b.data_mut().iter_mut().for_each(|v| *v = -*v);
+        vec![a, b]
+    }
+}
+
+/// `n` images whose pixels all equal `i % 256` (so a view tells which image it came from).
+fn dataset(n: usize) -> Arc<CifarDataset> {
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let images: Vec<u8> = (0..n)
+        .flat_map(|i| std::iter::repeat_n(i as u8, 3072))
+        .collect();
+    Arc::new(CifarDataset::from_parts(
+        CifarVariant::Cifar10,
+        images,
+        labels,
+    ))
+}
+
+fn loader(n: usize, config: LoaderConfig) -> Loader {
+    Loader::new(dataset(n), Arc::new(Marked), config).unwrap()
+}
+
+fn config(batch_size: usize, num_workers: usize) -> LoaderConfig {
+    LoaderConfig {
+        batch_size,
+        num_workers,
+        seed: 42,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn batches_hold_the_views_of_the_images_they_name() {
+    let l = loader(10, config(4, 2));
+    let batches: Vec<_> = l.epoch(0).collect();
+    assert_eq!(batches.len(), 2, "drop_last drops the 2 left over");
+    for b in &batches {
+        assert_eq!(b.shapes, vec![[4, 3, 32, 32]; 2]);
+        for (row, &i) in b.indices.iter().enumerate() {
+            let second = &b.views[1][row * 3072..(row + 1) * 3072];
+            assert!(second.iter().all(|&v| v == -(i as f32) / 255.0));
+            assert_eq!(b.targets[row], Some(i % 10));
+        }
+    }
+    let seen: Vec<usize> = batches.iter().flat_map(|b| b.indices.clone()).collect();
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "no image twice in an epoch");
+}
+
+#[test]
+fn same_batches_whatever_the_number_of_workers() {
+    let reference: Vec<_> = loader(37, config(5, 0)).epoch(3).collect();
+    for workers in [1, 2, 3, 8] {
+        let got: Vec<_> = loader(37, config(5, workers)).epoch(3).collect();
+        assert_eq!(got, reference, "{workers} workers");
+    }
+}
+
+#[test]
+fn each_epoch_has_its_own_order_and_augmentations() {
+    let l = loader(64, config(64, 2));
+    let e0 = l.epoch(0).next().unwrap();
+    let e0_again = l.epoch(0).next().unwrap();
+    let e1 = l.epoch(1).next().unwrap();
+    assert_eq!(e0, e0_again);
+    assert_ne!(e0.indices, e1.indices);
+    let no_shuffle = loader(
+        64,
+        LoaderConfig {
+            shuffle: false,
+            ..config(64, 2)
+        },
+    );
+    assert_eq!(
+        no_shuffle.epoch(5).next().unwrap().indices,
+        (0..64).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn keep_last_partial_batch_and_subset_indices() {
+    let l = Loader::with_indices(
+        dataset(20),
+        Arc::new(Marked),
+        LoaderConfig {
+            drop_last: false,
+            ..config(4, 2)
+        },
+        vec![1, 3, 5, 7, 9, 11],
+    )
+    .unwrap();
+    assert_eq!(l.batches_per_epoch(), 2);
+    let sizes: Vec<usize> = l.epoch(0).map(|b| b.len()).collect();
+    assert_eq!(sizes, vec![4, 2]);
+    let mut all: Vec<usize> = l.epoch(0).flat_map(|b| b.indices).collect();
+    all.sort();
+    assert_eq!(all, vec![1, 3, 5, 7, 9, 11]);
+}
+
+#[test]
+fn stopping_early_does_not_hang() {
+    let l = loader(200, config(2, 3));
+    let mut it = l.epoch(0);
+    it.next().unwrap();
+    drop(it); // workers blocked on full channels must stop
+}
+
+#[test]
+fn tensors_on_a_device() {
+    let device = burn::tensor::Device::flex();
+    let b = loader(8, config(4, 1)).epoch(0).next().unwrap();
+    assert_eq!(b.view(0, &device).dims(), [4, 3, 32, 32]);
+    let targets = b
+        .targets(&device)
+        .unwrap()
+        .into_data()
+        .try_to_vec_as::<i64>()
+        .unwrap();
+    let expected: Vec<i64> = b.indices.iter().map(|&i| (i % 10) as i64).collect();
+    assert_eq!(targets, expected);
+}
+
+#[test]
+fn bad_configurations_are_errors() {
+    let err = Loader::new(dataset(4), Arc::new(Marked), config(0, 1)).unwrap_err();
+    assert!(
+        err.to_string().contains("batch_size must be positive"),
+        "{err}"
+    );
+    let err =
+        Loader::with_indices(dataset(4), Arc::new(Marked), config(2, 1), vec![0, 4]).unwrap_err();
+    assert!(err.to_string().contains("index 4 is out of range"), "{err}");
+    let err = Loader::with_indices(dataset(4), Arc::new(Marked), config(2, 1), vec![]).unwrap_err();
+    assert!(err.to_string().contains("no images"), "{err}");
+    assert_eq!(dataset(3).len(), 3);
+}

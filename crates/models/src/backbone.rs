@@ -1,0 +1,84 @@
+//! The encoder choice of the method models: a [`ResNet`] or the [`SmallCnn`].
+
+use burn::prelude::*;
+
+use crate::resnet::{ResNet, ResNetConfig};
+use crate::small_cnn::{SmallCnn, SmallCnnConfig};
+
+/// Which encoder to build.
+#[derive(Config, Debug)]
+pub enum BackboneConfig {
+    /// A ResNet-18/34/50 ([`ResNetConfig`]).
+    ResNet(ResNetConfig),
+    /// The small four-block CNN ([`SmallCnnConfig`]), for quick CPU experiments.
+    SmallCnn(SmallCnnConfig),
+}
+
+impl BackboneConfig {
+    /// The dimension of [`Backbone::forward_features`]' output.
+    pub fn feature_dim(&self) -> usize {
+        match self {
+            BackboneConfig::ResNet(config) => config.feature_dim(),
+            BackboneConfig::SmallCnn(config) => config.feature_dim(),
+        }
+    }
+
+    /// Builds the encoder on `device`.
+    ///
+    /// # Panics
+    ///
+    /// If the wrapped config is invalid (see [`ResNetConfig::init`], [`SmallCnnConfig::init`]).
+    pub fn init(&self, device: &Device) -> Backbone {
+        match self {
+            BackboneConfig::ResNet(config) => Backbone::ResNet(config.init(device)),
+            BackboneConfig::SmallCnn(config) => Backbone::SmallCnn(config.init(device)),
+        }
+    }
+}
+
+impl From<ResNetConfig> for BackboneConfig {
+    fn from(config: ResNetConfig) -> Self {
+        BackboneConfig::ResNet(config)
+    }
+}
+
+impl From<SmallCnnConfig> for BackboneConfig {
+    fn from(config: SmallCnnConfig) -> Self {
+        BackboneConfig::SmallCnn(config)
+    }
+}
+
+/// An image encoder: images in, one feature vector per image out.
+///
+/// The variant name is a level of the module path (`backbone.ResNet.layer1…`) that Burn's PyTorch
+/// store skips by default.
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Backbone {
+    /// A [`ResNet`].
+    ResNet(ResNet),
+    /// A [`SmallCnn`].
+    SmallCnn(SmallCnn),
+}
+
+impl Backbone {
+    /// Encodes images into one feature vector each (after global average pooling).
+    ///
+    /// # Shapes
+    /// - `images`: `[B, C_in, H, W]`
+    /// - output: `[B, feature_dim]`
+    pub fn forward_features(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Backbone::ResNet(net) => net.forward_features(images),
+            Backbone::SmallCnn(net) => net.forward_features(images),
+        }
+    }
+
+    /// The dimension of [`Backbone::forward_features`]' output.
+    pub fn feature_dim(&self) -> usize {
+        match self {
+            Backbone::ResNet(net) => net.feature_dim(),
+            Backbone::SmallCnn(net) => net.feature_dim(),
+        }
+    }
+}

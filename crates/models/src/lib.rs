@@ -1,0 +1,65 @@
+//! # selfsup-models
+//!
+//! Encoders, heads and the SimCLR / SimSiam networks, as Burn Config/Module/init trios.
+//!
+//! ## Crate map
+//! - [`resnet`]: ResNet-18/34/50 after torchvision, with a [`Stem`] choice (CIFAR 3×3/s1 without
+//!   max-pool, or ImageNet 7×7/s2 with max-pool); blocks in [`resnet::block`].
+//! - [`small_cnn`]: the four-block CNN encoder of seeds 001/002, for quick CPU experiments.
+//! - [`backbone`]: [`Backbone`], either encoder behind one `forward_features`.
+//! - [`mlp`]: the generic [`Mlp`] built from [`MlpBlockConfig`]s (`Linear → norm? → ReLU?`).
+//! - [`norm`]: [`NonAffineBatchNorm`], batch norm without scale and shift.
+//! - [`heads`]: SimCLR's and SimSiam's projection / prediction heads with paper defaults.
+//! - [`simclr`]: [`SimClr`] = backbone + projection head.
+//! - [`simsiam`]: [`SimSiam`] = backbone + projection MLP + prediction MLP.
+//!
+//! This crate enables no Burn backend: every constructor takes the `&Device` to build on.
+//!
+//! ## PyTorch names
+//! ResNet parameters are named as in a torchvision state dict (`conv1.weight`,
+//! `layer1.0.bn1.running_mean`, `layer2.0.downsample.0.weight`, `fc.bias`, …) once enum variant
+//! levels (`layer1.0.Basic.conv1`) are skipped and batch-norm `gamma`/`beta` are read as
+//! `weight`/`bias`; Burn's PyTorch store does both by default (it needs Burn's `store`
+//! feature, which this workspace does not enable yet).
+//!
+//! ## Parameter counts
+//! Burn's `Module::num_params` counts batch-norm running statistics too (they are visited as
+//! float tensors), so it exceeds PyTorch's `sum(p.numel() for p in model.parameters())` by two
+//! numbers per batch-norm feature: ResNet-18 with the CIFAR stem and no classifier has
+//! 11 168 832 parameters and 9 600 running statistics, `num_params` = 11 178 432.
+//!
+//! ## Example
+//! ```
+//! use burn::prelude::*;
+//! use selfsup_models::{BackboneConfig, SimSiamConfig, SmallCnnConfig};
+//!
+//! let device = Device::flex();
+//! let backbone = BackboneConfig::from(SmallCnnConfig::new().with_channels(vec![8, 16]));
+//! let model = SimSiamConfig::paper(backbone).init(&device);
+//! let x = Tensor::<4>::zeros([2, 3, 8, 8], &device);
+//! let out = model.forward(x.clone(), x);
+//! assert_eq!(out.p1.dims(), [2, 2048]);
+//! assert_eq!(model.backbone.feature_dim(), 16);
+//! ```
+#![warn(missing_docs)]
+
+pub mod backbone;
+pub mod heads;
+pub mod mlp;
+pub mod norm;
+pub mod resnet;
+pub mod simclr;
+pub mod simsiam;
+pub mod small_cnn;
+
+pub use backbone::{Backbone, BackboneConfig};
+pub use heads::{
+    SimClrProjectionHead, SimClrProjectionHeadConfig, SimSiamPredictionHead,
+    SimSiamPredictionHeadConfig, SimSiamProjectionHead, SimSiamProjectionHeadConfig,
+};
+pub use mlp::{Mlp, MlpBlock, MlpBlockConfig, MlpConfig, MlpNorm};
+pub use norm::{NonAffineBatchNorm, NonAffineBatchNormConfig};
+pub use resnet::{BlockKind, ResNet, ResNetConfig, Stem};
+pub use simclr::{SimClr, SimClrConfig};
+pub use simsiam::{SimSiam, SimSiamConfig, SimSiamOutput};
+pub use small_cnn::{ConvBlock, SmallCnn, SmallCnnConfig};

@@ -1,0 +1,10 @@
+//! Integration tests of `selfsup-models`, one binary (`cargo test --test models`).
+//!
+//! Expected numbers come from PyTorch / torchvision through `tools/golden_resnet.py`, which
+//! writes `tests/golden/architectures.json` and `tests/golden/forward.json`.
+
+mod support;
+
+mod heads;
+mod methods;
+mod resnet;

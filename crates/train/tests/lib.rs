@@ -1,0 +1,12 @@
+//! Integration tests of `selfsup-train`, one binary (`autotests = false`).
+//!
+//! Golden numbers come from `tools/golden_train.py` (PyTorch), written to `tests/golden/`.
+
+mod support;
+
+mod knn;
+mod lars;
+mod metrics;
+mod optim;
+mod probe;
+mod schedule;
