@@ -12,6 +12,7 @@
 //! ```text
 //! cargo bench --bench augment
 //! ```
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::hint::black_box;
 use std::path::PathBuf;

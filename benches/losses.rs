@@ -6,6 +6,7 @@
 //! cargo bench --bench losses                      # flex
 //! . scripts/env.sh && cargo bench --features tch,wgpu --bench losses
 //! ```
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::hint::black_box;
 

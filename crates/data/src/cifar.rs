@@ -116,7 +116,7 @@ pub struct CifarBatch {
 /// `path` only names the file in errors. This never panics, whatever the bytes.
 pub fn parse_batch(bytes: &[u8], variant: CifarVariant, path: &Path) -> Result<CifarBatch> {
     let record_size = variant.record_size();
-    if bytes.len() % record_size != 0 {
+    if !bytes.len().is_multiple_of(record_size) {
         return Err(Error::TruncatedFile {
             path: path.to_path_buf(),
             len: bytes.len() as u64,

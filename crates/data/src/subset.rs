@@ -23,7 +23,7 @@ pub fn class_balanced_subset(
             "class-balanced subset: the dataset has no labels".into(),
         ));
     }
-    if total == 0 || total % classes != 0 {
+    if total == 0 || !total.is_multiple_of(classes) {
         return Err(Error::Invalid(format!(
             "class-balanced subset: {total} labels cannot be split evenly over {classes} classes"
         )));

@@ -3,9 +3,7 @@
 use std::sync::Arc;
 
 use rand::RngCore;
-use selfsup_data::{
-    CifarDataset, CifarVariant, Image, Loader, LoaderConfig, MultiViewTransform,
-};
+use selfsup_data::{CifarDataset, CifarVariant, Image, Loader, LoaderConfig, MultiViewTransform};
 
 /// Two views: the image with a random value written into pixel 0, and the image flipped in sign.
 #[derive(Debug)]

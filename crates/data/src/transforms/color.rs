@@ -114,6 +114,13 @@ pub fn adjust_saturation(img: &mut Image, factor: f64) {
     }
 }
 
+/// `fmod(x, 1)` for `|x| < 2³¹`: `x − trunc(x)`, which is exact (so bit-identical to `fmod`)
+/// and avoids the slow software `fmodf` and `floorf` calls of baseline x86-64.
+#[inline]
+fn fmod1(x: f32) -> f32 {
+    x - (x as i32) as f32
+}
+
 /// One pixel RGB → HSV → hue shift → RGB, transcribing torchvision's `_rgb2hsv`, the
 /// `(h + factor) % 1.0` shift, and `_hsv2rgb`, in `f32`.
 #[inline]
@@ -135,28 +142,50 @@ fn shift_hue_pixel(r: f32, g: f32, b: f32, factor: f32) -> (f32, f32, f32) {
     } else {
         4.0 + gc - rc
     };
-    let h = (h / 6.0 + 1.0) % 1.0;
+    let h = fmod1(h / 6.0 + 1.0);
     let v = maxc;
     // (h + factor) % 1.0, PyTorch's float remainder: fmod, then + 1 if negative.
-    let mut h = (h + factor) % 1.0;
-    if h != 0.0 && h < 0.0 {
+    let mut h = fmod1(h + factor);
+    if h < 0.0 {
         h += 1.0;
     }
-    // _hsv2rgb
-    let i = (h * 6.0).floor();
-    let f = h * 6.0 - i;
-    let i = (i as i32).rem_euclid(6);
+    // _hsv2rgb. h * 6 is in [0, 6], where floor is truncation.
+    let i = (h * 6.0) as i32;
+    let f = h * 6.0 - i as f32;
+    let i = if i >= 6 { i - 6 } else { i };
     let p = (v * (1.0 - s)).clamp(0.0, 1.0);
     let q = (v * (1.0 - s * f)).clamp(0.0, 1.0);
     let t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0);
-    match i {
-        0 => (v, t, p),
-        1 => (q, v, p),
-        2 => (p, v, t),
-        3 => (p, q, v),
-        4 => (t, p, v),
-        _ => (v, p, q),
-    }
+    // The sextant table (v,t,p) (q,v,p) (p,v,t) (p,q,v) (t,p,v) (v,p,q) as selects, not a
+    // jump, so the pixel loop vectorises.
+    let r = if i == 0 || i == 5 {
+        v
+    } else if i == 1 {
+        q
+    } else if i <= 3 {
+        p
+    } else {
+        t
+    };
+    let g = if i == 0 {
+        t
+    } else if i <= 2 {
+        v
+    } else if i == 3 {
+        q
+    } else {
+        p
+    };
+    let b = if i <= 1 {
+        p
+    } else if i == 2 {
+        t
+    } else if i <= 4 {
+        v
+    } else {
+        q
+    };
+    (r, g, b)
 }
 
 /// Rotates the hue by `factor` turns (in `[-0.5, 0.5]`): torchvision's `adjust_hue`

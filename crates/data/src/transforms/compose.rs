@@ -54,6 +54,16 @@ impl Transform for Compose {
     fn apply(&self, img: Image, rng: &mut dyn RngCore) -> Image {
         self.0.iter().fold(img, |img, t| t.apply(img, rng))
     }
+
+    fn apply_ref(&self, img: &Image, rng: &mut dyn RngCore) -> Image {
+        match self.0.split_first() {
+            None => img.clone(),
+            Some((first, rest)) => {
+                let img = first.apply_ref(img, rng);
+                rest.iter().fold(img, |img, t| t.apply(img, rng))
+            }
+        }
+    }
 }
 
 /// Applies a transform with probability `p`: torchvision's `RandomApply([t], p)`.
@@ -94,6 +104,14 @@ impl<T: Transform> Transform for RandomApply<T> {
             img
         }
     }
+
+    fn apply_ref(&self, img: &Image, rng: &mut dyn RngCore) -> Image {
+        if bernoulli(rng, self.p.into()) {
+            self.transform.apply_ref(img, rng)
+        } else {
+            img.clone()
+        }
+    }
 }
 
 /// Something that turns one image into several augmented views (SimCLR's two, multi-crop's
@@ -114,8 +132,8 @@ pub struct TwoViews<T>(pub T);
 impl<T: Transform> TwoViews<T> {
     /// The pair of views.
     pub fn pair(&self, img: &Image, rng: &mut dyn RngCore) -> (Image, Image) {
-        let a = self.0.apply(img.clone(), rng);
-        let b = self.0.apply(img.clone(), rng);
+        let a = self.0.apply_ref(img, rng);
+        let b = self.0.apply_ref(img, rng);
         (a, b)
     }
 }
@@ -171,7 +189,7 @@ impl MultiViewTransform for MultiView {
     fn views(&self, img: &Image, rng: &mut dyn RngCore) -> Vec<Image> {
         self.transforms
             .iter()
-            .map(|t| t.apply(img.clone(), rng))
+            .map(|t| t.apply_ref(img, rng))
             .collect()
     }
 }

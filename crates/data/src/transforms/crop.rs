@@ -144,8 +144,12 @@ impl RandomResizedCrop {
 
 impl Transform for RandomResizedCrop {
     fn apply(&self, img: Image, rng: &mut dyn RngCore) -> Image {
+        self.apply_ref(&img, rng)
+    }
+
+    fn apply_ref(&self, img: &Image, rng: &mut dyn RngCore) -> Image {
         let crop = self.sample_params(img.height(), img.width(), rng);
-        resized_crop(&img, crop, self.height, self.width)
+        resized_crop(img, crop, self.height, self.width)
     }
 }
 
@@ -217,16 +221,18 @@ pub fn central_crop_fallback(height: usize, width: usize, ratio: (f64, f64)) -> 
     }
 }
 
-/// Precomputed separable resampling weights along one axis.
+/// Precomputed separable resampling weights along one axis: output `i` reads the `taps`
+/// inputs `start[i] .. start[i] + taps` with weights `weights[i * taps ..][.. taps]`.
+///
+/// Every output has the same number of taps (the largest needed, so the inner loops have a
+/// fixed length): shorter filters are padded with zero weights, and windows that would run past
+/// the end are shifted left, the zeros first. Adding `0 · x` before the first real tap leaves
+/// every sum bit-identical to the unpadded one.
 #[derive(Debug, Clone)]
 struct AxisWeights {
-    /// First source index for each output index.
     start: Vec<usize>,
-    /// Number of source taps for each output index.
-    len: Vec<usize>,
-    /// `stride` weights per output index (the first `len[i]` are used).
     weights: Vec<f32>,
-    stride: usize,
+    taps: usize,
 }
 
 /// The bilinear (triangle) filter.
@@ -237,11 +243,8 @@ fn triangle(x: f32) -> f32 {
 
 impl AxisWeights {
     /// PyTorch's antialiased bilinear weights (`_upsample_bilinear2d_aa`, the path torchvision
-    /// takes with `antialias=True`), in `f32` like PyTorch's `float` kernel:
-    /// `scale = in/out`, support `max(scale, 1)`, centre `scale·(i + ½)`, taps
-    /// `trunc(centre − support + ½) .. trunc(centre + support + ½)` clipped to the input,
-    /// weights `triangle((j − centre + ½) / max(scale, 1))` normalised to sum 1. When upsampling
-    /// (`scale < 1`) this is exactly `align_corners=False` bilinear with edge clamping.
+    /// takes with `antialias=True`), in `f32` like PyTorch's `float` kernel (see
+    /// [`resized_crop`]).
     fn antialiased_bilinear(in_size: usize, out_size: usize) -> Self {
         let scale = in_size as f32 / out_size as f32;
         let (support, invscale) = if scale >= 1.0 {
@@ -249,17 +252,20 @@ impl AxisWeights {
         } else {
             (1.0, 1.0)
         };
-        let stride = (support.ceil() as usize) * 2 + 1;
-        let mut start = Vec::with_capacity(out_size);
-        let mut len = Vec::with_capacity(out_size);
-        let mut weights = vec![0.0f32; out_size * stride];
+        let max_taps = (support.ceil() as usize) * 2 + 1;
+        let mut ranges = Vec::with_capacity(out_size);
+        let mut raw = vec![0.0f32; out_size * max_taps];
+        let mut taps = 1;
         for i in 0..out_size {
             let center = scale * (i as f32 + 0.5);
             let xmin = ((center - support + 0.5) as i64).max(0);
             let xmax = ((center + support + 0.5) as i64).min(in_size as i64);
             let n = (xmax - xmin).max(0) as usize;
-            assert!(n <= stride, "resize weights overflow ({n} taps > {stride})");
-            let w = &mut weights[i * stride..i * stride + n];
+            assert!(
+                n <= max_taps,
+                "resize weights overflow ({n} taps > {max_taps})"
+            );
+            let w = &mut raw[i * max_taps..i * max_taps + n];
             let mut total = 0.0f32;
             for (j, wj) in w.iter_mut().enumerate() {
                 *wj = triangle((j as f32 + xmin as f32 - center + 0.5) * invscale);
@@ -270,20 +276,65 @@ impl AxisWeights {
                     *wj /= total;
                 }
             }
-            start.push(xmin as usize);
-            len.push(n);
+            ranges.push((xmin as usize, n));
+            taps = taps.max(n);
+        }
+        let mut start = Vec::with_capacity(out_size);
+        let mut weights = vec![0.0f32; out_size * taps];
+        for (i, &(xmin, n)) in ranges.iter().enumerate() {
+            let s = xmin.min(in_size - taps);
+            let offset = xmin - s;
+            weights[i * taps + offset..i * taps + offset + n]
+                .copy_from_slice(&raw[i * max_taps..i * max_taps + n]);
+            start.push(s);
         }
         Self {
             start,
-            len,
             weights,
-            stride,
+            taps,
         }
     }
 
-    fn taps(&self, i: usize) -> (usize, &[f32]) {
-        let s = i * self.stride;
-        (self.start[i], &self.weights[s..s + self.len[i]])
+    /// `out[i] = Σ_j row[start[i] + j] · w[i][j]`, accumulated in tap order.
+    fn resample_row(&self, row: &[f32], out: &mut [f32]) {
+        macro_rules! fixed {
+            ($k:literal) => {{
+                for ((o, &s), w) in out
+                    .iter_mut()
+                    .zip(&self.start)
+                    .zip(self.weights.chunks_exact($k))
+                {
+                    let x: &[f32; $k] = row[s..s + $k].try_into().expect("window");
+                    let w: &[f32; $k] = w.try_into().expect("weights");
+                    let mut acc = 0.0f32;
+                    for j in 0..$k {
+                        acc += x[j] * w[j];
+                    }
+                    *o = acc;
+                }
+            }};
+        }
+        match self.taps {
+            1 => fixed!(1),
+            2 => fixed!(2),
+            3 => fixed!(3),
+            4 => fixed!(4),
+            5 => fixed!(5),
+            6 => fixed!(6),
+            k => {
+                for ((o, &s), w) in out
+                    .iter_mut()
+                    .zip(&self.start)
+                    .zip(self.weights.chunks_exact(k))
+                {
+                    let mut acc = 0.0f32;
+                    for (&x, &w) in row[s..s + k].iter().zip(w) {
+                        acc += x * w;
+                    }
+                    *o = acc;
+                }
+            }
+        }
     }
 }
 
@@ -338,16 +389,8 @@ pub fn resized_crop(img: &Image, crop: CropBox, out_height: usize, out_width: us
         for k in 0..c {
             for y in 0..ch {
                 let s = k * plane_in + (top + y) * w_in + left;
-                let row = &src[s..s + cw];
                 let d = (k * ch + y) * out_width;
-                for (ox, out) in tmp[d..d + out_width].iter_mut().enumerate() {
-                    let (start, w) = wx.taps(ox);
-                    let mut acc = 0.0f32;
-                    for (wj, &v) in w.iter().zip(&row[start..start + w.len()]) {
-                        acc += v * wj;
-                    }
-                    *out = acc;
-                }
+                wx.resample_row(&src[s..s + cw], &mut tmp[d..d + out_width]);
             }
         }
     }
@@ -360,7 +403,8 @@ pub fn resized_crop(img: &Image, crop: CropBox, out_height: usize, out_width: us
     let mut out = vec![0.0f32; c * out_height * out_width];
     for k in 0..c {
         for oy in 0..out_height {
-            let (start, w) = wy.taps(oy);
+            let start = wy.start[oy];
+            let w = &wy.weights[oy * wy.taps..(oy + 1) * wy.taps];
             let d = (k * out_height + oy) * out_width;
             let dst = &mut out[d..d + out_width];
             for (j, &wj) in w.iter().enumerate() {

@@ -91,6 +91,14 @@ use rand::RngCore;
 pub trait Transform: Send + Sync + std::fmt::Debug {
     /// Transforms `img`, drawing any randomness from `rng`.
     fn apply(&self, img: Image, rng: &mut dyn RngCore) -> Image;
+
+    /// Transforms a borrowed image; the same result and the same draws as
+    /// `apply(img.clone(), rng)`, which is the default. Transforms that build a new image anyway
+    /// ([`RandomResizedCrop`], and [`Compose`] / [`RandomApply`] around one) override it to skip
+    /// the copy — it is how [`TwoViews`] and [`MultiView`] make each view.
+    fn apply_ref(&self, img: &Image, rng: &mut dyn RngCore) -> Image {
+        self.apply(img.clone(), rng)
+    }
 }
 
 /// A boxed, type-erased [`Transform`], the element type of [`Compose`] and [`MultiView`].
@@ -100,16 +108,28 @@ impl<T: Transform + ?Sized> Transform for Box<T> {
     fn apply(&self, img: Image, rng: &mut dyn RngCore) -> Image {
         (**self).apply(img, rng)
     }
+
+    fn apply_ref(&self, img: &Image, rng: &mut dyn RngCore) -> Image {
+        (**self).apply_ref(img, rng)
+    }
 }
 
 impl<T: Transform + ?Sized> Transform for std::sync::Arc<T> {
     fn apply(&self, img: Image, rng: &mut dyn RngCore) -> Image {
         (**self).apply(img, rng)
     }
+
+    fn apply_ref(&self, img: &Image, rng: &mut dyn RngCore) -> Image {
+        (**self).apply_ref(img, rng)
+    }
 }
 
 impl<T: Transform + ?Sized> Transform for &T {
     fn apply(&self, img: Image, rng: &mut dyn RngCore) -> Image {
         (**self).apply(img, rng)
+    }
+
+    fn apply_ref(&self, img: &Image, rng: &mut dyn RngCore) -> Image {
+        (**self).apply_ref(img, rng)
     }
 }

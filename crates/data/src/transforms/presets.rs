@@ -256,6 +256,10 @@ macro_rules! two_view_preset {
             fn apply(&self, img: Image, rng: &mut dyn RngCore) -> Image {
                 self.views.0.apply(img, rng)
             }
+
+            fn apply_ref(&self, img: &Image, rng: &mut dyn RngCore) -> Image {
+                self.views.0.apply_ref(img, rng)
+            }
         }
     };
 }
