@@ -3,7 +3,7 @@
 //! Worker `w` builds batches `w, w + W, w + 2W, …` of an epoch and hands them over through its
 //! own bounded channel; the consumer takes batch `k` from worker `k mod W`, so batches arrive in
 //! order and at most `prefetch` per worker wait in memory. Image `i` of epoch `e` is augmented
-//! with the generator [`rng_for`](crate::rng_for)`(seed, e, i)`, so the batches of an epoch are
+//! with the generator [`rng_for`]`(seed, e, i)`, so the batches of an epoch are
 //! the same whatever the number of workers.
 
 use std::sync::Arc;
