@@ -26,15 +26,7 @@ fn batch(labels: &[u8]) -> Vec<u8> {
 
 /// A complete synthetic `cifar-10-batches-bin` with `per_file` records in each batch.
 fn synthetic_cifar10(dir: &Path, per_file: usize) {
-    let names = [
-        "data_batch_1.bin",
-        "data_batch_2.bin",
-        "data_batch_3.bin",
-        "data_batch_4.bin",
-        "data_batch_5.bin",
-        "test_batch.bin",
-    ];
-    for (f, name) in names.iter().enumerate() {
+    for (f, name) in crate::CIFAR10_FILES.iter().enumerate() {
         let labels: Vec<u8> = (0..per_file).map(|i| ((i + f) % 10) as u8).collect();
         fs::write(dir.join(name), batch(&labels)).unwrap();
     }

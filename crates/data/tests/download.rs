@@ -45,15 +45,7 @@ fn synthetic_tarball(dir_name: &str) -> Vec<u8> {
         Vec::new(),
         flate2::Compression::fast(),
     ));
-    let names = [
-        "data_batch_1.bin",
-        "data_batch_2.bin",
-        "data_batch_3.bin",
-        "data_batch_4.bin",
-        "data_batch_5.bin",
-        "test_batch.bin",
-    ];
-    for (k, name) in names.iter().enumerate() {
+    for (k, name) in crate::CIFAR10_FILES.iter().enumerate() {
         let mut bytes = vec![k as u8];
         bytes.extend(std::iter::repeat_n(7u8, 3072));
         let mut header = tar::Header::new_gnu();

@@ -53,18 +53,12 @@ impl SimClrProjectionHeadConfig {
 
     /// The blocks of this head.
     pub fn mlp(&self) -> MlpConfig {
-        let bn = self.hidden_batch_norm;
-        MlpConfig::new(vec![
-            MlpBlockConfig::new(self.input_dim, self.hidden_dim)
-                .with_bias(!bn)
-                .with_norm(if bn {
-                    MlpNorm::BatchNorm
-                } else {
-                    MlpNorm::None
-                })
-                .with_relu(true),
-            MlpBlockConfig::new(self.hidden_dim, self.output_dim),
-        ])
+        two_layer_mlp(
+            self.input_dim,
+            self.hidden_dim,
+            self.output_dim,
+            self.hidden_batch_norm,
+        )
     }
 
     /// Builds the head on `device`.
@@ -166,18 +160,12 @@ impl SimSiamPredictionHeadConfig {
 
     /// The blocks of this head.
     pub fn mlp(&self) -> MlpConfig {
-        let bn = self.hidden_batch_norm;
-        MlpConfig::new(vec![
-            MlpBlockConfig::new(self.input_dim, self.hidden_dim)
-                .with_bias(!bn)
-                .with_norm(if bn {
-                    MlpNorm::BatchNorm
-                } else {
-                    MlpNorm::None
-                })
-                .with_relu(true),
-            MlpBlockConfig::new(self.hidden_dim, self.output_dim),
-        ])
+        two_layer_mlp(
+            self.input_dim,
+            self.hidden_dim,
+            self.output_dim,
+            self.hidden_batch_norm,
+        )
     }
 
     /// Builds the head on `device`.
@@ -188,4 +176,21 @@ impl SimSiamPredictionHeadConfig {
     pub fn init(&self, device: &Device) -> SimSiamPredictionHead {
         self.mlp().init(device)
     }
+}
+
+/// `Linear → (BN) → ReLU → Linear`: the shape shared by SimCLR's projector and SimSiam's
+/// predictor. With batch norm the first linear layer has no bias (BN's beta replaces it).
+fn two_layer_mlp(input: usize, hidden: usize, output: usize, hidden_batch_norm: bool) -> MlpConfig {
+    let norm = if hidden_batch_norm {
+        MlpNorm::BatchNorm
+    } else {
+        MlpNorm::None
+    };
+    MlpConfig::new(vec![
+        MlpBlockConfig::new(input, hidden)
+            .with_bias(!hidden_batch_norm)
+            .with_norm(norm)
+            .with_relu(true),
+        MlpBlockConfig::new(hidden, output),
+    ])
 }

@@ -94,6 +94,30 @@ pub fn knn_scores(
     test_features: Tensor<2>,
     num_classes: usize,
 ) -> Result<Tensor<2>> {
+    let device = train_features.device().inner();
+    let chunks = score_chunks(
+        config,
+        train_features,
+        train_labels,
+        test_features,
+        num_classes,
+    )?;
+    Ok(if chunks.is_empty() {
+        Tensor::zeros([0, num_classes], &device)
+    } else {
+        Tensor::cat(chunks, 0)
+    })
+}
+
+/// The class scores of the test features, `chunk_size` rows at a time, so that at most
+/// `chunk_size × N` similarities are held at once.
+fn score_chunks(
+    config: &KnnConfig,
+    train_features: Tensor<2>,
+    train_labels: &[usize],
+    test_features: Tensor<2>,
+    num_classes: usize,
+) -> Result<Vec<Tensor<2>>> {
     config.validate()?;
     let bank = Bank::new(train_features, train_labels, num_classes);
     let [num_test, dim] = test_features.dims();
@@ -103,18 +127,13 @@ pub fn knn_scores(
         bank.dim
     );
     let test_features = test_features.inner();
-    let chunks: Vec<Tensor<2>> = (0..num_test)
+    Ok((0..num_test)
         .step_by(config.chunk_size)
         .map(|start| {
             let len = config.chunk_size.min(num_test - start);
             bank.scores(config, test_features.clone().narrow(0, start, len))
         })
-        .collect();
-    Ok(if chunks.is_empty() {
-        Tensor::zeros([0, num_classes], &bank.device)
-    } else {
-        Tensor::cat(chunks, 0)
-    })
+        .collect())
 }
 
 /// The kNN prediction for every test feature: the class with the largest summed vote weight.
@@ -127,19 +146,14 @@ pub fn knn_predict(
     test_features: Tensor<2>,
     num_classes: usize,
 ) -> Result<Vec<usize>> {
-    config.validate()?;
-    let bank = Bank::new(train_features, train_labels, num_classes);
-    let [num_test, dim] = test_features.dims();
-    assert_eq!(
-        dim, bank.dim,
-        "knn: test features have dimension {dim}, train features {}",
-        bank.dim
-    );
-    let test_features = test_features.inner();
-    let mut predictions = Vec::with_capacity(num_test);
-    for start in (0..num_test).step_by(config.chunk_size) {
-        let len = config.chunk_size.min(num_test - start);
-        let scores = bank.scores(config, test_features.clone().narrow(0, start, len));
+    let mut predictions = Vec::new();
+    for scores in score_chunks(
+        config,
+        train_features,
+        train_labels,
+        test_features,
+        num_classes,
+    )? {
         let predicted = scores.argmax(1).into_data();
         predictions.extend(predicted.iter::<i64>().map(|class| class as usize));
     }
