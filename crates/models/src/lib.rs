@@ -12,6 +12,8 @@
 //! - [`heads`]: SimCLR's and SimSiam's projection / prediction heads with paper defaults.
 //! - [`simclr`]: [`SimClr`] = backbone + projection head.
 //! - [`simsiam`]: [`SimSiam`] = backbone + projection MLP + prediction MLP.
+//! - [`pretrained`]: [`ResNet::load_safetensors`], a torchvision-layout state dict saved by
+//!   PyTorch into a [`ResNet`], through Burn's store; typed [`LoadError`]s.
 //!
 //! This crate enables no Burn backend: every constructor takes the `&Device` to build on.
 //!
@@ -19,8 +21,7 @@
 //! ResNet parameters are named as in a torchvision state dict (`conv1.weight`,
 //! `layer1.0.bn1.running_mean`, `layer2.0.downsample.0.weight`, `fc.bias`, …) once enum variant
 //! levels (`layer1.0.Basic.conv1`) are skipped and batch-norm `gamma`/`beta` are read as
-//! `weight`/`bias`; Burn's PyTorch store does both by default (it needs Burn's `store`
-//! feature, which this workspace does not enable yet).
+//! `weight`/`bias`; [`pretrained`] loads such a state dict (safetensors) through Burn's store.
 //!
 //! ## Parameter counts
 //! Burn's `Module::num_params` counts batch-norm running statistics too (they are visited as
@@ -47,6 +48,7 @@ pub mod backbone;
 pub mod heads;
 pub mod mlp;
 pub mod norm;
+pub mod pretrained;
 pub mod resnet;
 pub mod simclr;
 pub mod simsiam;
@@ -59,6 +61,7 @@ pub use heads::{
 };
 pub use mlp::{Mlp, MlpBlock, MlpBlockConfig, MlpConfig, MlpNorm};
 pub use norm::{NonAffineBatchNorm, NonAffineBatchNormConfig};
+pub use pretrained::{LoadError, LoadErrorKind, LoadOptions};
 pub use resnet::{BlockKind, ResNet, ResNetConfig, Stem};
 pub use simclr::{SimClr, SimClrConfig};
 pub use simsiam::{SimSiam, SimSiamConfig, SimSiamOutput};

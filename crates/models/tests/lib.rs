@@ -1,10 +1,13 @@
 //! Integration tests of `selfsup-models`, one binary (`cargo test --test models`).
 //!
 //! Expected numbers come from PyTorch / torchvision through `tools/golden_resnet.py`, which
-//! writes `tests/golden/architectures.json` and `tests/golden/forward.json`.
+//! writes `tests/golden/architectures.json` and `tests/golden/forward.json`, and
+//! `tools/golden_checkpoint.py`, which writes the checkpoints that `pretrained` loads
+//! (`tests/golden/*.safetensors`, `*.pt`) and `tests/golden/checkpoints.json`.
 
 mod support;
 
 mod heads;
 mod methods;
+mod pretrained;
 mod resnet;
