@@ -43,6 +43,6 @@ pub use loader::{EpochIter, Loader, LoaderConfig, ViewBatch};
 pub use subset::class_balanced_subset;
 pub use tensor::images_to_tensor;
 pub use transforms::{
-    Image, MultiViewTransform, SimClrTransform, SimSiamTransform, Transform, TransformError,
-    TwoViewConfig, rng_for,
+    Image, MultiViewTransform, PretextViews, SimClrTransform, SimSiamTransform, Transform,
+    TransformError, TwoViewConfig, rng_for,
 };

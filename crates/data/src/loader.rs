@@ -59,6 +59,10 @@ pub struct ViewBatch {
     pub indices: Vec<usize>,
     /// The class of each image, `None` where unlabelled.
     pub targets: Vec<Option<usize>>,
+    /// The labels the transform drew for each image
+    /// ([`MultiViewTransform::labeled_views`]): `labels[t][i]` is task `t`'s label of image `i`.
+    /// Empty unless the transform is a pretext one.
+    pub labels: Vec<Vec<usize>>,
 }
 
 impl ViewBatch {
@@ -244,18 +248,25 @@ impl Loader {
     pub fn build_batch(&self, indices: &[usize], epoch: u64) -> ViewBatch {
         let [c, h, w] = self.dataset.shape();
         let num_views = self.transform.num_views();
+        let num_labels = self.transform.num_labels();
+        let mut labels: Vec<Vec<usize>> = vec![Vec::with_capacity(indices.len()); num_labels];
         let mut views: Vec<Vec<f32>> = vec![Vec::new(); num_views];
         let mut shapes = vec![[0; 4]; num_views];
         for &i in indices {
             let image = Image::from_chw_u8(self.dataset.pixels(i), c, h, w)
                 .expect("dataset pixels match its shape");
             let mut rng = rng_for(self.config.seed, epoch, i as u64);
-            for (k, view) in self
-                .transform
-                .views(&image, &mut rng)
-                .into_iter()
-                .enumerate()
-            {
+            let (image_views, image_labels) = self.transform.labeled_views(&image, &mut rng);
+            assert_eq!(
+                image_labels.len(),
+                num_labels,
+                "the transform drew {} labels for image {i}, but says it draws {num_labels}",
+                image_labels.len()
+            );
+            for (task, label) in image_labels.into_iter().enumerate() {
+                labels[task].push(label);
+            }
+            for (k, view) in image_views.into_iter().enumerate() {
                 let [vc, vh, vw] = view.shape();
                 let shape = [indices.len(), vc, vh, vw];
                 assert!(
@@ -273,6 +284,7 @@ impl Loader {
             shapes,
             indices: indices.to_vec(),
             targets: indices.iter().map(|&i| self.dataset.target(i)).collect(),
+            labels,
         }
     }
 }

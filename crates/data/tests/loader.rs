@@ -156,3 +156,49 @@ fn bad_configurations_are_errors() {
     assert!(err.to_string().contains("no images"), "{err}");
     assert_eq!(dataset(3).len(), 3);
 }
+
+#[test]
+fn pretext_batches_carry_the_labels_their_views_were_made_with() {
+    use selfsup_data::rng_for;
+    use selfsup_data::transforms::{Compose, PretextViews};
+    // A random-pixel dataset, so every rotation / shear / colour change shows.
+    let mut rng = rng_for(1, 2, 3);
+    let mut images = vec![0u8; 6 * 3072];
+    rng.fill_bytes(&mut images);
+    let data = Arc::new(CifarDataset::from_parts(
+        CifarVariant::Cifar10,
+        images,
+        vec![0; 6],
+    ));
+    let views = PretextViews {
+        base: Compose::new(),
+        normalize: None,
+        ..PretextViews::cifar10()
+    };
+    let tasks = views.tasks.clone();
+    let l = Loader::new(data.clone(), Arc::new(views), config(3, 1)).unwrap();
+    let batch = l.epoch(0).next().unwrap();
+    assert_eq!(batch.labels.len(), 3, "rotation, shear and colour labels");
+    for (task, classes) in [4, 3, 3].into_iter().enumerate() {
+        assert_eq!(batch.labels[task].len(), 3);
+        assert!(batch.labels[task].iter().all(|&l| l < classes));
+    }
+    for (row, &i) in batch.indices.iter().enumerate() {
+        let original =
+            Image::from_chw_u8(selfsup_data::ImageDataset::pixels(&*data, i), 3, 32, 32).unwrap();
+        let labels = selfsup_data::transforms::PretextLabels {
+            rotation: batch.labels[0][row] as u8,
+            shear: batch.labels[1][row] as u8,
+            color: batch.labels[2][row] as u8,
+        };
+        let expected = tasks.apply_with_labels(original, labels);
+        assert_eq!(
+            &batch.views[0][row * 3072..(row + 1) * 3072],
+            expected.data(),
+            "image {i}: the view is the original under its labels {labels:?}"
+        );
+    }
+    // SSL transforms draw no labels.
+    let plain = loader(4, config(2, 1)).epoch(0).next().unwrap();
+    assert!(plain.labels.is_empty());
+}

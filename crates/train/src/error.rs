@@ -4,7 +4,7 @@
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong when a training or evaluation config is turned into the object
-/// it describes.
+/// it describes, or when a run reads and writes its files.
 ///
 /// Shape and label contracts of tensor functions are not errors but assertions (they are
 /// programming errors); this enum is for values a user writes into a config. Messages are
@@ -24,9 +24,70 @@ pub enum Error {
         /// What the value should be (e.g. `"must be positive and finite"`).
         reason: String,
     },
+    /// Reading or writing a file of a run (checkpoint, history, log, plot) failed.
+    #[error("{action} {}: {message}", path.display())]
+    Io {
+        /// What was being done, e.g. `"cannot write"`.
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        message: String,
+    },
+    /// A checkpoint file is not one this crate wrote, is truncated, or does not fit the model.
+    #[error("bad checkpoint {}: {reason}", path.display())]
+    Checkpoint {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The loss became NaN or infinite; the run stopped before the optimizer step.
+    #[error(
+        "non-finite loss {loss} at epoch {epoch}, step {step}: training stopped; {}",
+        match checkpoint {
+            Some(path) => format!("the last good checkpoint is {}", path.display()),
+            None => "no checkpoint was written yet".to_string(),
+        }
+    )]
+    NonFiniteLoss {
+        /// The epoch (from 0).
+        epoch: usize,
+        /// The optimizer steps taken before this one.
+        step: usize,
+        /// The loss value.
+        loss: f64,
+        /// The last checkpoint written, if any (it is left as it was).
+        checkpoint: Option<std::path::PathBuf>,
+    },
+    /// The data does not fit the method or the config (no labels for a supervised method, fewer
+    /// images than a batch, …).
+    #[error("{0}")]
+    Data(String),
 }
 
 impl Error {
+    /// Shorthand for [`Error::Io`].
+    pub(crate) fn io(
+        action: &'static str,
+        path: &std::path::Path,
+        err: impl std::fmt::Display,
+    ) -> Self {
+        Self::Io {
+            action,
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Checkpoint`].
+    pub(crate) fn checkpoint(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        Self::Checkpoint {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+
     /// Shorthand for [`Error::InvalidConfig`].
     pub(crate) fn invalid(
         config: &'static str,

@@ -10,3 +10,4 @@ mod metrics;
 mod optim;
 mod probe;
 mod schedule;
+mod trainer;

@@ -122,6 +122,19 @@ pub trait MultiViewTransform: Send + Sync + std::fmt::Debug {
 
     /// The views of `img`, drawn one after the other from `rng`.
     fn views(&self, img: &Image, rng: &mut dyn RngCore) -> Vec<Image>;
+
+    /// How many labels [`labeled_views`](Self::labeled_views) draws per image: the classes of
+    /// pretext tasks (rotation, shear, colour). 0 for the SSL pipelines.
+    fn num_labels(&self) -> usize {
+        0
+    }
+
+    /// The views of `img` together with the [`num_labels`](Self::num_labels) labels drawn to
+    /// make them. The loader calls this; the default has no labels and returns
+    /// [`views`](Self::views).
+    fn labeled_views(&self, img: &Image, rng: &mut dyn RngCore) -> (Vec<Image>, Vec<usize>) {
+        (self.views(img, rng), Vec::new())
+    }
 }
 
 /// Two independent views from the same transform: the `(t(x), t(x))` of SimCLR / SimSiam.

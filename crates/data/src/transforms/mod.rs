@@ -75,8 +75,8 @@ pub use image::Image;
 pub use normalize::Normalize;
 pub use presets::{BlurConfig, SimClrTransform, SimSiamTransform, SolarizeConfig, TwoViewConfig};
 pub use pretext::{
-    ColorPretext, PretextLabels, PretextTasks, PretextTransform, RotationPretext, ShearPretext,
-    shear_x,
+    ColorPretext, PretextLabels, PretextTasks, PretextTransform, PretextViews, RotationPretext,
+    ShearPretext, shear_x,
 };
 pub use rng::{
     TransformRng, below, bernoulli, permutation, rng_for, splitmix64, uniform, unit_f64,

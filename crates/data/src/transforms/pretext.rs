@@ -219,3 +219,69 @@ impl PretextTasks {
         (self.apply_with_labels(img, labels), labels)
     }
 }
+
+/// The loader side of seed 001's pretext pre-training: one view per image, made by `base`
+/// (e.g. a random flip), then the three [`PretextTasks`], then `normalize`; the loader's
+/// [`ViewBatch::labels`](crate::ViewBatch::labels) receives the three labels, in the order
+/// rotation, shear, colour.
+///
+/// The pretext tasks see `[0, 1]` images (inversion is `1 − x`), so `base` must not normalize.
+#[derive(Debug)]
+pub struct PretextViews {
+    /// Applied first, to the `[0, 1]` image.
+    pub base: super::Compose,
+    /// The tasks whose labels the network predicts.
+    pub tasks: PretextTasks,
+    /// Applied last, `None` to keep `[0, 1]` values.
+    pub normalize: Option<super::Normalize>,
+}
+
+impl PretextViews {
+    /// Seed 001's CIFAR-10 setting: a random horizontal flip, the default tasks (4 rotations,
+    /// shears {0, 0.2, 0.4}, 3 colour changes), CIFAR-10 normalization.
+    pub fn cifar10() -> Self {
+        Self {
+            base: super::Compose::new().then(super::RandomHorizontalFlip::default()),
+            tasks: PretextTasks::default(),
+            normalize: Some(super::Normalize::cifar10()),
+        }
+    }
+
+    /// Classes of each task, in label order: `[rotation, shear, colour]`.
+    pub fn num_classes(&self) -> [usize; 3] {
+        [
+            self.tasks.rotation.num_classes(),
+            self.tasks.shear.num_classes(),
+            self.tasks.color.num_classes(),
+        ]
+    }
+}
+
+impl super::MultiViewTransform for PretextViews {
+    fn num_views(&self) -> usize {
+        1
+    }
+
+    fn views(&self, img: &Image, rng: &mut dyn RngCore) -> Vec<Image> {
+        self.labeled_views(img, rng).0
+    }
+
+    fn num_labels(&self) -> usize {
+        3
+    }
+
+    fn labeled_views(&self, img: &Image, rng: &mut dyn RngCore) -> (Vec<Image>, Vec<usize>) {
+        use super::Transform;
+        let img = self.base.apply_ref(img, rng);
+        let (mut img, labels) = self.tasks.apply(img, rng);
+        if let Some(normalize) = &self.normalize {
+            normalize.normalize_in_place(&mut img);
+        }
+        let labels = vec![
+            usize::from(labels.rotation),
+            usize::from(labels.shear),
+            usize::from(labels.color),
+        ];
+        (vec![img], labels)
+    }
+}

@@ -1,0 +1,537 @@
+//! The trainer: resume reproduces an uninterrupted run, the non-finite guard keeps the last good
+//! checkpoint, the outputs of a run, each method's contract, and evaluation in eval mode.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use selfsup_data::transforms::{Compose, MultiView, Normalize, RandomHorizontalFlip};
+use selfsup_data::{
+    CifarDataset, CifarVariant, MultiViewTransform, PretextViews, SimSiamTransform, ViewBatch,
+};
+use selfsup_models::{
+    Backbone, BackboneConfig, SimClrConfig, SimClrProjectionHeadConfig, SimSiamConfig,
+    SimSiamPredictionHeadConfig, SimSiamProjectionHeadConfig, SmallCnnConfig,
+};
+use selfsup_train::{
+    Checkpoint, ClassifierConfig, Error, Method, PretextMethod, PretextModelConfig, SimClrMethod,
+    SimSiamMethod, StepOutput, SupervisedMethod, TrainData, Trainer, TrainingConfig,
+    extract_features, load_backbone,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::support::device;
+
+/// `n` random 32×32 images; image `i` has label `i % classes`, and, when `separable`, a
+/// brightness that gives its class away.
+fn dataset(n: usize, classes: usize, separable: bool) -> Arc<CifarDataset> {
+    let mut rng = StdRng::seed_from_u64(7);
+    let labels: Vec<u8> = (0..n).map(|i| (i % classes) as u8).collect();
+    let mut images = vec![0u8; n * 3072];
+    for (i, image) in images.chunks_mut(3072).enumerate() {
+        for p in image.iter_mut() {
+            let noise: u8 = rng.random_range(0..64);
+            *p = if separable {
+                (labels[i] as usize * 180 / classes.max(2)) as u8 + noise
+            } else {
+                rng.random()
+            };
+        }
+    }
+    Arc::new(CifarDataset::from_parts(
+        CifarVariant::Cifar10,
+        images,
+        labels,
+    ))
+}
+
+fn tiny_backbone() -> BackboneConfig {
+    BackboneConfig::SmallCnn(SmallCnnConfig::new().with_channels(vec![4, 8]))
+}
+
+fn tiny_simsiam() -> SimSiamMethod {
+    SimSiamMethod::new(SimSiamConfig::new(
+        tiny_backbone(),
+        SimSiamProjectionHeadConfig::new()
+            .with_input_dim(8)
+            .with_hidden_dim(16)
+            .with_output_dim(16),
+        SimSiamPredictionHeadConfig::new()
+            .with_input_dim(16)
+            .with_hidden_dim(8)
+            .with_output_dim(16),
+    ))
+}
+
+fn tiny_simclr() -> SimClrMethod {
+    SimClrMethod::new(
+        SimClrConfig::new(tiny_backbone()).with_projector(
+            SimClrProjectionHeadConfig::new()
+                .with_input_dim(8)
+                .with_hidden_dim(16)
+                .with_output_dim(8),
+        ),
+    )
+}
+
+fn config(epochs: usize, batch_size: usize) -> TrainingConfig {
+    TrainingConfig {
+        epochs,
+        batch_size,
+        lr: 0.05,
+        num_workers: 1,
+        seed: 3,
+        ..TrainingConfig::paper()
+    }
+}
+
+fn ssl_data(n: usize) -> TrainData {
+    TrainData::new(dataset(n, 10, false), Arc::new(SimSiamTransform::cifar10()))
+}
+
+fn single_view() -> Arc<dyn MultiViewTransform> {
+    Arc::new(
+        MultiView::new(vec![Box::new(
+            Compose::new()
+                .then(RandomHorizontalFlip::default())
+                .then(Normalize::cifar10()),
+        )])
+        .unwrap(),
+    )
+}
+
+#[test]
+fn resume_reproduces_the_loss_sequence_of_an_uninterrupted_run() {
+    let data = ssl_data(48); // 6 steps of 8 per epoch
+    let whole_dir = tempfile::tempdir().unwrap();
+    let cut_dir = tempfile::tempdir().unwrap();
+
+    let whole = Trainer::new(tiny_simsiam(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(whole_dir.path());
+    // One initial model for both runs (tests run in parallel threads that share the device's
+    // generator, so two `init_model` calls could draw differently).
+    let initial = whole.init_model();
+    let reference = whole.fit(initial.clone(), &data).unwrap();
+    assert!(reference.finished);
+    assert_eq!(reference.history.step_losses.len(), 12);
+
+    // Checkpoints every 4 steps, "killed" after step 5: the last checkpoint is step 4, mid-epoch.
+    let cut_config = TrainingConfig {
+        checkpoint_every: Some(4),
+        ..config(2, 8)
+    };
+    let cut = Trainer::new(tiny_simsiam(), cut_config.clone(), &device())
+        .unwrap()
+        .with_out_dir(cut_dir.path())
+        .stop_after_steps(5);
+    let interrupted = cut.fit(initial, &data).unwrap();
+    assert!(!interrupted.finished);
+    let checkpoint = cut.checkpoint_path().unwrap();
+    let saved = Checkpoint::read(&checkpoint).unwrap();
+    assert_eq!(
+        (
+            saved.state.epoch,
+            saved.state.batch_in_epoch,
+            saved.state.step
+        ),
+        (0, 4, 4)
+    );
+
+    let resumed = Trainer::new(tiny_simsiam(), cut_config, &device())
+        .unwrap()
+        .with_out_dir(cut_dir.path())
+        .resume(&checkpoint, &data)
+        .unwrap();
+    assert!(resumed.finished);
+    assert_eq!(
+        resumed.history.step_losses, reference.history.step_losses,
+        "the resumed run's losses equal the uninterrupted run's, bit for bit"
+    );
+    let epoch_losses =
+        |h: &selfsup_train::History| h.epochs.iter().map(|e| e.loss).collect::<Vec<_>>();
+    assert_eq!(
+        epoch_losses(&resumed.history),
+        epoch_losses(&reference.history)
+    );
+    // And a run resumed from a different config is refused.
+    let other = Trainer::new(tiny_simsiam(), config(3, 8), &device()).unwrap();
+    let err = other.resume(&checkpoint, &data).unwrap_err();
+    assert!(
+        matches!(err, Error::Checkpoint { .. }) && err.to_string().contains("training config"),
+        "{err}"
+    );
+    let err = Trainer::new(tiny_simclr(), config(2, 8), &device())
+        .unwrap()
+        .resume(&checkpoint, &data)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("a simsiam run, not a simclr one"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_writes_its_config_history_plot_log_and_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let trainer = Trainer::new(tiny_simclr(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .with_run_info(serde_json::json!({"data": "synthetic"}));
+    let outcome = trainer.fit(trainer.init_model(), &ssl_data(24)).unwrap();
+
+    let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+    let history: serde_json::Value = serde_json::from_slice(&read("history.json")).unwrap();
+    assert_eq!(history["epochs"].as_array().unwrap().len(), 2);
+    assert_eq!(history["step_losses"].as_array().unwrap().len(), 6);
+    let first = &history["epochs"][0];
+    assert_eq!(first["steps"], 3);
+    assert_eq!(first["images"], 24);
+    let std = first["embedding_std"].as_f64().unwrap();
+    assert!(std > 0.0 && std.is_finite(), "collapse monitor: {std}");
+
+    let config: serde_json::Value = serde_json::from_slice(&read("config.json")).unwrap();
+    assert_eq!(config["method"], "simclr");
+    assert_eq!(config["method_config"]["temperature"], 0.5);
+    assert_eq!(config["training"]["batch_size"], 8);
+    assert_eq!(config["run"]["data"], "synthetic");
+
+    let png = read("loss.png");
+    assert_eq!(&png[1..4], b"PNG");
+    let log = String::from_utf8(read("train.log")).unwrap();
+    assert!(log.contains("epoch 2/2: loss"), "{log}");
+
+    let checkpoint = Checkpoint::read(&dir.path().join("checkpoint.ckpt")).unwrap();
+    assert_eq!((checkpoint.state.epoch, checkpoint.state.step), (2, 6));
+    assert_eq!(
+        checkpoint.state.history.step_losses,
+        outcome.history.step_losses
+    );
+}
+
+#[test]
+fn the_cosine_schedule_spans_max_steps_and_the_run_stops_there() {
+    let trainer = Trainer::new(
+        tiny_simsiam(),
+        TrainingConfig {
+            max_steps: Some(4),
+            ..config(5, 8)
+        },
+        &device(),
+    )
+    .unwrap();
+    let outcome = trainer.fit(trainer.init_model(), &ssl_data(24)).unwrap();
+    assert_eq!(outcome.history.step_losses.len(), 4);
+    assert_eq!(outcome.history.epochs.len(), 2, "3 steps, then 1");
+    let last_lr = outcome.history.epochs[1].lr;
+    let base = 0.05 * 8.0 / 256.0;
+    assert!(
+        last_lr < 0.2 * base,
+        "the last step is near the end of the cosine: {last_lr}"
+    );
+}
+
+/// A supervised method whose loss turns NaN from its `nan_from`-th call on.
+#[derive(Serialize, Deserialize)]
+struct Exploding {
+    inner: SupervisedMethod,
+    nan_from: usize,
+    #[serde(skip)]
+    calls: AtomicUsize,
+}
+
+impl Method for Exploding {
+    type Model = selfsup_train::Classifier;
+    const NAME: &'static str = "exploding";
+
+    fn init_model(&self, device: &Device) -> Self::Model {
+        self.inner.init_model(device)
+    }
+
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        device: &Device,
+    ) -> selfsup_train::Result<StepOutput> {
+        let mut out = self.inner.step(model, batch, device)?;
+        if self.calls.fetch_add(1, Ordering::SeqCst) >= self.nan_from {
+            out.loss = out.loss.mul_scalar(f64::NAN);
+        }
+        Ok(out)
+    }
+
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m Backbone {
+        &model.backbone
+    }
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let method = Exploding {
+        inner: SupervisedMethod::new(ClassifierConfig::new(tiny_backbone(), 10)),
+        nan_from: 5,
+        calls: AtomicUsize::new(0),
+    };
+    let trainer = Trainer::new(
+        method,
+        TrainingConfig {
+            checkpoint_every: Some(2),
+            ..config(3, 8)
+        },
+        &device(),
+    )
+    .unwrap()
+    .with_out_dir(dir.path());
+    let data = TrainData::new(dataset(48, 10, false), single_view());
+    let err = trainer.fit(trainer.init_model(), &data).unwrap_err();
+    let path = dir.path().join("checkpoint.ckpt");
+    match &err {
+        Error::NonFiniteLoss {
+            step, checkpoint, ..
+        } => {
+            assert_eq!(*step, 5);
+            assert_eq!(checkpoint.as_deref(), Some(path.as_path()));
+        }
+        other => panic!("expected a non-finite loss error, got {other}"),
+    }
+    assert!(err.to_string().contains("last good checkpoint"), "{err}");
+    let saved = Checkpoint::read(&path).unwrap();
+    assert_eq!(
+        saved.state.step, 4,
+        "the checkpoint before the bad step is intact"
+    );
+    assert!(
+        saved
+            .state
+            .history
+            .step_losses
+            .iter()
+            .all(|l| l.is_finite())
+    );
+    assert!(!dir.path().join("checkpoint.ckpt.tmp").exists());
+}
+
+#[test]
+fn supervised_training_learns_a_separable_task_and_logs_accuracy() {
+    let data = TrainData::new(dataset(64, 2, true), single_view());
+    let trainer = Trainer::new(
+        SupervisedMethod::new(ClassifierConfig::new(tiny_backbone(), 10)),
+        TrainingConfig {
+            lr: 1e-2,
+            ..TrainingConfig {
+                epochs: 6,
+                batch_size: 16,
+                num_workers: 1,
+                ..TrainingConfig::tutorial()
+            }
+        },
+        &device(),
+    )
+    .unwrap();
+    let outcome = trainer.fit(trainer.init_model(), &data).unwrap();
+    let first = &outcome.history.epochs[0];
+    let last = outcome.history.epochs.last().unwrap();
+    assert!(last.loss < first.loss, "{} → {}", first.loss, last.loss);
+    assert!(
+        last.metrics["accuracy"] > 0.9,
+        "brightness gives the class away: {:?}",
+        last.metrics
+    );
+}
+
+#[test]
+fn methods_name_what_their_batches_lack() {
+    // SimSiam on a single-view pipeline.
+    let trainer = Trainer::new(tiny_simsiam(), config(1, 8), &device()).unwrap();
+    let data = TrainData::new(dataset(16, 10, false), single_view());
+    let err = trainer.fit(trainer.init_model(), &data).unwrap_err();
+    assert!(err.to_string().contains("needs 2 views"), "{err}");
+    // Pretext training without pretext labels.
+    let pretext = Trainer::new(
+        PretextMethod::new(PretextModelConfig::new(tiny_backbone())),
+        config(1, 8),
+        &device(),
+    )
+    .unwrap();
+    let err = pretext.fit(pretext.init_model(), &data).unwrap_err();
+    assert!(err.to_string().contains("PretextViews"), "{err}");
+    // Too few images for one batch.
+    let err = trainer.fit(trainer.init_model(), &ssl_data(5)).unwrap_err();
+    assert!(
+        err.to_string().contains("do not make one batch of 8"),
+        "{err}"
+    );
+    // Invalid configs are refused up front.
+    let err = Trainer::new(tiny_simsiam(), config(0, 8), &device()).unwrap_err();
+    assert!(err.to_string().contains("epochs"), "{err}");
+}
+
+#[test]
+fn pretext_training_logs_each_tasks_accuracy() {
+    let trainer = Trainer::new(
+        PretextMethod::new(PretextModelConfig::new(tiny_backbone())),
+        config(1, 8),
+        &device(),
+    )
+    .unwrap();
+    let data = TrainData::new(dataset(16, 10, false), Arc::new(PretextViews::cifar10()));
+    let outcome = trainer.fit(trainer.init_model(), &data).unwrap();
+    let metrics = &outcome.history.epochs[0].metrics;
+    for task in ["rotation", "shear", "color"] {
+        let acc = metrics[&format!("{task}_accuracy")];
+        assert!((0.0..=1.0).contains(&acc), "{task}: {acc}");
+    }
+    // Three cross-entropies at chance level sum to about ln 4 + 2 ln 3 ≈ 3.58.
+    let loss = outcome.history.step_losses[0];
+    assert!((2.5..4.5).contains(&loss), "{loss}");
+}
+
+/// The running mean of the first batch norm of the small CNN's first block.
+fn first_running_mean(backbone: &Backbone) -> Vec<f32> {
+    match backbone {
+        Backbone::SmallCnn(net) => net.blocks[0]
+            .bn
+            .as_ref()
+            .expect("batch norm")
+            .running_mean
+            .value_sync()
+            .into_data()
+            .iter::<f32>()
+            .collect(),
+        Backbone::ResNet(_) => unreachable!(),
+    }
+}
+
+#[test]
+fn features_come_from_the_backbone_in_eval_mode_and_leave_it_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    // Train a little so the running statistics are not the initial ones.
+    let trainer = Trainer::new(tiny_simsiam(), config(1, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path());
+    let outcome = trainer.fit(trainer.init_model(), &ssl_data(24)).unwrap();
+    let backbone = &outcome.model.backbone;
+    let before = first_running_mean(backbone);
+    assert!(
+        before.iter().any(|&m| m != 0.0),
+        "training moved the statistics"
+    );
+
+    let images = dataset(12, 10, false);
+    let indices: Vec<usize> = (0..12).collect();
+    let normalize = Normalize::cifar10();
+    let a = extract_features(
+        backbone,
+        images.as_ref(),
+        &indices,
+        Some(&normalize),
+        5,
+        &device(),
+    )
+    .unwrap();
+    let b = extract_features(
+        backbone,
+        images.as_ref(),
+        &indices,
+        Some(&normalize),
+        12,
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(a.features.dims(), [12, 8]);
+    assert_eq!(a.labels, (0..12).map(|i| i % 10).collect::<Vec<_>>());
+    // Eval-mode batch norm: an image's features do not depend on its batch.
+    let (a, b) = (
+        crate::support::values(a.features),
+        crate::support::values(b.features),
+    );
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-5 + 1e-4 * y.abs(), "{x} vs {y}");
+    }
+    assert_eq!(
+        first_running_mean(backbone),
+        before,
+        "the statistics are untouched"
+    );
+
+    // The checkpoint's backbone encodes the same.
+    let (loaded, method) = load_backbone(&dir.path().join("checkpoint.ckpt"), &device()).unwrap();
+    assert_eq!(method, "simsiam");
+    let c = extract_features(
+        &loaded,
+        images.as_ref(),
+        &indices,
+        Some(&normalize),
+        12,
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(crate::support::values(c.features), b);
+
+    // Unlabelled or missing images are errors, not panics.
+    let err = extract_features(backbone, images.as_ref(), &[12], None, 4, &device()).unwrap_err();
+    assert!(err.to_string().contains("image 12 does not exist"), "{err}");
+}
+
+#[test]
+fn bad_checkpoint_files_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.ckpt");
+    let err = load_backbone(&missing, &device()).unwrap_err();
+    assert!(
+        matches!(err, Error::Io { .. }) && err.to_string().contains("nope.ckpt"),
+        "{err}"
+    );
+
+    let junk = dir.path().join("junk.ckpt");
+    std::fs::write(&junk, b"definitely not a checkpoint").unwrap();
+    let err = load_backbone(&junk, &device()).unwrap_err();
+    assert!(
+        err.to_string().contains("not a selfsup checkpoint"),
+        "{err}"
+    );
+
+    // A real checkpoint cut short.
+    let run = tempfile::tempdir().unwrap();
+    let trainer = Trainer::new(tiny_simclr(), config(1, 8), &device())
+        .unwrap()
+        .with_out_dir(run.path());
+    trainer.fit(trainer.init_model(), &ssl_data(16)).unwrap();
+    let bytes = std::fs::read(run.path().join("checkpoint.ckpt")).unwrap();
+    let cut = dir.path().join("cut.ckpt");
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
+    let err = load_backbone(&cut, &device()).unwrap_err();
+    assert!(
+        err.to_string().contains("truncated in the optimizer"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fine_tuning_starts_from_the_pretrained_backbone() {
+    let backbone = tiny_backbone().init(&device());
+    let config = ClassifierConfig::new(tiny_backbone(), 10);
+    let classifier = config.init_with_backbone(backbone.clone(), &device());
+    let images = dataset(4, 10, false);
+    let indices = [0, 1, 2, 3];
+    let ours = extract_features(
+        &classifier.backbone,
+        images.as_ref(),
+        &indices,
+        None,
+        4,
+        &device(),
+    )
+    .unwrap();
+    let theirs =
+        extract_features(&backbone, images.as_ref(), &indices, None, 4, &device()).unwrap();
+    assert_eq!(
+        crate::support::values(ours.features),
+        crate::support::values(theirs.features)
+    );
+    assert_eq!(classifier.head.weight.dims(), [8, 10]);
+}
