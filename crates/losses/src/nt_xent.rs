@@ -12,6 +12,7 @@
 //! (SimCLR, Chen et al. 2020, eq. 1 and Algorithm 1; seed 003's `simclr_loss_naive`.)
 
 use burn::prelude::*;
+use burn::tensor::{IndexingUpdateOp, activation};
 
 use crate::contract::{check_pair, check_temperature};
 use crate::cosine::l2_normalize_rows;
@@ -31,10 +32,18 @@ pub const NORMALIZE_EPS: f64 = 1e-12;
 /// over the `2N` anchors. This is the quantity seed 003's `simclr_loss_naive` and
 /// `simclr_loss_vectorized` compute (see [`nt_xent_naive`]).
 ///
-/// Numerically stable for any positive temperature: each row's log-sum-exp subtracts the row
-/// maximum before exponentiating, and the diagonal is filled with the most negative finite
-/// `f32` (not −∞), whose exponential underflows to exactly 0 with no NaN in the value or the
-/// gradient. Logits lie in `[−1/τ, 1/τ]`, so nothing overflows even at `τ = 0.01`.
+/// Numerically stable for any positive temperature: each row's log-sum-exp is taken relative to
+/// the row maximum, and the diagonal is set to the most negative finite `f32` (not −∞), whose
+/// exponential underflows to exactly 0 with no NaN in the value or the gradient. Logits lie in
+/// `[−1/τ, 1/τ]`, so nothing overflows even at `τ = 0.01`.
+///
+/// # Cost
+///
+/// One `[2N, D] × [D, 2N]` matmul forward and two `[2N, 2N] × [2N, D]` backward (as PyTorch's
+/// `cross_entropy` over `z @ z.T`), plus four passes over the `2N × 2N` logits (diagonal, row
+/// max, fused softmax, row max) and none more backward: only the row normalisation goes through
+/// autodiff; the rest is computed outside the graph with its analytic gradient (see
+/// [`nt_xent_of_unit_rows`]). Figures in `docs/benchmarks.md`.
 ///
 /// # Shapes
 /// - `z_a`: `[N, D]`, `N ≥ 2`, `D ≥ 1` (e.g. the projections of the first views)
@@ -46,29 +55,75 @@ pub const NORMALIZE_EPS: f64 = 1e-12;
 pub fn nt_xent(z_a: Tensor<2>, z_b: Tensor<2>, temperature: f64) -> Tensor<1> {
     check_pair("nt_xent", ("z_a", "z_b"), &z_a, &z_b, 2);
     check_temperature("nt_xent", temperature);
-    let [n, _] = z_a.dims();
-    let device = z_a.device();
+    let z = l2_normalize_rows(Tensor::cat(vec![z_a, z_b], 0), NORMALIZE_EPS); // [2N, D]
+    nt_xent_of_unit_rows(z, temperature)
+}
 
-    let a = l2_normalize_rows(z_a, NORMALIZE_EPS);
-    let b = l2_normalize_rows(z_b, NORMALIZE_EPS);
+/// NT-Xent of the rows of `z = cat[a, b]`, already normalised, with its gradient in `z`.
+///
+/// Autodiff through the `2N × 2N` logits would record every full-size pass (a mask, a max, a
+/// subtraction, an exponential, a sum, a division) and replay each backward. Instead the value
+/// and the gradient are computed together outside the graph, on the backend's own tensors, with
+/// its fused row softmax `P`. With `S = z·zᵀ/τ`, its diagonal set to `f32::MIN`, `M = 2N` and
+/// `swap(z) = cat[b, a]` (each row's partner):
+///
+/// ```text
+/// P = softmax_rows(S)                            (P_ii = 0)
+/// lse_i = m_i − log max_k P_ik                   (m_i = max_k S_ik; P's largest entry is e⁰/r_i)
+/// L = (1/M)·Σ_i lse_i − (1/(N·τ))·Σ_{i<N} a_i·b_i
+/// ∂L/∂z = (P + Pᵀ)·z/(M·τ) − swap(z)/(N·τ)
+/// ```
+///
+/// `r_i ∈ [1, M − 1]`, so `log max_k P_ik` is finite whatever `τ`; positive logits are
+/// `O(N·D)` row dot products, never gathered from `S`. The result re-enters the graph as
+/// `L + ((z·g) − detach(z·g))` with `g = ∂L/∂z` a constant: its value is `L` exactly and its
+/// gradient in `z` is `g`, which autodiff carries back through the normalisation. On a tensor
+/// without autodiff it is just `L`.
+///
+/// # Shapes
+/// - `z`: `[2N, D]`, rows unit or zero
+/// - output: `[1]`
+fn nt_xent_of_unit_rows(z: Tensor<2>, temperature: f64) -> Tensor<1> {
+    let [m, _] = z.dims();
+    let n = m / 2;
+    let graph = z.is_autodiff();
+    let zi = z.clone().inner(); // [2N, D], no autodiff
 
-    // Positive logits: anchor i and anchor i + N share the same one, cos(a_i, b_i) / τ.
-    let positive = (a.clone() * b.clone()).sum_dim(1).div_scalar(temperature); // [N, 1]
+    // The logits with the self-similarities set to the most negative finite f32: a scatter of 2N
+    // values along the diagonal (no 2N × 2N mask to build). Its exponential is exactly 0.
+    let zt = zi.clone().div_scalar(temperature); // [2N, D], z/τ
+    let logits = zt.clone().matmul(zi.clone().transpose()); // [2N, 2N]
+    let device = logits.device();
+    let diagonal = Tensor::<1, Int>::arange(0..m as i64, &device).unsqueeze::<2>(); // [1, 2N]
+    let fill = Tensor::<2>::full([1, m], f32::MIN, &device);
+    let logits = logits.scatter(0, diagonal, fill, IndexingUpdateOp::Assign);
 
-    // All 2N × 2N logits, the diagonal (self-similarity) masked out.
-    let z = Tensor::cat(vec![a, b], 0); // [2N, D]
-    let logits = z.clone().matmul(z.transpose()).div_scalar(temperature); // [2N, 2N]
-    let diagonal = Tensor::<2, Int>::eye(2 * n, &device).bool();
-    let logits = logits.mask_fill(diagonal, f32::MIN);
+    let row_max = logits.clone().max_dim(1); // [2N, 1]
+    let probs = activation::softmax(logits, 1); // [2N, 2N]
+    let log_denominator = row_max - probs.clone().max_dim(1).log(); // [2N, 1]
+    // Positive logits z_i·z_p(i)/τ as row dot products, with the matmul's products (z_i/τ)·z_k so
+    // that ℓ_i = lse_i − positive_i cancels row by row when the positive is the row maximum (a
+    // loss near 0 from two terms near 1/τ = 100).
+    let (a, b) = (zi.clone().narrow(0, 0, n), zi.clone().narrow(0, n, n));
+    let positive = Tensor::cat(
+        vec![
+            (zt.clone().narrow(0, 0, n) * b.clone()).sum_dim(1),
+            (zt.narrow(0, n, n) * a.clone()).sum_dim(1),
+        ],
+        0,
+    ); // [2N, 1]
+    let loss = (log_denominator - positive).mean();
+    if !graph {
+        return loss;
+    }
 
-    // log Σ_{k≠i} exp(logit_ik), shifted by the row maximum (over the 2N − 1 real entries). The
-    // shift cancels in the value, so it is a constant for autodiff: detaching it is not a
-    // stop-gradient of the loss, just the analytic log-sum-exp gradient (softmax).
-    let row_max = logits.clone().max_dim(1).detach(); // [2N, 1]
-    let log_denominator = (logits - row_max.clone()).exp().sum_dim(1).log() + row_max; // [2N, 1]
-
-    // mean_i(−positive_i + log_denominator_i); both halves have the same positives.
-    log_denominator.mean() - positive.mean()
+    // Two matmuls rather than (P + Pᵀ)·z: a transposed elementwise add costs more than a matmul,
+    // which reads the transposed operand in place.
+    let scale = 1.0 / (m as f64 * temperature);
+    let grad = probs.clone().matmul(zi.clone()) + probs.transpose().matmul(zi); // [2N, D]
+    let grad = (grad - Tensor::cat(vec![b, a], 0).mul_scalar(2.0)).mul_scalar(scale);
+    let surrogate = (z * grad.autodiff()).sum(); // [1], gradient `grad` in z
+    loss.autodiff() + (surrogate.clone() - surrogate.detach())
 }
 
 /// NT-Xent by loops: a transcription of seed 003's (cs231n) `simclr_loss_naive`, kept as the
