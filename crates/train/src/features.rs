@@ -42,32 +42,54 @@ pub fn extract_features(
     batch_size: usize,
     device: &Device,
 ) -> Result<LabeledFeatures> {
+    let labels = labels_of(dataset, indices, batch_size)?;
+    let encoder = backbone.valid();
+    let features = encode(dataset, indices, normalize, batch_size, device, |images| {
+        encoder.forward_features(images)
+    })?;
+    Ok(LabeledFeatures { features, labels })
+}
+
+/// The labels of `indices`, after checking that they exist and `batch_size` is positive.
+pub(crate) fn labels_of(
+    dataset: &dyn ImageDataset,
+    indices: &[usize],
+    batch_size: usize,
+) -> Result<Vec<usize>> {
     if batch_size == 0 {
         return Err(Error::Data(
-            "feature extraction: batch_size must be positive".into(),
+            "evaluation: batch_size must be positive".into(),
         ));
     }
     if indices.is_empty() {
-        return Err(Error::Data(
-            "feature extraction: no images to encode".into(),
-        ));
+        return Err(Error::Data("evaluation: no images to encode".into()));
     }
     if let Some(&bad) = indices.iter().find(|&&i| i >= dataset.len()) {
         return Err(Error::Data(format!(
-            "feature extraction: image {bad} does not exist (the dataset has {})",
+            "evaluation: image {bad} does not exist (the dataset has {})",
             dataset.len()
         )));
     }
-    let labels = indices
+    indices
         .iter()
         .map(|&i| {
             dataset
                 .target(i)
-                .ok_or_else(|| Error::Data(format!("feature extraction: image {i} has no label")))
+                .ok_or_else(|| Error::Data(format!("evaluation: image {i} has no label")))
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
 
-    let encoder = backbone.valid();
+/// Runs `f` over `indices` of `dataset` in batches of un-augmented, normalised images on the
+/// plain form of `device`, and concatenates the outputs.
+pub(crate) fn encode(
+    dataset: &dyn ImageDataset,
+    indices: &[usize],
+    normalize: Option<&Normalize>,
+    batch_size: usize,
+    device: &Device,
+    mut f: impl FnMut(Tensor<4>) -> Tensor<2>,
+) -> Result<Tensor<2>> {
     let device = device.clone().inner();
     let [c, h, w] = dataset.shape();
     let (mean, std) = match normalize {
@@ -76,7 +98,7 @@ pub fn extract_features(
     };
     if mean.len() != c {
         return Err(Error::Data(format!(
-            "feature extraction: the normalization has {} channels, the images {c}",
+            "the normalization has {} channels, the images {c}",
             mean.len()
         )));
     }
@@ -92,10 +114,7 @@ pub fn extract_features(
         }
         let images =
             Tensor::<4>::from_data(TensorData::new(values, [batch.len(), c, h, w]), &device);
-        chunks.push(encoder.forward_features(images));
+        chunks.push(f(images));
     }
-    Ok(LabeledFeatures {
-        features: Tensor::cat(chunks, 0),
-        labels,
-    })
+    Ok(Tensor::cat(chunks, 0))
 }

@@ -14,7 +14,9 @@
 //!   one file each.
 //! - [`Checkpoint`] and [`load_backbone`]: a run's file, and the backbone of any run for
 //!   evaluation.
-//! - [`extract_features`]: a frozen backbone (eval mode) over un-augmented images.
+//! - [`extract_features`]: a frozen backbone (eval mode) over un-augmented images;
+//!   [`linear_probe_backbone`], [`knn_backbone`] and [`evaluate_classifier`]: the evaluation
+//!   protocols on [`EvalSplits`].
 //! - [`optim`]: [`OptimizerConfig`] (serialisable, PyTorch-named: SGD, Adam, AdamW, LARS) →
 //!   Burn `ModuleOptimizer`; [`Lars`] / [`LarsConfig`], a Burn `Optimizer` following lightly's
 //!   LARS, checked against PyTorch (`tools/golden_train.py`).
@@ -31,6 +33,7 @@
 
 mod checkpoint;
 mod error;
+mod evaluate;
 mod features;
 pub mod knn;
 pub mod method;
@@ -44,6 +47,7 @@ pub mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointState, load_backbone};
 pub use error::{Error, Result};
+pub use evaluate::{EvalSplits, evaluate_classifier, knn_backbone, linear_probe_backbone};
 pub use features::{LabeledFeatures, extract_features};
 pub use knn::{KnnConfig, knn_evaluate, knn_predict, knn_scores};
 pub use method::{Method, StepOutput};

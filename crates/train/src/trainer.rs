@@ -27,7 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -431,7 +431,8 @@ impl<M: Method> Trainer<M> {
         self
     }
 
-    /// Show a progress line on stderr (loss, LR, img/s, ETA) and print each epoch's line.
+    /// Print each epoch's line (and events) on stdout, and, when stderr is a terminal, a
+    /// progress line there (loss, LR, img/s, ETA).
     pub fn with_progress(mut self, progress: bool) -> Self {
         self.progress = progress;
         self
@@ -627,7 +628,7 @@ impl<M: Method> Trainer<M> {
                 step += 1;
                 images_here += batch.len();
 
-                if self.progress {
+                if self.progress && std::io::stderr().is_terminal() {
                     let elapsed = started.elapsed().as_secs_f64();
                     let done = batch_index + 1 - skip;
                     let left = (steps_per_epoch - (batch_index + 1)).min(total_steps - step);
@@ -642,7 +643,7 @@ impl<M: Method> Trainer<M> {
                     );
                 }
                 if self.stop_after.is_some_and(|stop| step >= stop) {
-                    if self.progress {
+                    if self.progress && std::io::stderr().is_terminal() {
                         eprintln!();
                     }
                     self.log_line(&format!("stopped after step {step} (as if killed)"))?;
@@ -666,7 +667,7 @@ impl<M: Method> Trainer<M> {
                     last_checkpoint = self.checkpoint(&model, &optimizer, position, &history)?;
                 }
             }
-            if self.progress {
+            if self.progress && std::io::stderr().is_terminal() {
                 eprintln!();
             }
             let seconds = started.elapsed().as_secs_f64();

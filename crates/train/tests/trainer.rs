@@ -16,9 +16,10 @@ use selfsup_models::{
     SimSiamPredictionHeadConfig, SimSiamProjectionHeadConfig, SmallCnnConfig,
 };
 use selfsup_train::{
-    Checkpoint, ClassifierConfig, Error, Method, PretextMethod, PretextModelConfig, SimClrMethod,
-    SimSiamMethod, StepOutput, SupervisedMethod, TrainData, Trainer, TrainingConfig,
-    extract_features, load_backbone,
+    Checkpoint, ClassifierConfig, Error, EvalSplits, KnnConfig, LinearProbeConfig, Method,
+    PretextMethod, PretextModelConfig, SimClrMethod, SimSiamMethod, StepOutput, SupervisedMethod,
+    TrainData, Trainer, TrainingConfig, evaluate_classifier, extract_features, knn_backbone,
+    linear_probe_backbone, load_backbone,
 };
 use serde::{Deserialize, Serialize};
 
@@ -341,6 +342,62 @@ fn supervised_training_learns_a_separable_task_and_logs_accuracy() {
         "brightness gives the class away: {:?}",
         last.metrics
     );
+    // Evaluated in eval mode on un-augmented images, it classifies new images of the task.
+    let test = dataset(40, 2, true);
+    let indices: Vec<usize> = (0..40).collect();
+    let normalize = Normalize::cifar10();
+    let report = evaluate_classifier(
+        &outcome.model,
+        test.as_ref(),
+        &indices,
+        Some(&normalize),
+        16,
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(report.total(), 40);
+    assert!(report.top1() > 0.9, "{report}");
+}
+
+#[test]
+fn the_probe_and_knn_protocols_read_frozen_features() {
+    // Brightness separates the classes, so even a random backbone's features do.
+    let train = dataset(60, 3, true);
+    let test = dataset(30, 3, true);
+    let train_indices: Vec<usize> = (0..60).collect();
+    let test_indices: Vec<usize> = (0..30).collect();
+    let splits = EvalSplits {
+        train: train.as_ref(),
+        train_indices: &train_indices,
+        test: test.as_ref(),
+        test_indices: &test_indices,
+        normalize: None,
+        batch_size: 16,
+    };
+    let backbone = tiny_backbone().init(&device());
+    let knn = knn_backbone(&backbone, splits, &KnnConfig::new().with_k(5), &device()).unwrap();
+    assert!(knn.top1() > 0.8, "{knn}");
+    let probe = linear_probe_backbone(
+        &backbone,
+        splits,
+        &LinearProbeConfig::new().with_epochs(60).with_batch_size(20),
+        &device(),
+    )
+    .unwrap();
+    assert_eq!(probe.test.total(), 30);
+    assert!(probe.top1() > 0.6, "{}", probe.test);
+    // A label the classifier cannot predict is a named error.
+    let classifier = ClassifierConfig::new(tiny_backbone(), 2).init(&device());
+    let err = evaluate_classifier(
+        &classifier,
+        test.as_ref(),
+        &test_indices,
+        None,
+        8,
+        &device(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("label 2 is out of range"), "{err}");
 }
 
 #[test]
