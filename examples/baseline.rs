@@ -14,8 +14,7 @@ mod common;
 
 use clap::Parser;
 use common::{Result, TrainArgs, main_with};
-use selfsup::data::transforms::Normalize;
-use selfsup::train::{ClassifierConfig, SupervisedMethod, evaluate_classifier, load_backbone};
+use selfsup::train::{ClassifierConfig, SupervisedMethod, load_backbone};
 use std::path::PathBuf;
 
 /// Supervised training (from scratch, or fine-tuning a pre-trained backbone).
@@ -54,16 +53,5 @@ fn run(args: Args) -> Result<()> {
                 None => trainer.init_model(),
             })
         })?;
-    let (test, test_indices) = args.train.data.test(args.test_limit, args.train.seed)?;
-    let report = evaluate_classifier(
-        &outcome.model,
-        test.as_ref(),
-        &test_indices,
-        Some(&Normalize::cifar10()),
-        256,
-        &args.train.device.device()?,
-    )?;
-    println!("{report}");
-    println!("accuracy: {:.2}%", 100.0 * report.top1());
-    Ok(())
+    common::report_test_accuracy(&outcome.model, &args.train, args.test_limit)
 }

@@ -15,30 +15,19 @@ mod common;
 use std::time::Instant;
 
 use clap::Parser;
-use common::{BackboneArgs, DataArgs, Result, main_with};
-use selfsup::data::Split;
-use selfsup::data::transforms::Normalize;
-use selfsup::device::{DeviceSpec, default_device_spec, parse_device};
-use selfsup::train::{EvalSplits, LinearProbeConfig, linear_probe_backbone};
+use common::{EvalArgs, Result, main_with};
+use selfsup::train::{LinearProbeConfig, linear_probe_backbone};
 
 /// Linear evaluation of a frozen backbone.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
     #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    backbone: BackboneArgs,
-    /// Backend: flex, tch, tch-cuda:N, wgpu or cuda:N (among those compiled in).
-    #[arg(long, value_parser = parse_device, default_value_t = default_device_spec())]
-    device: DeviceSpec,
+    eval: EvalArgs,
     /// Labelled training images for the classifier (class-balanced; seed 001 uses 5000).
     /// Default: `--limit`, or all 50 000.
     #[arg(long)]
     labels: Option<usize>,
-    /// Test images (class-balanced; default all 10 000).
-    #[arg(long)]
-    test_limit: Option<usize>,
     /// Epochs of the linear classifier (over the stored features, so seconds each).
     #[arg(long, default_value_t = 100)]
     epochs: usize,
@@ -48,12 +37,6 @@ struct Args {
     /// Batch of the classifier's training.
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
-    /// Images per forward pass of the backbone.
-    #[arg(long, default_value_t = 256)]
-    eval_batch_size: usize,
-    /// Seed of the subsets, the random init and the classifier.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,33 +44,21 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
-    let device = args.device.device()?;
-    let (backbone, what) = args.backbone.load(&device, args.seed)?;
-    let labels = args.labels.or(args.data.limit);
-    let (train, train_indices) = args.data.split(Split::Train, labels, args.seed)?;
-    let (test, test_indices) = args.data.test(args.test_limit, args.seed)?;
+    let eval = args.eval.prepare(args.labels)?;
     println!(
-        "linear probe of {what} on {}: {} labelled train images, {} test images",
-        args.device,
-        train_indices.len(),
-        test_indices.len()
+        "linear probe of {} on {}: {} labelled train images, {} test images",
+        eval.what,
+        args.eval.device,
+        eval.train_indices.len(),
+        eval.test_indices.len()
     );
-    let normalize = Normalize::cifar10();
-    let splits = EvalSplits {
-        train: train.as_ref(),
-        train_indices: &train_indices,
-        test: test.as_ref(),
-        test_indices: &test_indices,
-        normalize: Some(&normalize),
-        batch_size: args.eval_batch_size,
-    };
     let config = LinearProbeConfig::new()
         .with_epochs(args.epochs)
         .with_lr(args.lr)
         .with_batch_size(args.batch_size)
-        .with_seed(args.seed);
+        .with_seed(args.eval.seed);
     let start = Instant::now();
-    let report = linear_probe_backbone(&backbone, splits, &config, &device)?;
+    let report = linear_probe_backbone(&eval.backbone, eval.splits(), &config, &eval.device)?;
     println!("{report}");
     println!(
         "probe took {:.1} s (feature extraction included)",

@@ -16,10 +16,7 @@ use std::sync::Arc;
 use clap::Parser;
 use common::{Result, TrainArgs, main_with};
 use selfsup::data::PretextViews;
-use selfsup::data::transforms::Normalize;
-use selfsup::train::{
-    ClassifierConfig, PretextMethod, PretextModelConfig, SupervisedMethod, evaluate_classifier,
-};
+use selfsup::train::{ClassifierConfig, PretextMethod, PretextModelConfig, SupervisedMethod};
 
 /// Multi-task pretext pre-training, then supervised fine-tuning.
 #[derive(Parser, Debug)]
@@ -67,16 +64,5 @@ fn run(args: Args) -> Result<()> {
             .init_with_backbone(pretrained, trainer.device()))
     })?;
 
-    let (test, test_indices) = args.train.data.test(args.test_limit, args.train.seed)?;
-    let report = evaluate_classifier(
-        &outcome.model,
-        test.as_ref(),
-        &test_indices,
-        Some(&Normalize::cifar10()),
-        256,
-        &args.train.device.device()?,
-    )?;
-    println!("{report}");
-    println!("accuracy: {:.2}%", 100.0 * report.top1());
-    Ok(())
+    common::report_test_accuracy(&outcome.model, &args.train, args.test_limit)
 }

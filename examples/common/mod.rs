@@ -303,3 +303,96 @@ impl BackboneArgs {
         }
     }
 }
+
+/// The flags of the evaluation examples (linear probe, kNN).
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub backbone: BackboneArgs,
+    /// Backend: flex, tch, tch-cuda:N, wgpu or cuda:N (among those compiled in).
+    #[arg(long, value_parser = parse_device, default_value_t = default_device_spec())]
+    pub device: DeviceSpec,
+    /// Test images (class-balanced; default all 10 000).
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// Images per forward pass of the backbone.
+    #[arg(long, default_value_t = 256)]
+    pub eval_batch_size: usize,
+    /// Seed of the subsets, the random init and the classifier.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// What an evaluation runs on: the backbone, the device and the two subsets.
+pub struct Evaluation {
+    pub device: selfsup::burn::tensor::Device,
+    pub backbone: selfsup::models::Backbone,
+    /// Where the backbone comes from, for the report.
+    pub what: String,
+    pub train: Arc<CifarDataset>,
+    pub train_indices: Vec<usize>,
+    pub test: Arc<CifarDataset>,
+    pub test_indices: Vec<usize>,
+    pub normalize: Normalize,
+    pub batch_size: usize,
+}
+
+impl EvalArgs {
+    /// Loads the backbone and the subsets: `train_limit` train images (default `--limit`,
+    /// or all), `--test-limit` test images.
+    pub fn prepare(&self, train_limit: Option<usize>) -> Result<Evaluation> {
+        let device = self.device.device()?;
+        let (backbone, what) = self.backbone.load(&device, self.seed)?;
+        let limit = train_limit.or(self.data.limit);
+        let (train, train_indices) = self.data.split(Split::Train, limit, self.seed)?;
+        let (test, test_indices) = self.data.test(self.test_limit, self.seed)?;
+        Ok(Evaluation {
+            device,
+            backbone,
+            what,
+            train,
+            train_indices,
+            test,
+            test_indices,
+            normalize: Normalize::cifar10(),
+            batch_size: self.eval_batch_size,
+        })
+    }
+}
+
+impl Evaluation {
+    /// The subsets as the evaluation functions take them.
+    pub fn splits(&self) -> selfsup::train::EvalSplits<'_> {
+        selfsup::train::EvalSplits {
+            train: self.train.as_ref(),
+            train_indices: &self.train_indices,
+            test: self.test.as_ref(),
+            test_indices: &self.test_indices,
+            normalize: Some(&self.normalize),
+            batch_size: self.batch_size,
+        }
+    }
+}
+
+/// Tests a trained classifier on `--test-limit` test images and prints the per-class table and
+/// `accuracy: NN.NN%`.
+pub fn report_test_accuracy(
+    classifier: &selfsup::train::Classifier,
+    train: &TrainArgs,
+    test_limit: Option<usize>,
+) -> Result<()> {
+    let (test, test_indices) = train.data.test(test_limit, train.seed)?;
+    let report = selfsup::train::evaluate_classifier(
+        classifier,
+        test.as_ref(),
+        &test_indices,
+        Some(&Normalize::cifar10()),
+        256,
+        &train.device.device()?,
+    )?;
+    println!("{report}");
+    println!("accuracy: {:.2}%", 100.0 * report.top1());
+    Ok(())
+}
