@@ -36,22 +36,29 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
-    let method = SupervisedMethod::new(ClassifierConfig::new(args.train.backbone.config(), 10));
-    let outcome = args
-        .train
-        .run_with(method, common::supervised_views(), |trainer| {
-            let config = &trainer.method().model;
-            Ok(match &args.init_backbone {
-                Some(path) => {
-                    let (backbone, from) = load_backbone(path, trainer.device())?;
-                    println!(
-                        "fine-tuning the backbone of a {from} run ({})",
-                        path.display()
-                    );
-                    config.init_with_backbone(backbone, trainer.device())
-                }
-                None => trainer.init_model(),
-            })
-        })?;
+    let outcome = match &args.init_backbone {
+        None => {
+            let config = ClassifierConfig::new(args.train.backbone.config(), 10);
+            args.train
+                .run(SupervisedMethod::new(config), common::supervised_views())?
+        }
+        Some(path) => {
+            // The classifier is built around the checkpoint's backbone, whatever --backbone says.
+            let device = args.train.device.device()?.autodiff();
+            let loaded = load_backbone(path, &device)?;
+            println!(
+                "fine-tuning the {:?} backbone of a {} run ({})",
+                loaded.config,
+                loaded.method,
+                path.display()
+            );
+            let config = ClassifierConfig::new(loaded.config, 10);
+            let method = SupervisedMethod::new(config.clone());
+            args.train
+                .run_with(method, common::supervised_views(), |trainer| {
+                    Ok(config.init_with_backbone(loaded.backbone, trainer.device()))
+                })?
+        }
+    };
     common::report_test_accuracy(&outcome.model, &args.train, args.test_limit)
 }

@@ -126,8 +126,9 @@ fn pretrain_interrupt_resume_and_probe_on_flex() {
     assert!(log.contains("resuming simsiam"), "{log}");
 
     // Evaluate the checkpoint's backbone and a random one with the same protocol.
-    let (backbone, method_name) = load_backbone(&checkpoint, &device).unwrap();
-    assert_eq!(method_name, "simsiam");
+    let loaded = load_backbone(&checkpoint, &device).unwrap();
+    assert_eq!(loaded.method, "simsiam");
+    let backbone = loaded.backbone;
     let train_indices: Vec<usize> = (0..100).collect();
     let test_indices: Vec<usize> = (0..20).collect();
     let normalize = Normalize::cifar10();

@@ -290,8 +290,11 @@ impl BackboneArgs {
     ) -> Result<(selfsup::models::Backbone, String)> {
         match &self.checkpoint {
             Some(path) => {
-                let (backbone, method) = selfsup::train::load_backbone(path, device)?;
-                Ok((backbone, format!("{method} checkpoint {}", path.display())))
+                let loaded = selfsup::train::load_backbone(path, device)?;
+                Ok((
+                    loaded.backbone,
+                    format!("{} checkpoint {}", loaded.method, path.display()),
+                ))
             }
             None => {
                 device.seed(seed);

@@ -26,7 +26,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
-use selfsup_models::Backbone;
+use selfsup_models::{Backbone, BackboneConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -214,29 +214,42 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The backbone of any run's checkpoint, with the name of its method: what the linear probe,
-/// kNN and fine-tuning start from.
+/// The backbone of a run, loaded by [`load_backbone`].
+#[derive(Debug, Clone)]
+pub struct LoadedBackbone {
+    /// The trained backbone.
+    pub backbone: Backbone,
+    /// Its config (to build a classifier around it, or a fresh one like it).
+    pub config: BackboneConfig,
+    /// [`Method::NAME`] of the run.
+    pub method: String,
+}
+
+/// The backbone of any run's checkpoint: what the linear probe, kNN and fine-tuning start from.
 ///
 /// # Errors
 /// As [`Checkpoint::read`], and [`Error::Checkpoint`] for a method this crate does not know.
-pub fn load_backbone(path: &Path, device: &Device) -> Result<(Backbone, String)> {
+pub fn load_backbone(path: &Path, device: &Device) -> Result<LoadedBackbone> {
     let checkpoint = Checkpoint::read(path)?;
-    let backbone = match checkpoint.state.method.as_str() {
+    match checkpoint.state.method.as_str() {
         SimClrMethod::NAME => backbone_of::<SimClrMethod>(&checkpoint, path, device),
         SimSiamMethod::NAME => backbone_of::<SimSiamMethod>(&checkpoint, path, device),
         SupervisedMethod::NAME => backbone_of::<SupervisedMethod>(&checkpoint, path, device),
         PretextMethod::NAME => backbone_of::<PretextMethod>(&checkpoint, path, device),
         other => Err(Error::checkpoint(path, format!("unknown method {other:?}"))),
-    }?;
-    Ok((backbone, checkpoint.state.method))
+    }
 }
 
 fn backbone_of<M: Method>(
     checkpoint: &Checkpoint,
     path: &Path,
     device: &Device,
-) -> Result<Backbone> {
+) -> Result<LoadedBackbone> {
     let method: M = checkpoint.method(path)?;
     let model = checkpoint.load_model(method.init_model(device), path)?;
-    Ok(method.backbone(&model).clone())
+    Ok(LoadedBackbone {
+        backbone: method.backbone(&model).clone(),
+        config: method.backbone_config().clone(),
+        method: M::NAME.to_string(),
+    })
 }

@@ -45,7 +45,7 @@ pub mod probe;
 pub mod schedule;
 pub mod trainer;
 
-pub use checkpoint::{Checkpoint, CheckpointState, load_backbone};
+pub use checkpoint::{Checkpoint, CheckpointState, LoadedBackbone, load_backbone};
 pub use error::{Error, Result};
 pub use evaluate::{EvalSplits, evaluate_classifier, knn_backbone, linear_probe_backbone};
 pub use features::{LabeledFeatures, extract_features};

@@ -9,7 +9,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use selfsup_data::ViewBatch;
-use selfsup_models::Backbone;
+use selfsup_models::{Backbone, BackboneConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -70,6 +70,9 @@ pub trait Method: Serialize + DeserializeOwned + Send + Sync {
 
     /// The backbone inside `model`, which the linear probe and kNN evaluate.
     fn backbone<'m>(&self, model: &'m Self::Model) -> &'m Backbone;
+
+    /// The config of that backbone.
+    fn backbone_config(&self) -> &BackboneConfig;
 
     /// Parameter groups whose LR stays fixed while the rest follows the schedule (SimSiam's
     /// predictor). Empty by default.

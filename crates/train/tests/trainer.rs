@@ -267,6 +267,10 @@ impl Method for Exploding {
     fn backbone<'m>(&self, model: &'m Self::Model) -> &'m Backbone {
         &model.backbone
     }
+
+    fn backbone_config(&self) -> &BackboneConfig {
+        self.inner.backbone_config()
+    }
 }
 
 #[test]
@@ -380,7 +384,10 @@ fn the_probe_and_knn_protocols_read_frozen_features() {
     let probe = linear_probe_backbone(
         &backbone,
         splits,
-        &LinearProbeConfig::new().with_epochs(60).with_batch_size(20),
+        &LinearProbeConfig::new()
+            .with_epochs(100)
+            .with_batch_size(20)
+            .with_lr(5.0),
         &device(),
     )
     .unwrap();
@@ -516,8 +523,10 @@ fn features_come_from_the_backbone_in_eval_mode_and_leave_it_untouched() {
     );
 
     // The checkpoint's backbone encodes the same.
-    let (loaded, method) = load_backbone(&dir.path().join("checkpoint.ckpt"), &device()).unwrap();
-    assert_eq!(method, "simsiam");
+    let loaded = load_backbone(&dir.path().join("checkpoint.ckpt"), &device()).unwrap();
+    assert_eq!(loaded.method, "simsiam");
+    assert_eq!(loaded.config.feature_dim(), 8);
+    let loaded = loaded.backbone;
     let c = extract_features(
         &loaded,
         images.as_ref(),

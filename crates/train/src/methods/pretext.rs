@@ -130,4 +130,8 @@ impl Method for PretextMethod {
     fn backbone<'m>(&self, model: &'m PretextModel) -> &'m Backbone {
         &model.backbone
     }
+
+    fn backbone_config(&self) -> &BackboneConfig {
+        &self.model.backbone
+    }
 }

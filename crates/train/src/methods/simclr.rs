@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use selfsup_data::ViewBatch;
 use selfsup_losses::nt_xent;
-use selfsup_models::{Backbone, SimClr, SimClrConfig};
+use selfsup_models::{Backbone, BackboneConfig, SimClr, SimClrConfig};
 
 use crate::error::Result;
 use crate::method::{Method, StepOutput, require_views};
@@ -38,5 +38,9 @@ impl Method for SimClrMethod {
 
     fn backbone<'m>(&self, model: &'m SimClr) -> &'m Backbone {
         &model.backbone
+    }
+
+    fn backbone_config(&self) -> &BackboneConfig {
+        &self.model.backbone
     }
 }

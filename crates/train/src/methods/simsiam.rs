@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use selfsup_data::ViewBatch;
 use selfsup_losses::simsiam_loss;
-use selfsup_models::{Backbone, SimSiam, SimSiamConfig};
+use selfsup_models::{Backbone, BackboneConfig, SimSiam, SimSiamConfig};
 
 use crate::error::Result;
 use crate::method::{Method, StepOutput, require_views};
@@ -41,6 +41,10 @@ impl Method for SimSiamMethod {
 
     fn backbone<'m>(&self, model: &'m SimSiam) -> &'m Backbone {
         &model.backbone
+    }
+
+    fn backbone_config(&self) -> &BackboneConfig {
+        &self.model.backbone
     }
 
     fn fixed_lr_groups(&self) -> Vec<ParamGroupLr> {

@@ -112,6 +112,10 @@ impl Method for SupervisedMethod {
     fn backbone<'m>(&self, model: &'m Classifier) -> &'m Backbone {
         &model.backbone
     }
+
+    fn backbone_config(&self) -> &BackboneConfig {
+        &self.model.backbone
+    }
 }
 
 /// Fraction of rows whose arg-max equals the target, as a `[1]` tensor.
