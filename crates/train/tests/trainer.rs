@@ -17,9 +17,9 @@ use selfsup_models::{
 };
 use selfsup_train::{
     Checkpoint, ClassifierConfig, Error, EvalSplits, KnnConfig, LinearProbeConfig, Method,
-    PretextMethod, PretextModelConfig, SimClrMethod, SimSiamMethod, StepOutput, SupervisedMethod,
-    TrainData, Trainer, TrainingConfig, evaluate_classifier, extract_features, knn_backbone,
-    linear_probe_backbone, load_backbone,
+    OnlineKnn, PretextMethod, PretextModelConfig, SimClrMethod, SimSiamMethod, StepOutput,
+    SupervisedMethod, TrainData, Trainer, TrainingConfig, evaluate_classifier, extract_features,
+    knn_backbone, linear_probe_backbone, load_backbone,
 };
 use serde::{Deserialize, Serialize};
 
@@ -210,6 +210,31 @@ fn a_run_writes_its_config_history_plot_log_and_checkpoint() {
         checkpoint.state.history.step_losses,
         outcome.history.step_losses
     );
+}
+
+#[test]
+fn online_knn_is_logged_at_the_chosen_epochs() {
+    let images = dataset(40, 4, true);
+    let trainer = Trainer::new(tiny_simclr(), config(3, 8), &device())
+        .unwrap()
+        .with_online_knn(OnlineKnn {
+            train: images.clone(),
+            train_indices: (0..30).collect(),
+            test: images.clone(),
+            test_indices: (30..40).collect(),
+            normalize: Some(Normalize::cifar10()),
+            config: KnnConfig::new().with_k(5),
+            every: 2,
+        });
+    let outcome = trainer.fit(trainer.init_model(), &ssl_data(24)).unwrap();
+    let knn: Vec<Option<f64>> = outcome.history.epochs.iter().map(|e| e.knn_top1).collect();
+    assert!(knn[0].is_none(), "not after epoch 1: {knn:?}");
+    assert!(knn[2].is_some(), "after the last epoch: {knn:?}");
+    for top1 in knn.into_iter().flatten() {
+        assert!((0.0..=1.0).contains(&top1));
+        // Brightness gives the class away, even to a barely trained encoder.
+        assert!(top1 >= 0.5, "{top1}");
+    }
 }
 
 #[test]
