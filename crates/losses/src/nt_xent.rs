@@ -42,8 +42,8 @@ pub const NORMALIZE_EPS: f64 = 1e-12;
 /// One `[2N, D] × [D, 2N]` matmul forward and two `[2N, 2N] × [2N, D]` backward (as PyTorch's
 /// `cross_entropy` over `z @ z.T`), plus four passes over the `2N × 2N` logits (diagonal, row
 /// max, fused softmax, row max) and none more backward: only the row normalisation goes through
-/// autodiff; the rest is computed outside the graph with its analytic gradient (see
-/// [`nt_xent_of_unit_rows`]). Figures in `docs/benchmarks.md`.
+/// autodiff; the rest is computed outside the graph with its analytic gradient (the private
+/// `nt_xent_of_unit_rows` derives it). Figures in `docs/benchmarks.md`.
 ///
 /// # Shapes
 /// - `z_a`: `[N, D]`, `N ≥ 2`, `D ≥ 1` (e.g. the projections of the first views)
