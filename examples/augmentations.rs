@@ -25,7 +25,7 @@ enum Preset {
 
 /// PNG grid of images × their two augmented views.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Directory holding the CIFAR-10 binary files.
     #[arg(long, required_unless_present = "download")]

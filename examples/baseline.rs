@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 /// Supervised training (from scratch, or fine-tuning a pre-trained backbone).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     train: TrainArgs,

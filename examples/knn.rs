@@ -17,7 +17,7 @@ use selfsup::train::{KnnConfig, knn_backbone};
 
 /// Weighted kNN evaluation of a frozen backbone.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     eval: EvalArgs,

@@ -20,7 +20,7 @@ use selfsup::train::{LinearProbeConfig, linear_probe_backbone};
 
 /// Linear evaluation of a frozen backbone.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     eval: EvalArgs,

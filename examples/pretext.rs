@@ -20,7 +20,7 @@ use selfsup::train::{ClassifierConfig, PretextMethod, PretextModelConfig, Superv
 
 /// Multi-task pretext pre-training, then supervised fine-tuning.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Pre-training flags (`--epochs` and `--limit` are the pretext phase's).
     #[command(flatten)]

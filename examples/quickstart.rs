@@ -19,7 +19,7 @@ use selfsup::models::SmallCnnConfig;
 
 /// Forward pass of a small CNN over the first CIFAR-10 test images.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Directory holding `data_batch_1..5.bin` and `test_batch.bin`.
     #[arg(long)]

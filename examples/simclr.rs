@@ -20,7 +20,7 @@ use selfsup::train::SimClrMethod;
 
 /// SimCLR (Chen et al. 2020): NT-Xent between two views' projections.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     train: TrainArgs,

@@ -22,7 +22,7 @@ use selfsup::train::SimSiamMethod;
 
 /// SimSiam (Chen & He 2021): a siamese encoder, a predictor, and a stop-gradient.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     train: TrainArgs,

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The CPU-budget protocol of docs/RESULTS.md: SimCLR and SimSiam pre-training of the small CNN on
+# 5 000 CIFAR-10 images for 3 epochs each on tch, then the linear probe and kNN of both
+# checkpoints and of a random-init backbone, with the same protocol. About 30 minutes on 2 cores.
+#
+#   . scripts/env.sh
+#   cargo build --workspace --all-targets --features tch,wgpu
+#   tools/cpu_protocol.sh [CIFAR10_DIR] [OUT_DIR]
+#
+# Prints one line per step with its wall time, then the accuracies; every log is kept in OUT_DIR.
+set -euo pipefail
+data="${1:-../shared/data/cifar-10-batches-bin}"
+out="${2:-runs/cpu-protocol}"
+bin="${CARGO_TARGET_DIR:-target}/debug/examples"
+mkdir -p "$out"
+
+pretrain="--device tch --data-dir $data --backbone small-cnn --limit 5000 --batch-size 128 --recipe tutorial --epochs 3 --seed 0"
+eval_common="--device tch --data-dir $data --test-limit 2000 --seed 0"
+
+step() { # name, command...
+    local name="$1"
+    shift
+    local start=$SECONDS
+    "$@" > "$out/$name.log" 2>&1
+    echo "$name: $((SECONDS - start)) s"
+}
+
+step simclr "$bin/simclr" $pretrain --out-dir "$out/simclr"
+step simsiam "$bin/simsiam" $pretrain --out-dir "$out/simsiam"
+for run in simclr simsiam random; do
+    if [ "$run" = random ]; then
+        backbone="--random-init --backbone small-cnn"
+    else
+        backbone="--checkpoint $out/$run/checkpoint.ckpt"
+    fi
+    step "probe-$run" "$bin/linear_probe" $eval_common $backbone --labels 5000
+    step "knn-$run" "$bin/knn" $eval_common $backbone --train-limit 5000
+done
+
+echo
+for run in simclr simsiam; do
+    grep '^done:' "$out/$run.log" | sed "s/^/$run /"
+done
+for run in simclr simsiam random; do
+    echo "$run: linear $(grep '^accuracy:' "$out/probe-$run.log" | cut -d' ' -f2), kNN $(grep '^accuracy:' "$out/knn-$run.log" | cut -d' ' -f2)"
+done
