@@ -235,3 +235,49 @@ fn zero_classes_are_rejected() {
         .with_num_classes(Some(0))
         .init(&Device::flex());
 }
+
+/// The shortcut projection subsamples, then convolves with stride 1: the same values and the
+/// same gradients as the strided 1×1 convolution, on odd and even sizes.
+#[test]
+fn the_subsampled_projection_equals_the_strided_convolution() {
+    use burn::nn::conv::Conv2dConfig;
+    use selfsup_models::resnet::block::project;
+
+    let device = Device::flex().autodiff();
+    for [h, w] in [[7, 8], [8, 8], [5, 3]] {
+        let conv = Conv2dConfig::new([4, 6], [1, 1])
+            .with_stride([2, 2])
+            .with_bias(false)
+            .init(&device);
+        let x = Tensor::<4>::random([2, 4, h, w], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let reference = conv.forward(x.clone());
+        let ours = project(&conv, x.clone());
+        assert_eq!(ours.dims(), reference.dims());
+        assert_close(
+            "projection",
+            &values(ours.clone().inner()),
+            &values(reference.clone().inner()),
+            1e-6,
+            1e-5,
+        );
+        // A weighted sum, so that each output element has its own gradient.
+        let weights = Tensor::<4>::random(reference.dims(), Distribution::Default, &device);
+        let grads_ours = (ours * weights.clone()).sum().backward();
+        let grads_reference = (reference * weights).sum().backward();
+        assert_close(
+            "input gradient",
+            &values(x.grad(&grads_ours).unwrap()),
+            &values(x.grad(&grads_reference).unwrap()),
+            1e-6,
+            1e-5,
+        );
+        assert_close(
+            "weight gradient",
+            &values(conv.weight.grad(&grads_ours).unwrap()),
+            &values(conv.weight.grad(&grads_reference).unwrap()),
+            1e-5,
+            1e-5,
+        );
+    }
+}
