@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CPU-budget protocol of docs/RESULTS.md: SimCLR and SimSiam pre-training of the small CNN on
-# 5 000 CIFAR-10 images for 3 epochs each on tch, then the linear probe and kNN of both
+# 20 000 CIFAR-10 images for 3 epochs each on tch, then the linear probe and kNN of both
 # checkpoints and of a random-init backbone, with the same protocol. About 30 minutes on 2 cores.
 #
 #   . scripts/env.sh
@@ -14,7 +14,7 @@ out="${2:-runs/cpu-protocol}"
 bin="${CARGO_TARGET_DIR:-target}/debug/examples"
 mkdir -p "$out"
 
-pretrain="--device tch --data-dir $data --backbone small-cnn --limit 5000 --batch-size 128 --recipe tutorial --epochs 3 --seed 0"
+pretrain="--device tch --data-dir $data --backbone small-cnn --limit 20000 --batch-size 128 --recipe tutorial --epochs 3 --seed 0"
 eval_common="--device tch --data-dir $data --test-limit 2000 --seed 0"
 
 step() { # name, command...
