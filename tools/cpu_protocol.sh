@@ -14,7 +14,7 @@ out="${2:-runs/cpu-protocol}"
 bin="${CARGO_TARGET_DIR:-target}/debug/examples"
 mkdir -p "$out"
 
-pretrain="--device tch --data-dir $data --backbone small-cnn --limit 20000 --batch-size 128 --recipe tutorial --epochs 3 --seed 0"
+pretrain="--device tch --data-dir $data --backbone small-cnn --limit 20000 --batch-size 128 --recipe tutorial --epochs 3 --seed 0 --overwrite"
 eval_common="--device tch --data-dir $data --test-limit 2000 --seed 0"
 
 step() { # name, command...

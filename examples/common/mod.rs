@@ -152,6 +152,9 @@ pub struct TrainArgs {
     /// Continue the run saved in this checkpoint (same flags).
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Start afresh even if --out-dir already holds a run (its checkpoint is replaced).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Log kNN accuracy every N epochs on held-out images (0: off).
     #[arg(long, default_value_t = 0)]
     pub knn_every: usize,
@@ -206,6 +209,7 @@ impl TrainArgs {
         let (train, indices) = self.data.train(self.seed)?;
         let mut trainer = Trainer::new(method, self.training_config(), &device)?
             .with_out_dir(&self.out_dir)
+            .with_overwrite(self.overwrite)
             .with_progress(true)
             .with_run_info(serde_json::json!({
                 "data_dir": self.data.data_dir,

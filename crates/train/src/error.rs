@@ -60,6 +60,15 @@ pub enum Error {
         /// The last checkpoint written, if any (it is left as it was).
         checkpoint: Option<std::path::PathBuf>,
     },
+    /// A fresh run was asked to write where a run already is.
+    #[error(
+        "{} already holds a run: resume it, choose another output directory, or allow overwriting",
+        checkpoint.display()
+    )]
+    RunExists {
+        /// The existing checkpoint.
+        checkpoint: std::path::PathBuf,
+    },
     /// The data does not fit the method or the config (no labels for a supervised method, fewer
     /// images than a batch, …).
     #[error("{0}")]

@@ -387,6 +387,7 @@ pub struct Trainer<M: Method> {
     progress: bool,
     run_info: serde_json::Value,
     stop_after: Option<usize>,
+    overwrite: bool,
 }
 
 impl<M: Method> std::fmt::Debug for Trainer<M> {
@@ -415,6 +416,7 @@ impl<M: Method> Trainer<M> {
             progress: false,
             run_info: serde_json::Value::Null,
             stop_after: None,
+            overwrite: false,
         })
     }
 
@@ -441,6 +443,13 @@ impl<M: Method> Trainer<M> {
     /// Extra JSON saved under `"run"` in `config.json` (data directory, subset, transform…).
     pub fn with_run_info(mut self, info: serde_json::Value) -> Self {
         self.run_info = info;
+        self
+    }
+
+    /// Let [`fit`](Self::fit) replace a run already in the output directory (by default it
+    /// refuses, so that a repeated command does not destroy a finished run).
+    pub fn with_overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
         self
     }
 
@@ -486,9 +495,17 @@ impl<M: Method> Trainer<M> {
     /// Trains `model` from the first step.
     ///
     /// # Errors
-    /// [`Error::NonFiniteLoss`] when the loss stops being finite, [`Error::Data`] when the
-    /// data does not fit the method, [`Error::Io`] when an output cannot be written.
+    /// [`Error::RunExists`] when the output directory already holds a run's checkpoint (and
+    /// [`with_overwrite`](Self::with_overwrite) was not asked for), [`Error::NonFiniteLoss`] when
+    /// the loss stops being finite, [`Error::Data`] when the data does not fit the method,
+    /// [`Error::Io`] when an output cannot be written.
     pub fn fit(&self, model: M::Model, data: &TrainData) -> Result<TrainOutcome<M::Model>> {
+        if let Some(path) = self
+            .checkpoint_path()
+            .filter(|p| p.exists() && !self.overwrite)
+        {
+            return Err(Error::RunExists { checkpoint: path });
+        }
         let optimizer = self.config.optimizer.init()?;
         self.run(
             model,

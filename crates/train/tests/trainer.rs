@@ -193,11 +193,11 @@ fn a_run_writes_its_config_history_plot_log_and_checkpoint() {
     let std = first["embedding_std"].as_f64().unwrap();
     assert!(std > 0.0 && std.is_finite(), "collapse monitor: {std}");
 
-    let config: serde_json::Value = serde_json::from_slice(&read("config.json")).unwrap();
-    assert_eq!(config["method"], "simclr");
-    assert_eq!(config["method_config"]["temperature"], 0.5);
-    assert_eq!(config["training"]["batch_size"], 8);
-    assert_eq!(config["run"]["data"], "synthetic");
+    let saved: serde_json::Value = serde_json::from_slice(&read("config.json")).unwrap();
+    assert_eq!(saved["method"], "simclr");
+    assert_eq!(saved["method_config"]["temperature"], 0.5);
+    assert_eq!(saved["training"]["batch_size"], 8);
+    assert_eq!(saved["run"]["data"], "synthetic");
 
     let png = read("loss.png");
     assert_eq!(&png[1..4], b"PNG");
@@ -206,6 +206,34 @@ fn a_run_writes_its_config_history_plot_log_and_checkpoint() {
 
     let checkpoint = Checkpoint::read(&dir.path().join("checkpoint.ckpt")).unwrap();
     assert_eq!((checkpoint.state.epoch, checkpoint.state.step), (2, 6));
+
+    // The same command again does not destroy the finished run...
+    let before = read("checkpoint.ckpt");
+    let err = trainer
+        .fit(trainer.init_model(), &ssl_data(24))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::RunExists { .. }) && err.to_string().contains("already holds a run"),
+        "{err}"
+    );
+    assert_eq!(
+        read("checkpoint.ckpt"),
+        before,
+        "the checkpoint is untouched"
+    );
+    // ...unless asked to.
+    let again = Trainer::new(tiny_simclr(), config(1, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .with_overwrite(true);
+    again.fit(again.init_model(), &ssl_data(24)).unwrap();
+    assert_eq!(
+        Checkpoint::read(&dir.path().join("checkpoint.ckpt"))
+            .unwrap()
+            .state
+            .step,
+        3
+    );
     assert_eq!(
         checkpoint.state.history.step_losses,
         outcome.history.step_losses
