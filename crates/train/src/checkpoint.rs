@@ -60,8 +60,8 @@ pub struct CheckpointState {
 pub struct Checkpoint {
     /// Method, config and position.
     pub state: CheckpointState,
-    model: Vec<u8>,
-    optimizer: Vec<u8>,
+    model: Bytes,
+    optimizer: Bytes,
 }
 
 impl Checkpoint {
@@ -86,8 +86,8 @@ impl Checkpoint {
             .map_err(|e| Error::Data(format!("cannot serialise the optimizer: {e}")))?;
         Ok(Self {
             state,
-            model: model.to_vec(),
-            optimizer: optimizer.to_vec(),
+            model,
+            optimizer,
         })
     }
 
@@ -154,8 +154,8 @@ impl Checkpoint {
                 format!("{} unexpected bytes after the optimizer", rest.len()),
             ));
         }
-        let optimizer = sections.pop().expect("three sections");
-        let model = sections.pop().expect("three sections");
+        let optimizer = Bytes::from_bytes_vec(sections.pop().expect("three sections"));
+        let model = Bytes::from_bytes_vec(sections.pop().expect("three sections"));
         let state = serde_json::from_slice(&sections[0])
             .map_err(|e| Error::checkpoint(path, format!("unreadable state: {e}")))?;
         Ok(Self {
@@ -170,7 +170,7 @@ impl Checkpoint {
     /// # Errors
     /// [`Error::Checkpoint`] when the record does not fit the model.
     pub fn load_model<M: Module>(&self, model: M, path: &Path) -> Result<M> {
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.model.clone()))
+        let record = ModuleRecord::from_bytes(self.model.clone())
             .map_err(|e| Error::checkpoint(path, format!("unreadable model: {e}")))?;
         model
             .try_load_record(record)
@@ -187,7 +187,7 @@ impl Checkpoint {
         path: &Path,
     ) -> Result<ModuleOptimizer> {
         optimizer
-            .from_bytes(Bytes::from_bytes_vec(self.optimizer.clone()))
+            .from_bytes(self.optimizer.clone())
             .map_err(|e| Error::checkpoint(path, format!("unreadable optimizer state: {e}")))
     }
 

@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use selfsup_data::ImageDataset;
-use selfsup_data::transforms::Normalize;
+use selfsup_data::transforms::{Image, Normalize};
 use selfsup_models::Backbone;
 
 use crate::error::{Error, Result};
@@ -92,25 +92,23 @@ pub(crate) fn encode(
 ) -> Result<Tensor<2>> {
     let device = device.clone().inner();
     let [c, h, w] = dataset.shape();
-    let (mean, std) = match normalize {
-        Some(n) => (n.mean().to_vec(), n.std().to_vec()),
-        None => (vec![0.0; c], vec![1.0; c]),
-    };
-    if mean.len() != c {
+    if let Some(n) = normalize.filter(|n| n.mean().len() != c) {
         return Err(Error::Data(format!(
             "the normalization has {} channels, the images {c}",
-            mean.len()
+            n.mean().len()
         )));
     }
-    let plane = h * w;
     let mut chunks = Vec::with_capacity(indices.len().div_ceil(batch_size));
     for batch in indices.chunks(batch_size) {
-        let mut values = Vec::with_capacity(batch.len() * c * plane);
+        let mut values = Vec::with_capacity(batch.len() * c * h * w);
         for &i in batch {
-            for (k, channel) in dataset.pixels(i).chunks(plane).enumerate() {
-                let (m, s) = (mean[k], std[k]);
-                values.extend(channel.iter().map(|&p| (f32::from(p) / 255.0 - m) / s));
+            // torchvision's ToTensor then Normalize, as the training views get them.
+            let mut image = Image::from_chw_u8(dataset.pixels(i), c, h, w)
+                .expect("dataset pixels match its shape");
+            if let Some(normalize) = normalize {
+                normalize.normalize_in_place(&mut image);
             }
+            values.extend_from_slice(image.data());
         }
         let images =
             Tensor::<4>::from_data(TensorData::new(values, [batch.len(), c, h, w]), &device);

@@ -41,8 +41,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, CheckpointState};
 use crate::error::{self, Error, Result};
-use crate::features::extract_features;
-use crate::knn::{KnnConfig, knn_evaluate, l2_normalize};
+use crate::evaluate::{EvalSplits, knn_backbone};
+use crate::knn::{KnnConfig, l2_normalize};
 use crate::method::Method;
 use crate::optim::OptimizerConfig;
 use crate::plot::plot_losses;
@@ -601,6 +601,7 @@ impl<M: Method> Trainer<M> {
             ))?;
         }
 
+        let progress_line = self.progress && std::io::stderr().is_terminal();
         let mut step = start.step;
         let mut epoch = start.epoch;
         let mut skip = start.batch_in_epoch;
@@ -645,7 +646,7 @@ impl<M: Method> Trainer<M> {
                 step += 1;
                 images_here += batch.len();
 
-                if self.progress && std::io::stderr().is_terminal() {
+                if progress_line {
                     let elapsed = started.elapsed().as_secs_f64();
                     let done = batch_index + 1 - skip;
                     let left = (steps_per_epoch - (batch_index + 1)).min(total_steps - step);
@@ -660,7 +661,7 @@ impl<M: Method> Trainer<M> {
                     );
                 }
                 if self.stop_after.is_some_and(|stop| step >= stop) {
-                    if self.progress && std::io::stderr().is_terminal() {
+                    if progress_line {
                         eprintln!();
                     }
                     self.log_line(&format!("stopped after step {step} (as if killed)"))?;
@@ -684,7 +685,7 @@ impl<M: Method> Trainer<M> {
                     last_checkpoint = self.checkpoint(&model, &optimizer, position, &history)?;
                 }
             }
-            if self.progress && std::io::stderr().is_terminal() {
+            if progress_line {
                 eprintln!();
             }
             let seconds = started.elapsed().as_secs_f64();
@@ -755,32 +756,19 @@ impl<M: Method> Trainer<M> {
         if !(last || (epoch + 1).is_multiple_of(knn.every.max(1))) {
             return Ok(None);
         }
-        let backbone = self.method.backbone(model);
-        let batch = self.config.batch_size.max(64);
-        let train = extract_features(
-            backbone,
-            knn.train.as_ref(),
-            &knn.train_indices,
-            knn.normalize.as_ref(),
-            batch,
-            &self.device,
-        )?;
-        let test = extract_features(
-            backbone,
-            knn.test.as_ref(),
-            &knn.test_indices,
-            knn.normalize.as_ref(),
-            batch,
-            &self.device,
-        )?;
-        let classes = knn.train.num_classes().max(knn.test.num_classes());
-        let report = knn_evaluate(
+        let splits = EvalSplits {
+            train: knn.train.as_ref(),
+            train_indices: &knn.train_indices,
+            test: knn.test.as_ref(),
+            test_indices: &knn.test_indices,
+            normalize: knn.normalize.as_ref(),
+            batch_size: self.config.batch_size.max(64),
+        };
+        let report = knn_backbone(
+            self.method.backbone(model),
+            splits,
             &knn.config,
-            train.features,
-            &train.labels,
-            test.features,
-            &test.labels,
-            classes,
+            &self.device,
         )?;
         Ok(Some(report.top1()))
     }
