@@ -5,6 +5,10 @@
 //! - NT-Xent and the SimSiam loss, values and gradients, against
 //!   `crates/losses/tests/golden/losses.json` (`tools/golden_losses.py`, float64);
 //! - the stop-gradient of `negative_cosine`: `z`, and the layer producing it, get no gradient;
+//! - Barlow Twins, VICReg, InfoNCE (MoCo), DINO (with its centre update) and SwAV (with its
+//!   Sinkhorn-Knopp codes), values and gradients, against lightly 1.6.0 in
+//!   `crates/losses/tests/golden/ssl_losses.json` (`tools/golden_ssl_losses.py`, float64), and
+//!   no gradient for MoCo's keys and queue, DINO's teacher outputs or SwAV's queue;
 //! - small ResNets (CIFAR stem + classifier, ImageNet stem + bottlenecks) with PyTorch's weights,
 //!   eval and train mode, against `crates/models/tests/golden/forward.json`
 //!   (`tools/golden_resnet.py`); the weights go through a safetensors file and
@@ -13,8 +17,8 @@
 //!   `tools/golden_checkpoint.py`) loaded and run in eval mode, against `checkpoints.json`.
 //!
 //! Tolerance as in `parity.rs`: |a − e| ≤ 1e-4 + 1e-3·|e| (float32 against float64). Shapes are
-//! the goldens' own (at most 8×16 for the losses, 37×37 images for the ResNets), small enough
-//! for lavapipe's software Vulkan.
+//! the goldens' own (at most 32 rows or features for the losses, 37×37 images for the
+//! ResNets), small enough for lavapipe's software Vulkan.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -23,7 +27,10 @@ use burn::nn::LinearConfig;
 use burn::prelude::*;
 use selfsup::burn;
 use selfsup::device::DeviceSpec;
-use selfsup::losses::{negative_cosine, nt_xent, simsiam_loss};
+use selfsup::losses::{
+    BarlowTwinsConfig, SwavLossConfig, VicRegConfig, barlow_twins, dino, dino_center, info_nce,
+    negative_cosine, nt_xent, simsiam_loss, sinkhorn, swav, vicreg,
+};
 use selfsup::models::pretrained::LoadOptions;
 use selfsup::models::resnet::{BlockKind, ResNet, ResNetConfig, Stem};
 use serde_json::Value;
@@ -38,6 +45,16 @@ fn losses_golden() -> &'static Value {
     GOLDEN.get_or_init(|| {
         serde_json::from_str(include_str!("../crates/losses/tests/golden/losses.json"))
             .expect("losses.json parses")
+    })
+}
+
+fn ssl_losses_golden() -> &'static Value {
+    static GOLDEN: OnceLock<Value> = OnceLock::new();
+    GOLDEN.get_or_init(|| {
+        serde_json::from_str(include_str!(
+            "../crates/losses/tests/golden/ssl_losses.json"
+        ))
+        .expect("ssl_losses.json parses")
     })
 }
 
@@ -212,6 +229,235 @@ fn check_stop_gradient(spec: DeviceSpec) {
         .iter()
         .fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(max > 1e-4, "{spec}: the gradient of p's layer is {max}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Barlow Twins, VICReg, InfoNCE, DINO and SwAV (lightly 1.6.0).
+
+fn ssl_cases(key: &str) -> &'static [Value] {
+    let cases = ssl_losses_golden()[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("golden key {key} missing"));
+    assert!(!cases.is_empty(), "golden {key} has cases");
+    cases
+}
+
+fn number(case: &Value, key: &str) -> f64 {
+    case[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("golden key {key} missing"))
+}
+
+/// A golden `{"shape", "data"}` tensor on `device`, tracked for gradients.
+fn golden_input(t: &Value, device: &Device) -> Tensor<2> {
+    tensor::<2>(f32s(&t["data"]), dims(&t["shape"]), device).require_grad()
+}
+
+/// A golden list of `{"shape", "data"}` tensors on `device`, each tracked for gradients.
+fn golden_inputs(list: &Value, device: &Device) -> Vec<Tensor<2>> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list of tensors: {list}"))
+        .iter()
+        .map(|t| golden_input(t, device))
+        .collect()
+}
+
+/// Panics unless the loss is close to `case["loss"]`.
+fn check_loss(what: &str, loss: Tensor<1>, case: &Value) {
+    assert_close(
+        &format!("{what}: loss"),
+        &values(loss),
+        &[scalar(&case["loss"])],
+    );
+}
+
+/// Panics unless `t` has a gradient close to the golden tensor `expected`.
+fn check_grad(what: &str, t: &Tensor<2>, grads: &burn::tensor::Gradients, expected: &Value) {
+    let grad = t
+        .grad(grads)
+        .unwrap_or_else(|| panic!("{what}: no gradient"));
+    assert_close(what, &values(grad), &f32s(&expected["data"]));
+}
+
+/// Every Barlow Twins case: loss and both gradients.
+fn check_barlow_twins(spec: DeviceSpec) {
+    let device = device(spec).autodiff();
+    for case in ssl_cases("barlow_twins") {
+        let lambda = number(case, "lambda");
+        let (z_a, z_b) = (
+            golden_input(&case["z_a"], &device),
+            golden_input(&case["z_b"], &device),
+        );
+        let what = format!("{spec} barlow_twins {:?} lambda={lambda}", z_a.dims());
+        let loss = barlow_twins(z_a.clone(), z_b.clone(), lambda);
+        let grads = loss.backward();
+        check_loss(&what, loss, case);
+        check_grad(&format!("{what}: d/dz_a"), &z_a, &grads, &case["grad_z_a"]);
+        check_grad(&format!("{what}: d/dz_b"), &z_b, &grads, &case["grad_z_b"]);
+    }
+    // The configuration's default is lightly's lambda_param.
+    assert_eq!(BarlowTwinsConfig::new().lambda, 5e-3);
+}
+
+/// Every VICReg case: loss and both gradients.
+fn check_vicreg(spec: DeviceSpec) {
+    let device = device(spec).autodiff();
+    for case in ssl_cases("vicreg") {
+        let config = VicRegConfig::new()
+            .with_invariance(number(case, "invariance"))
+            .with_variance(number(case, "variance"))
+            .with_covariance(number(case, "covariance"))
+            .with_eps(number(case, "eps"));
+        let (z_a, z_b) = (
+            golden_input(&case["z_a"], &device),
+            golden_input(&case["z_b"], &device),
+        );
+        let what = format!("{spec} vicreg {:?} {config:?}", z_a.dims());
+        let loss = vicreg(z_a.clone(), z_b.clone(), &config);
+        let grads = loss.backward();
+        check_loss(&what, loss, case);
+        check_grad(&format!("{what}: d/dz_a"), &z_a, &grads, &case["grad_z_a"]);
+        check_grad(&format!("{what}: d/dz_b"), &z_b, &grads, &case["grad_z_b"]);
+    }
+}
+
+/// Every InfoNCE case, with and without a queue: loss, the query's gradient, and none for the
+/// key and the queue.
+fn check_info_nce(spec: DeviceSpec) {
+    let device = device(spec).autodiff();
+    for case in ssl_cases("info_nce") {
+        let tau = number(case, "temperature");
+        let query = golden_input(&case["query"], &device);
+        let key = golden_input(&case["key"], &device);
+        let queue = (!case["queue"].is_null()).then(|| golden_input(&case["queue"], &device));
+        let what = format!(
+            "{spec} info_nce {:?} queue {:?} tau={tau}",
+            query.dims(),
+            queue.as_ref().map(|q| q.dims())
+        );
+        let loss = info_nce(query.clone(), key.clone(), queue.clone(), tau);
+        let grads = loss.backward();
+        check_loss(&what, loss, case);
+        check_grad(
+            &format!("{what}: d/dquery"),
+            &query,
+            &grads,
+            &case["grad_query"],
+        );
+        assert!(
+            key.grad(&grads).is_none(),
+            "{what}: the key must get no gradient"
+        );
+        if let Some(queue) = queue {
+            assert!(
+                queue.grad(&grads).is_none(),
+                "{what}: the queue must get no gradient"
+            );
+        }
+    }
+}
+
+/// Every DINO case (multi-crop): loss, every student view's gradient, none for the teacher, and
+/// the centre after `dino_center`.
+fn check_dino(spec: DeviceSpec) {
+    let device = device(spec).autodiff();
+    for case in ssl_cases("dino") {
+        let teacher = golden_inputs(&case["teacher"], &device);
+        let student = golden_inputs(&case["student"], &device);
+        let center = golden_input(&case["center"], &device);
+        let (teacher_temp, student_temp) =
+            (number(case, "teacher_temp"), number(case, "student_temp"));
+        let what = format!(
+            "{spec} dino {} teacher and {} student views of {:?}",
+            teacher.len(),
+            student.len(),
+            teacher[0].dims()
+        );
+        let loss = dino(
+            &teacher,
+            &student,
+            center.clone(),
+            teacher_temp,
+            student_temp,
+        );
+        let grads = loss.backward();
+        check_loss(&what, loss, case);
+        let expected = case["grad_student"].as_array().expect("student gradients");
+        for (j, (s, e)) in student.iter().zip(expected).enumerate() {
+            check_grad(&format!("{what}: d/dstudent[{j}]"), s, &grads, e);
+        }
+        for (i, t) in teacher.iter().enumerate() {
+            assert!(
+                t.grad(&grads).is_none(),
+                "{what}: teacher[{i}] must get no gradient"
+            );
+        }
+        let updated = dino_center(center, &teacher, number(case, "center_momentum"));
+        assert_close(
+            &format!("{what}: center after dino_center"),
+            &values(updated),
+            &f32s(&case["center_after"]["data"]),
+        );
+    }
+}
+
+/// Every SwAV case (multi-crop, queue): loss, every view's gradient, none for the queue; and
+/// every Sinkhorn-Knopp case's codes.
+fn check_swav(spec: DeviceSpec) {
+    let device = device(spec).autodiff();
+    for case in ssl_cases("swav") {
+        let config = SwavLossConfig::new()
+            .with_temperature(number(case, "temperature"))
+            .with_sinkhorn_iterations(count(&case["sinkhorn_iterations"]))
+            .with_sinkhorn_epsilon(number(case, "sinkhorn_epsilon"));
+        let high = golden_inputs(&case["high_resolution"], &device);
+        let low = golden_inputs(&case["low_resolution"], &device);
+        let queue = (!case["queue"].is_null()).then(|| golden_inputs(&case["queue"], &device));
+        let what = format!(
+            "{spec} swav {} + {} views of {:?}, queue {:?}",
+            high.len(),
+            low.len(),
+            high[0].dims(),
+            queue.as_ref().map(|q| q[0].dims())
+        );
+        let loss = swav(&high, &low, queue.as_deref(), &config);
+        let grads = loss.backward();
+        check_loss(&what, loss, case);
+        for (name, views) in [("high_resolution", &high), ("low_resolution", &low)] {
+            let expected = case[format!("grad_{name}").as_str()]
+                .as_array()
+                .expect("gradients");
+            // A lone high-resolution view only makes codes: no gradient (zeros in the golden).
+            for (v, (z, e)) in views.iter().zip(expected).enumerate() {
+                let grad = z
+                    .grad(&grads)
+                    .map_or_else(|| vec![0.0; z.dims().iter().product()], values);
+                assert_close(&format!("{what}: d/d{name}[{v}]"), &grad, &f32s(&e["data"]));
+            }
+        }
+        for (i, q) in queue.iter().flatten().enumerate() {
+            assert!(
+                q.grad(&grads).is_none(),
+                "{what}: queue[{i}] must get no gradient"
+            );
+        }
+    }
+
+    let device = device.inner();
+    for case in ssl_cases("sinkhorn") {
+        let scores = &case["scores"];
+        let scores = tensor::<2>(f32s(&scores["data"]), dims(&scores["shape"]), &device);
+        let (iterations, epsilon) = (count(&case["iterations"]), number(case, "epsilon"));
+        let what = format!(
+            "{spec} sinkhorn {:?} iterations={iterations}",
+            scores.dims()
+        );
+        assert_close(
+            &what,
+            &values(sinkhorn(scores, iterations, epsilon)),
+            &f32s(&case["codes"]["data"]),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,6 +636,31 @@ macro_rules! backend_tests {
             #[test]
             fn negative_cosine_stops_the_gradient_of_z() {
                 check_stop_gradient($spec);
+            }
+
+            #[test]
+            fn barlow_twins_matches_lightly() {
+                check_barlow_twins($spec);
+            }
+
+            #[test]
+            fn vicreg_matches_lightly() {
+                check_vicreg($spec);
+            }
+
+            #[test]
+            fn info_nce_matches_moco() {
+                check_info_nce($spec);
+            }
+
+            #[test]
+            fn dino_matches_lightly() {
+                check_dino($spec);
+            }
+
+            #[test]
+            fn swav_matches_lightly() {
+                check_swav($spec);
             }
 
             #[test]

@@ -1,6 +1,6 @@
 //! # selfsup-data
 //!
-//! Datasets and the seeded two-view augmentation pipeline of `selfsup`.
+//! Datasets and the seeded multi-view augmentation pipelines of `selfsup`.
 //!
 //! ## Crate map
 //! - [`cifar`]: strict readers for the CIFAR-10 / CIFAR-100 binary files, MD5 verification.
@@ -12,7 +12,9 @@
 //! - [`download`]: atomic, MD5-verified download of CIFAR-10 into a cache directory.
 //! - [`tensor`]: image bytes to `[B, C, H, W]` float tensors.
 //! - [`transforms`]: seeded, torchvision-matching augmentations on planar float [`Image`]s
-//!   (crop, flip, colour jitter, …), the SimCLR / SimSiam two-view presets and seed 001's pretext
+//!   (crop, flip, colour jitter, …), the SimCLR / SimSiam / VICReg / MoCo v2 two-view presets,
+//!   BYOL's asymmetric pair ([`ByolTransform`], also Barlow Twins' and MoCo v3's CIFAR-10
+//!   recipe), DINO's and SwAV's multi-crop ([`MultiCropTransform`]) and seed 001's pretext
 //!   tasks.
 //! - [`error`]: the crate's [`Error`] and [`Result`].
 //!
@@ -43,6 +45,7 @@ pub use loader::{EpochIter, Loader, LoaderConfig, ViewBatch};
 pub use subset::class_balanced_subset;
 pub use tensor::images_to_tensor;
 pub use transforms::{
-    Image, MultiViewTransform, PretextViews, SimClrTransform, SimSiamTransform, Transform,
-    TransformError, TwoViewConfig, rng_for,
+    ByolTransform, Image, MocoV2Transform, MultiCropTransform, MultiViewTransform, PretextViews,
+    SimClrTransform, SimSiamTransform, Transform, TransformError, TwoViewConfig, VicRegTransform,
+    rng_for,
 };

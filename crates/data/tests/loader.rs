@@ -202,3 +202,52 @@ fn pretext_batches_carry_the_labels_their_views_were_made_with() {
     let plain = loader(4, config(2, 1)).epoch(0).next().unwrap();
     assert!(plain.labels.is_empty());
 }
+
+/// Multi-crop through the loader: views of two sizes batch side by side, global views first,
+/// the same batches whatever the number of workers.
+#[test]
+fn multi_crop_batches_views_of_two_sizes() {
+    use selfsup_data::MultiCropTransform;
+    let transform = Arc::new(
+        MultiCropTransform::dino_cifar10()
+            .with_local_views(3, 16, (0.05, 0.4))
+            .unwrap(),
+    );
+    let make = |workers| Loader::new(dataset(10), transform.clone(), config(4, workers)).unwrap();
+    let batches: Vec<_> = make(2).epoch(0).collect();
+    assert_eq!(batches.len(), 2);
+    for b in &batches {
+        assert_eq!(
+            b.shapes,
+            vec![
+                [4, 3, 32, 32],
+                [4, 3, 32, 32],
+                [4, 3, 16, 16],
+                [4, 3, 16, 16],
+                [4, 3, 16, 16]
+            ]
+        );
+        for (view, shape) in b.views.iter().zip(&b.shapes) {
+            assert_eq!(view.len(), shape.iter().product::<usize>());
+        }
+        // Each row is that image's views under rng_for(seed, epoch, index).
+        for (row, &i) in b.indices.iter().enumerate() {
+            let image = Image::from_chw_u8(
+                selfsup_data::ImageDataset::pixels(&*dataset(10), i),
+                3,
+                32,
+                32,
+            )
+            .unwrap();
+            let views = transform.views(&image, &mut selfsup_data::rng_for(42, 0, i as u64));
+            for (k, v) in views.iter().enumerate() {
+                let n = v.data().len();
+                assert_eq!(&b.views[k][row * n..(row + 1) * n], v.data(), "view {k}");
+            }
+        }
+    }
+    let device = burn::tensor::Device::flex();
+    assert_eq!(batches[0].view(0, &device).dims(), [4, 3, 32, 32]);
+    assert_eq!(batches[0].view(4, &device).dims(), [4, 3, 16, 16]);
+    assert_eq!(make(0).epoch(0).collect::<Vec<_>>(), batches);
+}

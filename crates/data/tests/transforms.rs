@@ -1,22 +1,24 @@
 //! The augmentation transforms: the deterministic ops against torchvision goldens
 //! (`tools/golden_transforms.py`), torchvision's parameter sampling (crop boxes, fallback, factor
 //! ranges), determinism per `(seed, epoch, index)` whatever the threading, the rejection of
-//! every bad hyper-parameter, and cheap statistical checks of the probabilities.
+//! every bad hyper-parameter, cheap statistical checks of the probabilities, and the method
+//! presets (BYOL's asymmetric pair, DINO's and SwAV's multi-crop, the CIFAR-10 recipes of
+//! lightly and solo-learn).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use rand::RngCore;
 use selfsup_data::transforms::{
-    AffineParams, BlurConfig, ColorJitter, ColorJitterParams, ColorPretext, Compose, CropBox,
-    Cutout, GaussianBlur, Image, Interpolation, MultiView, MultiViewTransform, Normalize,
-    PretextLabels, PretextTasks, PretextTransform, RandomAffine, RandomApply, RandomGrayscale,
-    RandomHorizontalFlip, RandomResizedCrop, RandomSolarize, RotationPretext, ShearPretext,
-    SimClrTransform, SimSiamTransform, Transform, TransformError, TransformRng, TwoViewConfig,
-    TwoViews, adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, affine,
-    apply_color_jitter, central_crop_fallback, cutout_at, gaussian_blur, hflip, invert,
-    random_resized_crop_params, resized_crop, rgb_to_grayscale, rng_for, rotate_quarter_turns,
-    shear_x, solarize,
+    AffineParams, BlurConfig, ByolTransform, ColorJitter, ColorJitterParams, ColorPretext, Compose,
+    CropBox, Cutout, GaussianBlur, Image, Interpolation, MocoV2Transform, MultiCropTransform,
+    MultiView, MultiViewTransform, Normalize, PretextLabels, PretextTasks, PretextTransform,
+    RandomAffine, RandomApply, RandomGrayscale, RandomHorizontalFlip, RandomResizedCrop,
+    RandomSolarize, RotationPretext, ShearPretext, SimClrTransform, SimSiamTransform, Transform,
+    TransformError, TransformRng, TwoViewConfig, TwoViews, VicRegTransform, adjust_brightness,
+    adjust_contrast, adjust_hue, adjust_saturation, affine, apply_color_jitter,
+    central_crop_fallback, cutout_at, gaussian_blur, hflip, invert, random_resized_crop_params,
+    resized_crop, rgb_to_grayscale, rng_for, rotate_quarter_turns, shear_x, solarize,
 };
 use serde_json::Value;
 
@@ -1149,5 +1151,298 @@ fn bad_hyper_parameters_are_rejected_with_their_name() {
             msg.chars().next().unwrap().is_lowercase(),
             "error message {msg:?} is not lowercase"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BYOL's asymmetric pair, multi-crop (DINO, SwAV) and the other methods' CIFAR-10 presets.
+// ---------------------------------------------------------------------------------------------
+
+/// The knobs every preset here shares with SimCLR's CIFAR view: flip 0.5, jitter p 0.8,
+/// grayscale 0.2, default crop ratio.
+fn assert_common_knobs(cfg: &TwoViewConfig) {
+    assert_eq!(cfg.hflip_prob, 0.5);
+    assert_eq!(cfg.color_jitter_prob, 0.8);
+    assert_eq!(cfg.grayscale_prob, 0.2);
+    assert_eq!(cfg.crop_ratio, RandomResizedCrop::DEFAULT_RATIO);
+}
+
+fn blur_p(cfg: &TwoViewConfig) -> Option<f32> {
+    cfg.blur.as_ref().map(|b| b.p)
+}
+
+fn solarize_p(cfg: &TwoViewConfig) -> Option<f32> {
+    cfg.solarize.as_ref().map(|s| s.p)
+}
+
+fn cifar_normalize() -> Option<(Vec<f32>, Vec<f32>)> {
+    Some((
+        Normalize::CIFAR10_MEAN.to_vec(),
+        Normalize::CIFAR10_STD.to_vec(),
+    ))
+}
+
+fn imagenet_normalize() -> Option<(Vec<f32>, Vec<f32>)> {
+    Some((
+        Normalize::IMAGENET_MEAN.to_vec(),
+        Normalize::IMAGENET_STD.to_vec(),
+    ))
+}
+
+#[test]
+fn byol_presets_have_the_papers_and_solo_learns_knobs() {
+    // BYOL Table 6 / lightly BYOLTransform.
+    let t = ByolTransform::imagenet();
+    for cfg in [t.view1_config(), t.view2_config()] {
+        assert_common_knobs(cfg);
+        assert_eq!(cfg.input_size, 224);
+        assert_eq!(cfg.crop_scale, (0.08, 1.0));
+        assert_eq!(cfg.color_jitter, (0.4, 0.4, 0.2, 0.1));
+        assert_eq!(cfg.normalize, imagenet_normalize());
+        let blur = cfg.blur.as_ref().expect("blur on both views");
+        assert_eq!((blur.kernel_size, blur.sigma), (23, (0.1, 2.0)));
+    }
+    assert_eq!(blur_p(t.view1_config()), Some(1.0));
+    assert_eq!(blur_p(t.view2_config()), Some(0.1));
+    assert_eq!(solarize_p(t.view1_config()), None);
+    assert_eq!(solarize_p(t.view2_config()), Some(0.2));
+    assert_eq!(t.view2_config().solarize.as_ref().unwrap().threshold, 0.5);
+
+    // solo-learn asymmetric.yaml.
+    let t = ByolTransform::cifar10();
+    for cfg in [t.view1_config(), t.view2_config()] {
+        assert_common_knobs(cfg);
+        assert_eq!(cfg.input_size, 32);
+        assert_eq!(cfg.crop_scale, (0.08, 1.0));
+        assert_eq!(cfg.color_jitter, (0.4, 0.4, 0.2, 0.1));
+        assert_eq!(cfg.normalize, cifar_normalize());
+        assert_eq!(blur_p(cfg), None, "no blur on 32 × 32 images");
+    }
+    assert_eq!(solarize_p(t.view1_config()), None);
+    assert_eq!(solarize_p(t.view2_config()), Some(0.2));
+    // crop, flip, jitter, grayscale, normalize; view 2 adds the solarization.
+    assert_eq!(t.view1_transform().len(), 5);
+    assert_eq!(t.view2_transform().len(), 6);
+}
+
+#[test]
+fn byol_views_come_from_their_own_pipelines_in_order() {
+    let t = ByolTransform::cifar10();
+    let img = test_image(20);
+    assert_eq!(t.num_views(), 2);
+    let views = t.views(&img, &mut rng_for(3, 1, 4));
+    assert_eq!(views.len(), 2);
+    assert!(views.iter().all(|v| v.shape() == [3, 32, 32]));
+    // View 1 from view 1's pipeline, then view 2 from view 2's, from one stream.
+    let mut rng = rng_for(3, 1, 4);
+    let a = t.view1_transform().apply_ref(&img, &mut rng);
+    let b = t.view2_transform().apply_ref(&img, &mut rng);
+    assert_eq!(views, vec![a, b]);
+    // Determinism per (seed, epoch, index).
+    assert_eq!(
+        t.pair(&img, &mut rng_for(3, 1, 4)),
+        (views[0].clone(), views[1].clone())
+    );
+    assert_ne!(views, t.views(&img, &mut rng_for(3, 1, 5)));
+    // The ImageNet pair: 224-pixel views.
+    let imagenet = ByolTransform::imagenet();
+    let (a, b) = imagenet.pair(&img, &mut rng_for(0, 0, 0));
+    assert_eq!((a.shape(), b.shape()), ([3, 224, 224], [3, 224, 224]));
+}
+
+#[test]
+fn other_method_cifar10_presets_follow_solo_learn() {
+    // vicreg.yaml: symmetric, scale (0.2, 1), jitter (0.4, 0.4, 0.2, 0.1), solarize 0.1.
+    let vicreg = VicRegTransform::cifar10();
+    let cfg = vicreg.config();
+    assert_common_knobs(cfg);
+    assert_eq!(cfg.input_size, 32);
+    assert_eq!(cfg.crop_scale, (0.2, 1.0));
+    assert_eq!(cfg.color_jitter, (0.4, 0.4, 0.2, 0.1));
+    assert_eq!(blur_p(cfg), None);
+    assert_eq!(solarize_p(cfg), Some(0.1));
+    assert_eq!(cfg.normalize, cifar_normalize());
+    assert_eq!(vicreg.num_views(), 2);
+
+    // mocov2plus.yaml → symmetric_weak.yaml: scale (0.08, 1), jitter (0.4, 0.4, 0.4, 0.1),
+    // blur 0.5, no solarization.
+    let moco = MocoV2Transform::cifar10();
+    let cfg = moco.config();
+    assert_common_knobs(cfg);
+    assert_eq!(cfg.crop_scale, (0.08, 1.0));
+    assert_eq!(cfg.color_jitter, (0.4, 0.4, 0.4, 0.1));
+    assert_eq!(blur_p(cfg), Some(0.5));
+    assert_eq!(cfg.blur.as_ref().unwrap().kernel_size, 13);
+    assert_eq!(solarize_p(cfg), None);
+    let (a, b) = moco.pair(&test_image(21), &mut rng_for(0, 0, 0));
+    assert_eq!((a.shape(), b.shape()), ([3, 32, 32], [3, 32, 32]));
+
+    // SimCLR / SimSiam keep their preset.
+    assert_eq!(
+        SimClrTransform::cifar10().config(),
+        &TwoViewConfig::cifar10()
+    );
+}
+
+#[test]
+fn dino_and_swav_multi_crop_follow_lightly() {
+    let img = test_image(22);
+    let dino = MultiCropTransform::dino();
+    assert_eq!((dino.n_global(), dino.n_local()), (2, 6));
+    assert_eq!((dino.global_size(), dino.local_size()), (224, 96));
+    for cfg in dino.global_configs() {
+        assert_common_knobs(cfg);
+        assert_eq!(cfg.crop_scale, (0.4, 1.0));
+        assert_eq!(cfg.color_jitter, (0.4, 0.4, 0.2, 0.1));
+        assert_eq!(cfg.normalize, imagenet_normalize());
+    }
+    let [g0, g1] = dino.global_configs() else {
+        panic!("two global views")
+    };
+    let local = dino.local_config();
+    assert_eq!(local.crop_scale, (0.05, 0.4));
+    assert_eq!(local.color_jitter, (0.4, 0.4, 0.2, 0.1));
+    assert_eq!(
+        (blur_p(g0), blur_p(g1), blur_p(local)),
+        (Some(1.0), Some(0.1), Some(0.5))
+    );
+    assert_eq!(
+        (solarize_p(g0), solarize_p(g1), solarize_p(local)),
+        (None, Some(0.2), None)
+    );
+
+    let swav = MultiCropTransform::swav();
+    assert_eq!((swav.n_global(), swav.n_local()), (2, 6));
+    assert_eq!((swav.global_size(), swav.local_size()), (224, 96));
+    for cfg in swav.global_configs() {
+        assert_common_knobs(cfg);
+        assert_eq!(cfg.crop_scale, (0.14, 1.0));
+        assert_eq!(cfg.color_jitter, (0.8, 0.8, 0.8, 0.2));
+        assert_eq!((blur_p(cfg), solarize_p(cfg)), (Some(0.5), None));
+    }
+    assert_eq!(swav.local_config().crop_scale, (0.05, 0.14));
+    assert_eq!(blur_p(swav.local_config()), Some(0.5));
+
+    for t in [&dino, &swav] {
+        assert_eq!(t.num_views(), 8);
+        let views = t.views(&img, &mut rng_for(1, 2, 3));
+        assert_eq!(views.len(), 8);
+        for (k, v) in views.iter().enumerate() {
+            let side = if k < t.n_global() { 224 } else { 96 };
+            assert_eq!(v.shape(), [3, side, side], "view {k}");
+        }
+    }
+}
+
+#[test]
+fn multi_crop_cifar10_presets_and_local_views() {
+    let img = test_image(23);
+    // dino.yaml takes asymmetric.yaml: the BYOL pair, no local crops.
+    let dino = MultiCropTransform::dino_cifar10();
+    let byol = ByolTransform::cifar10();
+    assert_eq!(
+        dino.global_configs(),
+        &[byol.view1_config().clone(), byol.view2_config().clone()]
+    );
+    assert_eq!(
+        (dino.n_global(), dino.n_local(), dino.num_views()),
+        (2, 0, 2)
+    );
+    // Same configs, same stream: the same views as the BYOL pair.
+    let views = dino.views(&img, &mut rng_for(5, 0, 9));
+    let (a, b) = byol.pair(&img, &mut rng_for(5, 0, 9));
+    assert_eq!(views, vec![a, b]);
+
+    // swav.yaml takes symmetric.yaml.
+    let swav = MultiCropTransform::swav_cifar10();
+    assert_eq!((swav.n_global(), swav.n_local()), (2, 0));
+    for cfg in swav.global_configs() {
+        assert_common_knobs(cfg);
+        assert_eq!(cfg.input_size, 32);
+        assert_eq!(cfg.crop_scale, (0.08, 1.0));
+        assert_eq!(cfg.color_jitter, (0.8, 0.8, 0.8, 0.2));
+        assert_eq!((blur_p(cfg), solarize_p(cfg)), (Some(0.5), None));
+        assert_eq!(cfg.normalize, cifar_normalize());
+    }
+
+    // Local views: the first global view's colour pipeline at a new size and scale.
+    let t = MultiCropTransform::dino_cifar10()
+        .with_local_views(6, 16, (0.05, 0.4))
+        .unwrap();
+    assert_eq!((t.n_global(), t.n_local(), t.num_views()), (2, 6, 8));
+    assert_eq!((t.global_size(), t.local_size()), (32, 16));
+    let expected_local = t.global_configs()[0]
+        .clone()
+        .with_input_size(16)
+        .with_crop_scale(0.05, 0.4);
+    assert_eq!(t.local_config(), &expected_local);
+    let views = t.views(&img, &mut rng_for(7, 7, 7));
+    let shapes: Vec<[usize; 3]> = views.iter().map(Image::shape).collect();
+    assert_eq!(
+        shapes,
+        [vec![[3, 32, 32]; 2], vec![[3, 16, 16]; 6]].concat()
+    );
+    // Global views are drawn first: adding local views leaves them unchanged.
+    assert_eq!(views[..2], dino.views(&img, &mut rng_for(7, 7, 7))[..]);
+    // Every local view is its own draw.
+    let distinct: HashSet<Vec<u8>> = views[2..].iter().map(Image::to_chw_u8).collect();
+    assert_eq!(distinct.len(), 6);
+    // Removing them again.
+    let none = t.with_local_views(0, 16, (0.05, 0.4)).unwrap();
+    assert_eq!(none.num_views(), 2);
+}
+
+#[test]
+fn multi_crop_is_deterministic_per_triple() {
+    let t = MultiCropTransform::swav_cifar10()
+        .with_local_views(4, 8, (0.05, 0.14))
+        .unwrap();
+    let img = test_image(24);
+    let a = t.views(&img, &mut rng_for(7, 3, 100));
+    assert_eq!(a, t.views(&img, &mut rng_for(7, 3, 100)));
+    assert_ne!(a, t.views(&img, &mut rng_for(7, 3, 101)), "other index");
+    assert_ne!(a, t.views(&img, &mut rng_for(7, 4, 100)), "other epoch");
+    assert_ne!(a, t.views(&img, &mut rng_for(8, 3, 100)), "other seed");
+    assert_ne!(a[0], a[1], "the global views are independent draws");
+}
+
+#[test]
+fn multi_crop_rejects_bad_hyper_parameters() {
+    let cases: Vec<(String, &[&str])> = vec![
+        (
+            err(MultiCropTransform::new(vec![], TwoViewConfig::cifar10(), 2)),
+            &["global", "empty"],
+        ),
+        (
+            err(MultiCropTransform::dino_cifar10().with_local_views(2, 0, (0.05, 0.4))),
+            &["size", "0"],
+        ),
+        (
+            err(MultiCropTransform::dino_cifar10().with_local_views(2, 8, (0.5, 0.2))),
+            &["scale", "(0.5, 0.2)"],
+        ),
+        (
+            err(MultiCropTransform::new(
+                vec![TwoViewConfig::cifar10().with_hflip_prob(2.0)],
+                TwoViewConfig::cifar10(),
+                0,
+            )),
+            &["p", "2"],
+        ),
+        (
+            err(ByolTransform::new(
+                TwoViewConfig::cifar10(),
+                TwoViewConfig::cifar10().with_grayscale_prob(-1.0),
+            )),
+            &["p", "-1"],
+        ),
+    ];
+    for (msg, needles) in cases {
+        for needle in needles {
+            assert!(
+                msg.contains(needle),
+                "error {msg:?} does not mention {needle:?}"
+            );
+        }
     }
 }

@@ -13,17 +13,44 @@
 //! - [`negative_cosine`]: SimSiam's `D(p, z) = −cos(p, z)`, averaged over the batch. **It
 //!   detaches `z`**: this is the one place in the workspace where SimSiam's stop-gradient happens.
 //! - [`simsiam_loss`]: the symmetrised SimSiam loss `½·D(p1, z2) + ½·D(p2, z1)`.
+//! - [`barlow_twins`](barlow_twins()): Barlow Twins' cross-correlation loss (Zbontar et al.
+//!   2021), as lightly's `BarlowTwinsLoss`; [`BarlowTwinsConfig`] holds its `λ`.
+//! - [`vicreg`](vicreg()): VICReg's variance-invariance-covariance loss (Bardes et al. 2022), as
+//!   lightly's `VICRegLoss`; [`VicRegConfig`] holds its three weights and `ε`.
+//! - [`info_nce`](info_nce()): MoCo's InfoNCE (He et al. 2020, Algorithm 1) against a queue of
+//!   negatives, or against the batch's other keys. **It detaches the key and the queue**: the
+//!   one place MoCo's stop-gradient happens. [`InfoNceConfig`] holds its temperature.
+//! - [`dino`](dino()): DINO's self-distillation loss over global and local views (Caron et al.
+//!   2021), as lightly's `DINOLoss`. **It detaches the teacher outputs**: the one place DINO's
+//!   stop-gradient happens. [`dino_center`] is the centre's moving average, and
+//!   [`DinoLossConfig`] holds the temperatures, lightly's teacher-temperature warm-up and the
+//!   centre momentum.
+//! - [`swav`](swav()): SwAV's swapped-prediction loss with multi-crop and an optional queue
+//!   (Caron et al. 2020), as lightly's `SwaVLoss`; [`sinkhorn`] computes its codes. **Sinkhorn
+//!   detaches its scores**: the one place SwAV's stop-gradient happens. [`SwavLossConfig`] holds
+//!   its temperature and the Sinkhorn-Knopp settings.
 //!
 //! ## Contracts
 //! Shapes and hyper-parameters are checked with assertions whose messages name the function and
-//! the offending shapes or values: the two views must have equal shapes with a non-empty feature
-//! dimension, NT-Xent needs a batch of at least 2 pairs (the cosine losses at least 1), and the
-//! temperature must be positive and finite.
+//! the offending shapes or values: paired views must have equal shapes with a non-empty feature
+//! dimension, lists of views must be non-empty and of one shape, NT-Xent, Barlow Twins and
+//! VICReg need a batch of at least 2 rows (the cosine losses at least 1), and temperatures,
+//! epsilons and weights must be finite (positive, or non-negative for the weights).
 #![warn(missing_docs)]
 
+pub mod barlow_twins;
 mod contract;
 pub mod cosine;
+pub mod dino;
+pub mod info_nce;
 pub mod nt_xent;
+pub mod swav;
+pub mod vicreg;
 
+pub use barlow_twins::{BARLOW_TWINS_BN_EPS, BarlowTwinsConfig, barlow_twins};
 pub use cosine::{COSINE_EPS, negative_cosine, simsiam_loss};
+pub use dino::{DinoLossConfig, dino, dino_center};
+pub use info_nce::{InfoNceConfig, info_nce};
 pub use nt_xent::{NORMALIZE_EPS, NtXentConfig, nt_xent, nt_xent_naive};
+pub use swav::{SwavLossConfig, sinkhorn, swav};
+pub use vicreg::{VicRegConfig, vicreg};

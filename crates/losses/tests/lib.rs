@@ -6,11 +6,20 @@
 //! - [`known_values`]: closed forms (orthonormal views, ±p).
 //! - [`stability`]: small temperatures against a float64 host oracle.
 //! - [`contracts`]: every shape and hyper-parameter assertion.
+//! - [`ssl_golden`]: Barlow Twins, VICReg, InfoNCE, DINO and SwAV (values, gradients, DINO's
+//!   centre and temperature schedule, Sinkhorn-Knopp codes) against lightly 1.6.0 float64
+//!   (`tools/golden_ssl_losses.py`).
+//! - [`ssl_stop_gradient`]: MoCo's, DINO's and SwAV's stop-gradients, each with a control that
+//!   shows the check can fail.
+//! - [`ssl_contracts`]: every shape and hyper-parameter assertion of those five losses.
 
 mod common;
 mod contracts;
 mod golden;
 mod known_values;
 mod oracle;
+mod ssl_contracts;
+mod ssl_golden;
+mod ssl_stop_gradient;
 mod stability;
 mod stop_gradient;

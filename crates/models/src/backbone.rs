@@ -2,10 +2,12 @@
 
 use burn::prelude::*;
 
+use crate::encoder::{Encoder, EncoderConfig};
 use crate::resnet::{ResNet, ResNetConfig};
 use crate::small_cnn::{SmallCnn, SmallCnnConfig};
 
-/// Which encoder to build.
+/// Which built-in encoder to build: the [`EncoderConfig`] of [`Backbone`], the default encoder of
+/// every method. A user's own encoder implements [`EncoderConfig`] instead of extending this enum.
 #[derive(Config, Debug)]
 pub enum BackboneConfig {
     /// A ResNet-18/34/50 ([`ResNetConfig`]).
@@ -80,5 +82,27 @@ impl Backbone {
             Backbone::ResNet(net) => net.feature_dim(),
             Backbone::SmallCnn(net) => net.feature_dim(),
         }
+    }
+}
+
+impl Encoder for Backbone {
+    fn forward_features(&self, images: Tensor<4>) -> Tensor<2> {
+        Backbone::forward_features(self, images)
+    }
+
+    fn feature_dim(&self) -> usize {
+        Backbone::feature_dim(self)
+    }
+}
+
+impl EncoderConfig for BackboneConfig {
+    type Encoder = Backbone;
+
+    fn init(&self, device: &Device) -> Backbone {
+        BackboneConfig::init(self, device)
+    }
+
+    fn feature_dim(&self) -> usize {
+        BackboneConfig::feature_dim(self)
     }
 }

@@ -6,10 +6,22 @@
 //! - [`resnet`]: ResNet-18/34/50 after torchvision, with a [`Stem`] choice (CIFAR 3×3/s1 without
 //!   max-pool, or ImageNet 7×7/s2 with max-pool); blocks in [`resnet::block`].
 //! - [`small_cnn`]: the four-block CNN encoder of seeds 001/002, for quick CPU experiments.
-//! - [`backbone`]: [`Backbone`], either encoder behind one `forward_features`.
+//! - [`encoder`]: the [`Encoder`] / [`EncoderConfig`] traits every method network is generic
+//!   over: bring your own encoder by implementing them.
+//! - [`backbone`]: [`Backbone`], the built-in encoders (a ResNet or the small CNN) behind one
+//!   `forward_features`, the default [`Encoder`].
 //! - [`mlp`]: the generic [`Mlp`] built from [`MlpBlockConfig`]s (`Linear → norm? → ReLU?`).
+//!   A block may end in GELU instead of ReLU (DINO's head).
 //! - [`norm`]: [`NonAffineBatchNorm`], batch norm without scale and shift.
 //! - [`heads`]: SimCLR's and SimSiam's projection / prediction heads with paper defaults.
+//!   BYOL's, MoCo's, Barlow Twins', VICReg's and SwAV's heads too, each with solo-learn's CIFAR-10
+//!   widths (`cifar10`).
+//! - [`dino_head`]: [`DinoHead`], DINO's MLP (GELU) + L2 norm + weight-normalised last layer.
+//! - [`swav_prototypes`]: [`SwavPrototypes`], SwAV's unit-norm prototypes.
+//! - [`weight_norm`]: [`WeightNormLinear`], a weight-normalised linear layer (norm fixed or
+//!   learnable).
+//! - [`momentum`]: momentum (EMA) copies of a network ([`momentum_copy`], [`update_momentum`],
+//!   [`cosine_momentum`]) for BYOL's and MoCo's targets and DINO's teacher.
 //! - [`simclr`]: [`SimClr`] = backbone + projection head.
 //! - [`simsiam`]: [`SimSiam`] = backbone + projection MLP + prediction MLP.
 //! - [`pretrained`]: [`ResNet::load_safetensors`], a torchvision-layout state dict saved by
@@ -45,24 +57,40 @@
 #![warn(missing_docs)]
 
 pub mod backbone;
+pub mod dino_head;
+pub mod encoder;
 pub mod heads;
 pub mod mlp;
+pub mod momentum;
 pub mod norm;
 pub mod pretrained;
 pub mod resnet;
 pub mod simclr;
 pub mod simsiam;
 pub mod small_cnn;
+pub mod swav_prototypes;
+pub mod weight_norm;
 
 pub use backbone::{Backbone, BackboneConfig};
+pub use dino_head::{DinoHead, DinoHeadConfig};
+pub use encoder::{Encoder, EncoderConfig, EncoderOf};
+pub use heads::{
+    BarlowTwinsProjectionHead, BarlowTwinsProjectionHeadConfig, ByolPredictionHead,
+    ByolPredictionHeadConfig, ByolProjectionHead, ByolProjectionHeadConfig, MocoPredictionHead,
+    MocoPredictionHeadConfig, MocoProjectionHead, MocoProjectionHeadConfig, SwavProjectionHead,
+    SwavProjectionHeadConfig, VicRegProjectionHead, VicRegProjectionHeadConfig,
+};
 pub use heads::{
     SimClrProjectionHead, SimClrProjectionHeadConfig, SimSiamPredictionHead,
     SimSiamPredictionHeadConfig, SimSiamProjectionHead, SimSiamProjectionHeadConfig,
 };
 pub use mlp::{Mlp, MlpBlock, MlpBlockConfig, MlpConfig, MlpNorm};
+pub use momentum::{cosine_momentum, momentum_copy, update_momentum};
 pub use norm::{NonAffineBatchNorm, NonAffineBatchNormConfig};
 pub use pretrained::{LoadError, LoadErrorKind, LoadOptions};
 pub use resnet::{BlockKind, ResNet, ResNetConfig, Stem};
 pub use simclr::{SimClr, SimClrConfig};
 pub use simsiam::{SimSiam, SimSiamConfig, SimSiamOutput};
 pub use small_cnn::{ConvBlock, SmallCnn, SmallCnnConfig};
+pub use swav_prototypes::{SwavPrototypes, SwavPrototypesConfig};
+pub use weight_norm::{WeightNormLinear, WeightNormLinearConfig};

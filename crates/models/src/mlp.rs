@@ -1,8 +1,8 @@
-//! The generic MLP every head is built from: a list of `Linear → norm? → ReLU?` blocks.
+//! The generic MLP every head is built from: a list of `Linear → norm? → (ReLU | GELU)?` blocks.
 //!
 //! Method-named heads ([`heads`](crate::heads)) are [`MlpConfig`]s with paper defaults.
 
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, Relu};
+use burn::nn::{BatchNorm, BatchNormConfig, Gelu, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
 use crate::norm::{NonAffineBatchNorm, NonAffineBatchNormConfig};
@@ -19,8 +19,14 @@ pub enum MlpNorm {
     BatchNormNoAffine,
 }
 
-/// Configuration of one [`MlpBlock`]: `Linear(input_dim → output_dim, bias?) → norm? → ReLU?`.
-#[derive(Config, Debug)]
+/// Configuration of one [`MlpBlock`]: `Linear(input_dim → output_dim, bias?) → norm? →
+/// (ReLU | GELU)?`.
+///
+/// A Burn [`Config`] written out by hand rather than derived: Burn's derive requires every field
+/// in a saved configuration, and a configuration saved before the `gelu` field existed must
+/// still load (as a block without GELU), so `gelu` is `#[serde(default)]`.
+#[derive(Debug, Clone, PartialEq, Eq, burn::serde::Serialize, burn::serde::Deserialize)]
+#[serde(crate = "burn::serde")]
 pub struct MlpBlockConfig {
     /// Input features.
     pub input_dim: usize,
@@ -28,14 +34,62 @@ pub struct MlpBlockConfig {
     pub output_dim: usize,
     /// Bias in the linear layer. Default `true`; a linear layer followed by batch norm usually
     /// has none (the norm's shift, or the mean subtraction, makes it redundant).
-    #[config(default = true)]
     pub bias: bool,
     /// Normalisation after the linear layer. Default [`MlpNorm::None`].
-    #[config(default = "MlpNorm::None")]
     pub norm: MlpNorm,
     /// ReLU at the end of the block. Default `false`.
-    #[config(default = false)]
     pub relu: bool,
+    /// GELU (exact, PyTorch's `nn.GELU()`) at the end of the block instead, as in DINO's head.
+    /// Default `false` (also when absent from a saved configuration); at most one of `relu` and
+    /// `gelu` may be set.
+    #[serde(default)]
+    pub gelu: bool,
+}
+
+impl Config for MlpBlockConfig {}
+
+impl std::fmt::Display for MlpBlockConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&burn::config::config_to_json(self))
+    }
+}
+
+impl MlpBlockConfig {
+    /// A block `Linear(input_dim → output_dim)` with bias, no norm, no activation.
+    pub fn new(input_dim: usize, output_dim: usize) -> Self {
+        Self {
+            input_dim,
+            output_dim,
+            bias: true,
+            norm: MlpNorm::None,
+            relu: false,
+            gelu: false,
+        }
+    }
+
+    /// Sets [`bias`](Self::bias).
+    pub fn with_bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Sets [`norm`](Self::norm).
+    pub fn with_norm(mut self, norm: MlpNorm) -> Self {
+        self.norm = norm;
+        self
+    }
+
+    /// Sets [`relu`](Self::relu).
+    pub fn with_relu(mut self, relu: bool) -> Self {
+        self.relu = relu;
+        self
+    }
+
+    /// Sets [`gelu`](Self::gelu).
+    pub fn with_gelu(mut self, gelu: bool) -> Self {
+        self.gelu = gelu;
+        self
+    }
 }
 
 /// Normalisation layer of an [`MlpBlock`]. The variant name is a level of the module path that
@@ -48,7 +102,7 @@ pub enum MlpNormLayer {
     NonAffine(NonAffineBatchNorm),
 }
 
-/// `Linear → norm? → ReLU?`, built by [`MlpBlockConfig::init`].
+/// `Linear → norm? → (ReLU | GELU)?`, built by [`MlpBlockConfig::init`].
 #[derive(Module, Debug)]
 pub struct MlpBlock {
     /// The linear layer (Burn layout: weight `[input_dim, output_dim]`).
@@ -57,6 +111,8 @@ pub struct MlpBlock {
     pub norm: Option<MlpNormLayer>,
     /// Optional ReLU.
     pub relu: Option<Relu>,
+    /// Optional GELU (exact, not the tanh approximation).
+    pub gelu: Option<Gelu>,
 }
 
 impl MlpBlockConfig {
@@ -64,13 +120,17 @@ impl MlpBlockConfig {
     ///
     /// # Panics
     ///
-    /// If a dimension is zero.
+    /// If a dimension is zero, or both `relu` and `gelu` are set.
     pub fn init(&self, device: &Device) -> MlpBlock {
         assert!(
             self.input_dim > 0 && self.output_dim > 0,
             "MlpBlockConfig: dimensions must be positive, got {} → {}",
             self.input_dim,
             self.output_dim
+        );
+        assert!(
+            !(self.relu && self.gelu),
+            "MlpBlockConfig: relu and gelu are both set; a block has at most one activation"
         );
         let norm = match self.norm {
             MlpNorm::None => None,
@@ -87,6 +147,7 @@ impl MlpBlockConfig {
                 .init(device),
             norm,
             relu: self.relu.then(Relu::new),
+            gelu: self.gelu.then(Gelu::new),
         }
     }
 }
@@ -102,8 +163,12 @@ impl MlpBlock {
             Some(MlpNormLayer::NonAffine(bn)) => bn.forward(x),
             None => x,
         };
-        match &self.relu {
+        let x = match &self.relu {
             Some(relu) => relu.forward(x),
+            None => x,
+        };
+        match &self.gelu {
+            Some(gelu) => gelu.forward(x),
             None => x,
         }
     }

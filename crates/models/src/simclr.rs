@@ -1,29 +1,46 @@
 //! SimCLR's network: a backbone `f` and a projection head `g`.
 
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::backbone::{Backbone, BackboneConfig};
+use crate::encoder::{Encoder, EncoderConfig, EncoderOf};
 use crate::heads::{SimClrProjectionHead, SimClrProjectionHeadConfig};
 
-/// Configuration of a [`SimClr`] network.
-#[derive(Config, Debug)]
-pub struct SimClrConfig {
+/// Configuration of a [`SimClr`] network. The encoder is any [`EncoderConfig`], the built-in
+/// [`BackboneConfig`] by default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimClrConfig<C = BackboneConfig> {
     /// The encoder `f`.
-    pub backbone: BackboneConfig,
+    pub backbone: C,
     /// The projection head `g`; its `input_dim` must be the backbone's feature dimension.
-    /// Default seed 000's `512 → 512 → 128`.
-    #[config(default = "SimClrProjectionHeadConfig::new()")]
+    /// Default `512 → 512 → 128`, a small CIFAR head for a ResNet-18.
+    #[serde(default = "SimClrProjectionHeadConfig::new")]
     pub projector: SimClrProjectionHeadConfig,
 }
 
-impl SimClrConfig {
+impl<C: EncoderConfig> SimClrConfig<C> {
+    /// A network of `backbone` with the default projection head.
+    pub fn new(backbone: C) -> Self {
+        Self {
+            backbone,
+            projector: SimClrProjectionHeadConfig::new(),
+        }
+    }
+
+    /// The same network with another projection head.
+    pub fn with_projector(mut self, projector: SimClrProjectionHeadConfig) -> Self {
+        self.projector = projector;
+        self
+    }
+
     /// Builds the network on `device`.
     ///
     /// # Panics
     ///
     /// If the projector's `input_dim` is not the backbone's feature dimension, or a part's
     /// config is invalid.
-    pub fn init(&self, device: &Device) -> SimClr {
+    pub fn init(&self, device: &Device) -> SimClr<EncoderOf<C>> {
         let features = self.backbone.feature_dim();
         assert_eq!(
             self.projector.input_dim, features,
@@ -42,14 +59,14 @@ impl SimClrConfig {
 /// The contrastive loss is applied to `z`; downstream tasks (the linear probe) use the
 /// backbone's features `h = f(x)`, reachable as [`SimClr::backbone`].
 #[derive(Module, Debug)]
-pub struct SimClr {
+pub struct SimClr<E: Module = Backbone> {
     /// The encoder `f`.
-    pub backbone: Backbone,
+    pub backbone: E,
     /// The projection head `g`.
     pub projector: SimClrProjectionHead,
 }
 
-impl SimClr {
+impl<E: Encoder> SimClr<E> {
     /// Projects one batch of views: `z = g(f(x))`.
     ///
     /// # Shapes
@@ -61,7 +78,7 @@ impl SimClr {
     }
 
     /// Projects the two views of a batch, each on its own (batch-norm statistics are per view,
-    /// as when seed 000 calls the model once per view).
+    /// as when a PyTorch training loop calls the model once per view).
     ///
     /// # Shapes
     /// - `x1`, `x2`: `[B, C_in, H, W]`

@@ -2,8 +2,10 @@
 //! `h`.
 
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::backbone::{Backbone, BackboneConfig};
+use crate::encoder::{Encoder, EncoderConfig, EncoderOf};
 use crate::heads::{
     SimSiamPredictionHead, SimSiamPredictionHeadConfig, SimSiamProjectionHead,
     SimSiamProjectionHeadConfig,
@@ -15,20 +17,35 @@ use crate::heads::{
 /// predictor `input_dim` = predictor `output_dim` = projector `output_dim`. The heads' defaults
 /// do not chain with each other (the projector's are the paper's, the predictor's seed 000's):
 /// set them together, e.g. [`SimSiamPredictionHeadConfig::paper`] after the default projector.
-#[derive(Config, Debug)]
-pub struct SimSiamConfig {
+///
+/// The encoder is any [`EncoderConfig`], the built-in [`BackboneConfig`] by default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimSiamConfig<C = BackboneConfig> {
     /// The backbone.
-    pub backbone: BackboneConfig,
+    pub backbone: C,
     /// The projection MLP (the end of the encoder `f`).
     pub projector: SimSiamProjectionHeadConfig,
     /// The prediction MLP `h`.
     pub predictor: SimSiamPredictionHeadConfig,
 }
 
-impl SimSiamConfig {
+impl<C: EncoderConfig> SimSiamConfig<C> {
+    /// A network of `backbone` with these heads.
+    pub fn new(
+        backbone: C,
+        projector: SimSiamProjectionHeadConfig,
+        predictor: SimSiamPredictionHeadConfig,
+    ) -> Self {
+        Self {
+            backbone,
+            projector,
+            predictor,
+        }
+    }
+
     /// The paper's heads on `backbone`: projection `feature_dim → 2048 → 2048 → 2048`, prediction
     /// `2048 → 512 → 2048`.
-    pub fn paper(backbone: BackboneConfig) -> Self {
+    pub fn paper(backbone: C) -> Self {
         let projector = SimSiamProjectionHeadConfig::new().with_input_dim(backbone.feature_dim());
         Self::new(backbone, projector, SimSiamPredictionHeadConfig::paper())
     }
@@ -38,7 +55,7 @@ impl SimSiamConfig {
     /// # Panics
     ///
     /// If the dimensions do not chain (see [`SimSiamConfig`]) or a part's config is invalid.
-    pub fn init(&self, device: &Device) -> SimSiam {
+    pub fn init(&self, device: &Device) -> SimSiam<EncoderOf<C>> {
         let features = self.backbone.feature_dim();
         assert_eq!(
             self.projector.input_dim, features,
@@ -64,9 +81,9 @@ impl SimSiamConfig {
 ///
 /// The backbone is reachable on its own ([`SimSiam::backbone`]) for the linear probe.
 #[derive(Module, Debug)]
-pub struct SimSiam {
+pub struct SimSiam<E: Module = Backbone> {
     /// The backbone.
-    pub backbone: Backbone,
+    pub backbone: E,
     /// The projection MLP.
     pub projector: SimSiamProjectionHead,
     /// The prediction MLP `h`.
@@ -89,7 +106,7 @@ pub struct SimSiamOutput {
     pub z2: Tensor<2>,
 }
 
-impl SimSiam {
+impl<E: Encoder> SimSiam<E> {
     /// Projects one batch of views: `z = f(x)` (backbone then projection MLP).
     ///
     /// # Shapes

@@ -22,7 +22,8 @@ fn simclr_shapes() {
         (Stem::Cifar, [2, 3, 32, 32]),
         (Stem::ImageNet, [2, 3, 64, 64]),
     ] {
-        let model = SimClrConfig::new(ResNetConfig::resnet18(stem).into()).init(&device);
+        let model =
+            SimClrConfig::new(BackboneConfig::from(ResNetConfig::resnet18(stem))).init(&device);
         let x = Tensor::<4>::random(input, Distribution::Default, &device);
         let (z1, z2) = model.forward(x.clone(), x.clone());
         assert_eq!(z1.dims(), [2, 128], "{stem:?}");
@@ -36,7 +37,7 @@ fn simclr_shapes() {
 #[test]
 fn simsiam_shapes_on_resnet18() {
     let device = Device::flex();
-    let config = SimSiamConfig::paper(ResNetConfig::resnet18(Stem::Cifar).into());
+    let config = SimSiamConfig::paper(BackboneConfig::from(ResNetConfig::resnet18(Stem::Cifar)));
     assert_eq!(config.projector.input_dim, 512);
     let model = config.init(&device);
     let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &device);
@@ -139,7 +140,8 @@ fn simsiam_z_is_not_detached() {
 #[test]
 #[should_panic(expected = "the projector takes 512 features but the backbone outputs 2048")]
 fn simclr_rejects_mismatched_projector() {
-    SimClrConfig::new(ResNetConfig::resnet50(Stem::Cifar).into()).init(&Device::flex());
+    SimClrConfig::new(BackboneConfig::from(ResNetConfig::resnet50(Stem::Cifar)))
+        .init(&Device::flex());
 }
 
 #[test]
@@ -148,7 +150,7 @@ fn simclr_rejects_mismatched_projector() {
 )]
 fn simsiam_rejects_mismatched_predictor() {
     SimSiamConfig::new(
-        ResNetConfig::resnet18(Stem::Cifar).into(),
+        BackboneConfig::from(ResNetConfig::resnet18(Stem::Cifar)),
         SimSiamProjectionHeadConfig::new(),
         SimSiamPredictionHeadConfig::new(),
     )

@@ -26,13 +26,13 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
-use selfsup_models::{Backbone, BackboneConfig};
+use selfsup_models::{Backbone, BackboneConfig, EncoderConfig, EncoderOf};
 use serde::{Deserialize, Serialize};
 
+use crate::config::TrainingConfig;
 use crate::error::{Error, Result};
+use crate::history::History;
 use crate::method::Method;
-use crate::methods::{PretextMethod, SimClrMethod, SimSiamMethod, SupervisedMethod};
-use crate::trainer::{History, TrainingConfig};
 
 const MAGIC: &[u8; 16] = b"SELFSUP-CKPT-v1\n";
 
@@ -43,6 +43,11 @@ pub struct CheckpointState {
     pub method: String,
     /// The method value (its hyper-parameters and model config).
     pub method_config: serde_json::Value,
+    /// The config of the method's encoder ([`Method::backbone_config`]), from which
+    /// [`load_encoder`] rebuilds it. Absent from checkpoints written before it existed, whose
+    /// methods all kept it at `method_config.model.backbone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder_config: Option<serde_json::Value>,
     /// The training config of the run.
     pub training: TrainingConfig,
     /// The epoch in progress: the next batch belongs to it.
@@ -214,7 +219,49 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The backbone of a run, loaded by [`load_backbone`].
+impl Checkpoint {
+    /// The config of the run's encoder, as `C`.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] when the checkpoint holds no encoder config, or one that is not a
+    /// `C`.
+    pub fn encoder_config<C: EncoderConfig>(&self, path: &Path) -> Result<C> {
+        let value = match &self.state.encoder_config {
+            Some(value) => value.clone(),
+            // Checkpoints written before `encoder_config` existed: every method then kept its
+            // encoder config at `model.backbone`.
+            None => self.state.method_config["model"]["backbone"].clone(),
+        };
+        if value.is_null() {
+            return Err(Error::checkpoint(
+                path,
+                format!("the {} run holds no encoder config", self.state.method),
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| {
+            Error::checkpoint(
+                path,
+                format!(
+                    "its encoder config is not a {}: {e}",
+                    std::any::type_name::<C>()
+                ),
+            )
+        })
+    }
+}
+
+/// The encoder of a run, loaded by [`load_encoder`].
+#[derive(Debug, Clone)]
+pub struct LoadedEncoder<C: EncoderConfig> {
+    /// The trained encoder.
+    pub encoder: EncoderOf<C>,
+    /// Its config (to build a classifier around it, or a fresh one like it).
+    pub config: C,
+    /// [`Method::NAME`] of the run.
+    pub method: String,
+}
+
+/// The built-in encoder of a run, loaded by [`load_backbone`].
 #[derive(Debug, Clone)]
 pub struct LoadedBackbone {
     /// The trained backbone.
@@ -225,31 +272,55 @@ pub struct LoadedBackbone {
     pub method: String,
 }
 
-/// The backbone of any run's checkpoint: what the linear probe, kNN and fine-tuning start from.
-///
-/// # Errors
-/// As [`Checkpoint::read`], and [`Error::Checkpoint`] for a method this crate does not know.
-pub fn load_backbone(path: &Path, device: &Device) -> Result<LoadedBackbone> {
-    let checkpoint = Checkpoint::read(path)?;
-    match checkpoint.state.method.as_str() {
-        SimClrMethod::NAME => backbone_of::<SimClrMethod>(&checkpoint, path, device),
-        SimSiamMethod::NAME => backbone_of::<SimSiamMethod>(&checkpoint, path, device),
-        SupervisedMethod::NAME => backbone_of::<SupervisedMethod>(&checkpoint, path, device),
-        PretextMethod::NAME => backbone_of::<PretextMethod>(&checkpoint, path, device),
-        other => Err(Error::checkpoint(path, format!("unknown method {other:?}"))),
-    }
+/// The model of any method, seen only through its field `backbone` (every other tensor of the
+/// checkpoint is left unread).
+#[derive(Module, Debug)]
+struct BackboneOnly<E: Module> {
+    backbone: E,
 }
 
-fn backbone_of<M: Method>(
-    checkpoint: &Checkpoint,
-    path: &Path,
-    device: &Device,
-) -> Result<LoadedBackbone> {
-    let method: M = checkpoint.method(path)?;
-    let model = checkpoint.load_model(method.init_model(device), path)?;
+/// The encoder of any run's checkpoint, whatever its method: what the linear probe, kNN and
+/// fine-tuning start from. The encoder is rebuilt from the config the checkpoint holds (a `C`)
+/// and loaded from the model's field `backbone` (see [`Method`]).
+///
+/// # Errors
+/// As [`Checkpoint::read`]; [`Error::Checkpoint`] when the encoder config is not a `C`, or the
+/// model has no `backbone` field of that architecture.
+pub fn load_encoder<C: EncoderConfig>(path: &Path, device: &Device) -> Result<LoadedEncoder<C>> {
+    let checkpoint = Checkpoint::read(path)?;
+    let config: C = checkpoint.encoder_config(path)?;
+    let record = ModuleRecord::from_bytes(checkpoint.model.clone())
+        .map_err(|e| Error::checkpoint(path, format!("unreadable model: {e}")))?
+        .allow_unused(true);
+    let shell = BackboneOnly {
+        backbone: config.init(device),
+    };
+    let loaded = shell.try_load_record(record).map_err(|e| {
+        Error::checkpoint(
+            path,
+            format!(
+                "its model's `backbone` does not fit the {} encoder it describes: {e}",
+                checkpoint.state.method
+            ),
+        )
+    })?;
+    Ok(LoadedEncoder {
+        encoder: loaded.backbone,
+        config,
+        method: checkpoint.state.method,
+    })
+}
+
+/// The built-in encoder ([`Backbone`]) of any run's checkpoint: [`load_encoder`] for
+/// [`BackboneConfig`].
+///
+/// # Errors
+/// As [`load_encoder`].
+pub fn load_backbone(path: &Path, device: &Device) -> Result<LoadedBackbone> {
+    let loaded = load_encoder::<BackboneConfig>(path, device)?;
     Ok(LoadedBackbone {
-        backbone: method.backbone(&model).clone(),
-        config: method.backbone_config().clone(),
-        method: M::NAME.to_string(),
+        backbone: loaded.encoder,
+        config: loaded.config,
+        method: loaded.method,
     })
 }

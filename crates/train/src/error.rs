@@ -149,3 +149,16 @@ pub(crate) fn unit_interval(config: &'static str, field: &'static str, value: f6
         Err(Error::invalid(config, field, value, "must be in [0, 1)"))
     }
 }
+
+/// `value` in `[0, 1]` (a momentum).
+pub(crate) fn closed_unit_interval(
+    config: &'static str,
+    field: &'static str,
+    value: f64,
+) -> Result<()> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(config, field, value, "must be in [0, 1]"))
+    }
+}

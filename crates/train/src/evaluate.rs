@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use selfsup_data::ImageDataset;
 use selfsup_data::transforms::Normalize;
-use selfsup_models::Backbone;
+use selfsup_models::Encoder;
 
 use crate::error::Result;
 use crate::features::{encode, extract_features, labels_of};
@@ -54,8 +54,8 @@ impl EvalSplits<'_> {
 ///
 /// # Errors
 /// As [`extract_features`] and [`linear_probe`].
-pub fn linear_probe_backbone(
-    backbone: &Backbone,
+pub fn linear_probe_backbone<E: Encoder>(
+    backbone: &E,
     splits: EvalSplits<'_>,
     config: &LinearProbeConfig,
     device: &Device,
@@ -76,8 +76,8 @@ pub fn linear_probe_backbone(
 ///
 /// # Errors
 /// As [`extract_features`] and [`knn_evaluate`].
-pub fn knn_backbone(
-    backbone: &Backbone,
+pub fn knn_backbone<E: Encoder>(
+    backbone: &E,
     splits: EvalSplits<'_>,
     config: &KnnConfig,
     device: &Device,
@@ -93,8 +93,8 @@ pub fn knn_backbone(
     )
 }
 
-fn features_of(
-    backbone: &Backbone,
+fn features_of<E: Encoder>(
+    backbone: &E,
     splits: EvalSplits<'_>,
     device: &Device,
 ) -> Result<(crate::LabeledFeatures, crate::LabeledFeatures)> {
@@ -121,8 +121,8 @@ fn features_of(
 ///
 /// # Errors
 /// [`Error::Data`](crate::Error::Data) when an image is missing or unlabelled.
-pub fn evaluate_classifier(
-    classifier: &Classifier,
+pub fn evaluate_classifier<E: Encoder>(
+    classifier: &Classifier<E>,
     dataset: &dyn ImageDataset,
     indices: &[usize],
     normalize: Option<&Normalize>,

@@ -1,10 +1,9 @@
 //! Feature extraction with a frozen backbone: what the linear probe and kNN evaluate.
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use selfsup_data::ImageDataset;
 use selfsup_data::transforms::{Image, Normalize};
-use selfsup_models::Backbone;
+use selfsup_models::Encoder;
 
 use crate::error::{Error, Result};
 
@@ -34,8 +33,8 @@ pub struct LabeledFeatures {
 /// # Errors
 /// [`Error::Data`] when an image has no label, `indices` is empty or names an image past the
 /// end, or `batch_size` is 0.
-pub fn extract_features(
-    backbone: &Backbone,
+pub fn extract_features<E: Encoder>(
+    backbone: &E,
     dataset: &dyn ImageDataset,
     indices: &[usize],
     normalize: Option<&Normalize>,

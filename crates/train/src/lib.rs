@@ -6,14 +6,16 @@
 //! [`Device`](burn::prelude::Device); no backend is chosen here.
 //!
 //! ## Crate map
-//! - [`trainer`]: [`Trainer`] (the loop: progress, `train.log`, `history.json`, `loss.png`,
-//!   `config.json`, atomic checkpoints and [`resume`](Trainer::resume), non-finite guard,
-//!   collapse monitor, online kNN) configured by a serialisable [`TrainingConfig`].
-//! - [`method`]: the [`Method`] trait a method implements; [`methods`]: [`SimClrMethod`],
-//!   [`SimSiamMethod`], [`SupervisedMethod`] (baseline and fine-tuning) and [`PretextMethod`],
-//!   one file each.
-//! - [`Checkpoint`] and [`load_backbone`]: a run's file, and the backbone of any run for
-//!   evaluation.
+//! - [`trainer`]: [`Trainer`], the loop (progress, atomic checkpoints and
+//!   [`resume`](Trainer::resume), non-finite guard), configured by a serialisable
+//!   [`TrainingConfig`]; it logs a [`History`] of [`EpochRecord`]s, writes the run directory's
+//!   [`files`], and runs the monitors ([`embedding_std`], the collapse monitor, and
+//!   [`OnlineKnn`]).
+//! - [`method`]: the [`Method`] trait a method implements, with its hooks ([`StepContext`],
+//!   [`ParamGroups`], gradients, after-step); [`methods`]: every method, one file each;
+//!   [`gradients`]: freezing and clipping helpers for the gradient hook.
+//! - [`Checkpoint`], [`load_encoder`] and [`load_backbone`]: a run's file, and the encoder of
+//!   any run (whatever its method) for evaluation.
 //! - [`extract_features`]: a frozen backbone (eval mode) over un-augmented images;
 //!   [`linear_probe_backbone`], [`knn_backbone`] and [`evaluate_classifier`]: the evaluation
 //!   protocols on [`EvalSplits`].
@@ -32,38 +34,48 @@
 #![warn(missing_docs)]
 
 mod checkpoint;
+mod config;
 mod error;
 mod evaluate;
 mod features;
+pub mod gradients;
+mod history;
 pub mod knn;
 pub mod method;
 pub mod methods;
 pub mod metrics;
+mod monitor;
 pub mod optim;
 mod plot;
 pub mod probe;
+mod run_dir;
 pub mod schedule;
 pub mod trainer;
 
-pub use checkpoint::{Checkpoint, CheckpointState, LoadedBackbone, load_backbone};
+pub use checkpoint::{
+    Checkpoint, CheckpointState, LoadedBackbone, LoadedEncoder, load_backbone, load_encoder,
+};
+pub use config::TrainingConfig;
 pub use error::{Error, Result};
 pub use evaluate::{EvalSplits, evaluate_classifier, knn_backbone, linear_probe_backbone};
 pub use features::{LabeledFeatures, extract_features};
+pub use history::{EpochRecord, EpochSums, History};
 pub use knn::{KnnConfig, knn_evaluate, knn_predict, knn_scores};
-pub use method::{Method, StepOutput};
+pub use method::{Method, ParamGroups, StepContext, StepOutput, require_views};
 pub use methods::{
-    Classifier, ClassifierConfig, PretextMethod, PretextModel, PretextModelConfig, SimClrMethod,
-    SimSiamMethod, SupervisedMethod,
+    BarlowTwins, BarlowTwinsConfig, BarlowTwinsMethod, Byol, ByolConfig, ByolMethod, Classifier,
+    ClassifierConfig, Dino, DinoConfig, DinoMethod, Moco, MocoConfig, MocoMethod, PretextMethod,
+    PretextModel, PretextModelConfig, SimClrMethod, SimSiamMethod, SupervisedMethod, Swav,
+    SwavConfig, SwavMethod, VicReg, VicRegConfig, VicRegMethod,
 };
 pub use metrics::{ClassCount, ClassificationReport};
+pub use monitor::{OnlineKnn, embedding_std};
 pub use optim::{Lars, LarsConfig, LarsState, OptimizerConfig};
 pub use plot::plot_losses;
 pub use probe::{LinearProbeConfig, ProbeReport, linear_probe};
+pub use run_dir::files;
 pub use schedule::{
     CosineSchedule, CosineScheduleConfig, GroupedSchedule, LrScaling, ParamGroupLr,
     REFERENCE_BATCH_SIZE,
 };
-pub use trainer::{
-    EpochRecord, History, OnlineKnn, TrainData, TrainOutcome, Trainer, TrainingConfig,
-    embedding_std,
-};
+pub use trainer::{TrainData, TrainOutcome, Trainer};

@@ -25,271 +25,25 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
-use selfsup_data::transforms::Normalize;
 use selfsup_data::{ImageDataset, Loader, LoaderConfig, MultiViewTransform};
-use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, CheckpointState};
-use crate::error::{self, Error, Result};
-use crate::evaluate::{EvalSplits, knn_backbone};
-use crate::knn::{KnnConfig, l2_normalize};
-use crate::method::Method;
-use crate::optim::OptimizerConfig;
-use crate::plot::plot_losses;
-use crate::schedule::{CosineScheduleConfig, GroupedSchedule, LrScaling};
+use crate::config::TrainingConfig;
+use crate::error::{Error, Result};
+use crate::history::{EpochRecord, History};
+use crate::method::{Method, StepContext};
+use crate::monitor::{OnlineKnn, embedding_std};
+use crate::run_dir::{RunDir, epoch_line};
 
-const TRAINING: &str = "training config";
-
-/// File names inside a run's output directory.
-pub mod files {
-    /// The latest checkpoint.
-    pub const CHECKPOINT: &str = "checkpoint.ckpt";
-    /// Per-epoch history (and every step's loss).
-    pub const HISTORY: &str = "history.json";
-    /// The loss curve.
-    pub const LOSS_PLOT: &str = "loss.png";
-    /// Method, training config and run information.
-    pub const CONFIG: &str = "config.json";
-    /// The log, one line per epoch and event.
-    pub const LOG: &str = "train.log";
-}
-
-/// How to train: epochs, batch, optimizer, LR schedule, seed, checkpoint cadence.
-///
-/// Serialised into `config.json` and every checkpoint. Two presets follow the seeds:
-/// [`tutorial`](Self::tutorial) (Adam 10⁻³, constant) and [`paper`](Self::paper) (SGD
-/// 0.05 × B/256, momentum 0.9, weight decay 5·10⁻⁴, cosine).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainingConfig {
-    /// Passes over the training images.
-    pub epochs: usize,
-    /// Stop after this many optimizer steps (the schedule then spans these steps), `None` to
-    /// run every epoch.
-    #[serde(default)]
-    pub max_steps: Option<usize>,
-    /// Images per batch (the last, smaller batch of an epoch is dropped).
-    pub batch_size: usize,
-    /// Base learning rate, before [`lr_scaling`](Self::lr_scaling).
-    pub lr: f64,
-    /// How the LR grows with the batch size.
-    #[serde(default)]
-    pub lr_scaling: LrScaling,
-    /// Cosine decay to 0 over the run (`false`: constant LR).
-    #[serde(default)]
-    pub cosine: bool,
-    /// Epochs of linear warm-up from 0 (only with `cosine`).
-    #[serde(default)]
-    pub warmup_epochs: usize,
-    /// The optimizer and its hyper-parameters.
-    pub optimizer: OptimizerConfig,
-    /// Seed of the weights, the data order and every augmentation.
-    #[serde(default)]
-    pub seed: u64,
-    /// Loader threads (results do not depend on it).
-    #[serde(default = "default_workers")]
-    pub num_workers: usize,
-    /// Also checkpoint every this many steps (a checkpoint is always written at each epoch's
-    /// end).
-    #[serde(default)]
-    pub checkpoint_every: Option<usize>,
-}
-
-fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-impl TrainingConfig {
-    /// Seed 000's tutorial recipe: Adam at 10⁻³, constant LR, batch 128.
-    pub fn tutorial() -> Self {
-        Self {
-            epochs: 10,
-            max_steps: None,
-            batch_size: 128,
-            lr: 1e-3,
-            lr_scaling: LrScaling::None,
-            cosine: false,
-            warmup_epochs: 0,
-            optimizer: OptimizerConfig::adam(),
-            seed: 0,
-            num_workers: default_workers(),
-            checkpoint_every: None,
-        }
-    }
-
-    /// The SimSiam paper's CIFAR recipe: SGD, LR 0.05 × B/256, momentum 0.9, weight decay
-    /// 5·10⁻⁴, cosine decay; batch 128 here (the paper uses 512).
-    pub fn paper() -> Self {
-        Self {
-            lr: 0.05,
-            lr_scaling: LrScaling::Linear,
-            cosine: true,
-            optimizer: OptimizerConfig::sgd(0.9, 5e-4),
-            ..Self::tutorial()
-        }
-    }
-
-    /// Checks every field.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] naming the field.
-    pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 {
-            return Err(Error::invalid(TRAINING, "epochs", 0, "must be positive"));
-        }
-        if self.batch_size == 0 {
-            return Err(Error::invalid(
-                TRAINING,
-                "batch_size",
-                0,
-                "must be positive",
-            ));
-        }
-        if self.max_steps == Some(0) {
-            return Err(Error::invalid(TRAINING, "max_steps", 0, "must be positive"));
-        }
-        if self.checkpoint_every == Some(0) {
-            return Err(Error::invalid(
-                TRAINING,
-                "checkpoint_every",
-                0,
-                "must be positive",
-            ));
-        }
-        if self.warmup_epochs > 0 && !self.cosine {
-            return Err(Error::invalid(
-                TRAINING,
-                "warmup_epochs",
-                self.warmup_epochs,
-                "needs cosine = true",
-            ));
-        }
-        error::positive(TRAINING, "lr", self.lr)?;
-        self.optimizer.validate()
-    }
-
-    /// Steps per epoch over `num_images` images (the last partial batch is dropped).
-    pub fn steps_per_epoch(&self, num_images: usize) -> usize {
-        num_images / self.batch_size
-    }
-
-    /// Steps of the whole run over `num_images` images.
-    pub fn total_steps(&self, num_images: usize) -> usize {
-        let all = self.epochs * self.steps_per_epoch(num_images);
-        self.max_steps.map_or(all, |max| max.min(all))
-    }
-
-    /// The LR schedule of a run over `num_images` images, with `fixed_groups` exceptions.
-    ///
-    /// # Errors
-    /// When the warm-up is not shorter than the run.
-    pub fn schedule(
-        &self,
-        num_images: usize,
-        fixed_groups: Vec<crate::schedule::ParamGroupLr>,
-    ) -> Result<GroupedSchedule> {
-        let total = self.total_steps(num_images);
-        let lr = self.lr_scaling.apply(self.lr, self.batch_size);
-        let config = if self.cosine {
-            CosineScheduleConfig::new(lr, total)
-                .with_warmup_steps(self.warmup_epochs * self.steps_per_epoch(num_images))
-        } else {
-            CosineScheduleConfig::constant(lr, total)
-        };
-        GroupedSchedule::new(config.init()?, fixed_groups)
-    }
-
-    /// The config minus what may change between a run and its resumption.
-    fn resumable(&self) -> Self {
-        Self {
-            num_workers: 0,
-            checkpoint_every: None,
-            ..self.clone()
-        }
-    }
-}
-
-/// One epoch of a run, as logged in `history.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// The epoch, from 0.
-    pub epoch: usize,
-    /// Optimizer steps taken at the end of the epoch (over the whole run).
-    pub steps: usize,
-    /// Mean loss over the epoch's steps.
-    pub loss: f64,
-    /// The LR of the epoch's last step.
-    pub lr: f64,
-    /// Images trained on in this epoch.
-    pub images: usize,
-    /// Wall time of the epoch's steps, seconds (of this process only, after a resume).
-    pub seconds: f64,
-    /// Training throughput, images per second.
-    pub images_per_second: f64,
-    /// Collapse monitor: the mean over dimensions of the std of the ℓ2-normalised embeddings,
-    /// times √d — about 1 for well-spread embeddings, → 0 when they collapse to a point.
-    pub embedding_std: Option<f64>,
-    /// Online kNN top-1 accuracy on the held-out subset, when enabled.
-    pub knn_top1: Option<f64>,
-    /// The method's own metrics, averaged over the epoch.
-    pub metrics: BTreeMap<String, f64>,
-}
-
-/// What a run logged: one record per finished epoch and every step's loss.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    /// One record per finished epoch.
-    pub epochs: Vec<EpochRecord>,
-    /// The loss of every optimizer step, in order (`f32`, the loss tensor's precision, which
-    /// JSON round-trips exactly).
-    pub step_losses: Vec<f32>,
-    /// Sums of the epoch in progress (kept so a resumed epoch logs the same means).
-    #[serde(default)]
-    pub current: EpochSums,
-}
-
-/// Running sums of the epoch in progress. The sums are saved as raw `f64` bits, so a resumed
-/// epoch's means are bit-identical to an uninterrupted one's.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EpochSums {
-    /// Steps summed.
-    pub steps: usize,
-    /// Σ loss.
-    #[serde(with = "f64_bits")]
-    pub loss: f64,
-    /// Σ embedding std.
-    #[serde(with = "f64_bits")]
-    pub embedding_std: f64,
-    /// Steps with an embedding std.
-    pub embedding_std_steps: usize,
-    /// Σ of each metric, as raw bits.
-    pub metrics: BTreeMap<String, u64>,
-    /// Images trained on.
-    pub images: usize,
-}
-
-/// `f64` as its bit pattern: serde_json's parser may miss the last bit of a decimal.
-mod f64_bits {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(value.to_bits())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-        u64::deserialize(deserializer).map(f64::from_bits)
-    }
-}
+pub use crate::run_dir::files;
 
 /// The training images and how to make views of them.
 #[derive(Clone)]
@@ -334,37 +88,6 @@ impl std::fmt::Debug for TrainData {
     }
 }
 
-/// Online kNN monitoring: after every `every` epochs, the backbone (in eval mode) encodes a
-/// train subset and a held-out subset, and kNN accuracy is logged.
-#[derive(Clone)]
-pub struct OnlineKnn {
-    /// The memory bank's images (labelled).
-    pub train: Arc<dyn ImageDataset>,
-    /// Which of them.
-    pub train_indices: Vec<usize>,
-    /// The held-out images (labelled).
-    pub test: Arc<dyn ImageDataset>,
-    /// Which of them.
-    pub test_indices: Vec<usize>,
-    /// The normalization of the training views (no augmentation).
-    pub normalize: Option<Normalize>,
-    /// k and τ.
-    pub config: KnnConfig,
-    /// Evaluate every this many epochs (and after the last).
-    pub every: usize,
-}
-
-impl std::fmt::Debug for OnlineKnn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OnlineKnn")
-            .field("train", &self.train_indices.len())
-            .field("test", &self.test_indices.len())
-            .field("config", &self.config)
-            .field("every", &self.every)
-            .finish()
-    }
-}
-
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome<Model> {
@@ -382,7 +105,7 @@ pub struct Trainer<M: Method> {
     method: M,
     config: TrainingConfig,
     device: Device,
-    out_dir: Option<PathBuf>,
+    run_dir: RunDir,
     knn: Option<OnlineKnn>,
     progress: bool,
     run_info: serde_json::Value,
@@ -395,7 +118,7 @@ impl<M: Method> std::fmt::Debug for Trainer<M> {
         f.debug_struct("Trainer")
             .field("method", &M::NAME)
             .field("config", &self.config)
-            .field("out_dir", &self.out_dir)
+            .field("out_dir", &self.run_dir.dir)
             .finish()
     }
 }
@@ -404,14 +127,15 @@ impl<M: Method> Trainer<M> {
     /// A trainer of `method` on `device` (made autodiff here).
     ///
     /// # Errors
-    /// When `config` is invalid.
+    /// When `config` or the method's hyper-parameters are invalid.
     pub fn new(method: M, config: TrainingConfig, device: &Device) -> Result<Self> {
         config.validate()?;
+        method.validate()?;
         Ok(Self {
             method,
             config,
             device: device.clone().autodiff(),
-            out_dir: None,
+            run_dir: RunDir::default(),
             knn: None,
             progress: false,
             run_info: serde_json::Value::Null,
@@ -423,7 +147,7 @@ impl<M: Method> Trainer<M> {
     /// Write `config.json`, `history.json`, `loss.png`, `train.log` and checkpoints into `dir`
     /// (created if missing).
     pub fn with_out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.out_dir = Some(dir.into());
+        self.run_dir.dir = Some(dir.into());
         self
     }
 
@@ -437,6 +161,7 @@ impl<M: Method> Trainer<M> {
     /// progress line there (loss, LR, img/s, ETA).
     pub fn with_progress(mut self, progress: bool) -> Self {
         self.progress = progress;
+        self.run_dir.echo = progress;
         self
     }
 
@@ -477,7 +202,7 @@ impl<M: Method> Trainer<M> {
 
     /// The checkpoint path inside the output directory, if there is one.
     pub fn checkpoint_path(&self) -> Option<PathBuf> {
-        self.out_dir.as_ref().map(|d| d.join(files::CHECKPOINT))
+        self.run_dir.checkpoint_path()
     }
 
     /// A freshly initialised model, its weights drawn from the config's seed.
@@ -506,7 +231,7 @@ impl<M: Method> Trainer<M> {
         {
             return Err(Error::RunExists { checkpoint: path });
         }
-        let optimizer = self.config.optimizer.init()?;
+        let optimizer = self.optimizer(&model)?;
         self.run(
             model,
             optimizer,
@@ -546,13 +271,13 @@ impl<M: Method> Trainer<M> {
             ));
         }
         let model = saved.load_model(self.method.init_model(&self.device), checkpoint)?;
-        let optimizer = saved.load_optimizer(self.config.optimizer.init()?, checkpoint)?;
+        let optimizer = saved.load_optimizer(self.optimizer(&model)?, checkpoint)?;
         let position = Position {
             epoch: saved.state.epoch,
             batch_in_epoch: saved.state.batch_in_epoch,
             step: saved.state.step,
         };
-        self.log_line(&format!(
+        self.run_dir.log_line(&format!(
             "resuming {} from {} at epoch {}, batch {}, step {}",
             M::NAME,
             checkpoint.display(),
@@ -561,6 +286,15 @@ impl<M: Method> Trainer<M> {
             position.step
         ))?;
         self.run(model, optimizer, data, position, saved.state.history)
+    }
+
+    /// The optimizer of the config, with the method's no-weight-decay group.
+    fn optimizer(&self, model: &M::Model) -> Result<ModuleOptimizer> {
+        let groups = self.method.param_groups();
+        let no_decay = groups
+            .no_weight_decay_on_bias_and_norm
+            .then(|| ParamGroup::from_ids(rank_one_parameters(model)));
+        self.config.optimizer.init_with_groups(no_decay)
     }
 
     fn run(
@@ -582,17 +316,16 @@ impl<M: Method> Trainer<M> {
         let total_steps = self.config.total_steps(num_images);
         let schedule = self
             .config
-            .schedule(num_images, self.method.fixed_lr_groups())?;
+            .schedule(num_images, self.method.param_groups().lr)?;
         let loader = self.loader(data)?;
-        if let Some(dir) = &self.out_dir {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
-            self.write_config(dir, num_images, total_steps)?;
-        }
+        self.run_dir.create()?;
+        self.run_dir
+            .write_config(&self.config_json(num_images, total_steps))?;
         let mut last_checkpoint = self
             .checkpoint_path()
             .filter(|p| start.step > 0 && p.exists());
         if start.step == 0 {
-            self.log_line(&format!(
+            self.run_dir.log_line(&format!(
                 "training {} on {num_images} images: {} epochs × {steps_per_epoch} steps \
                  (run of {total_steps} steps), batch {}",
                 M::NAME,
@@ -614,17 +347,25 @@ impl<M: Method> Trainer<M> {
                     break;
                 }
                 lr = schedule.group_lr_at(None, step);
-                let out = self.method.step(&model, &batch, &self.device)?;
+                let ctx = StepContext {
+                    device: &self.device,
+                    step,
+                    total_steps,
+                    epoch,
+                    epochs: self.config.epochs,
+                    steps_per_epoch,
+                };
+                let out = self.method.step(&model, &batch, &ctx)?;
                 let loss = out.loss.clone().into_scalar::<f32>();
                 if !loss.is_finite() {
-                    self.save_history(&history)?;
+                    self.run_dir.save_history(&history)?;
                     let err = Error::NonFiniteLoss {
                         epoch,
                         step,
                         loss: f64::from(loss),
                         checkpoint: last_checkpoint.clone(),
                     };
-                    self.log_line(&format!("error: {err}"))?;
+                    self.run_dir.log_line(&format!("error: {err}"))?;
                     return Err(err);
                 }
                 let sums = &mut history.current;
@@ -642,7 +383,9 @@ impl<M: Method> Trainer<M> {
                 history.step_losses.push(loss);
 
                 let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+                let grads = self.method.on_gradients(&model, grads, &ctx);
                 model = optimizer.step(schedule.lr_at(step), model, grads);
+                model = self.method.after_step(model, &ctx);
                 step += 1;
                 images_here += batch.len();
 
@@ -664,7 +407,8 @@ impl<M: Method> Trainer<M> {
                     if progress_line {
                         eprintln!();
                     }
-                    self.log_line(&format!("stopped after step {step} (as if killed)"))?;
+                    self.run_dir
+                        .log_line(&format!("stopped after step {step} (as if killed)"))?;
                     return Ok(TrainOutcome {
                         model,
                         history,
@@ -690,7 +434,16 @@ impl<M: Method> Trainer<M> {
             }
             let seconds = started.elapsed().as_secs_f64();
             let sums = std::mem::take(&mut history.current);
-            let knn_top1 = self.online_knn(&model, epoch, step >= total_steps)?;
+            let knn_top1 = match &self.knn {
+                Some(knn) => knn.evaluate(
+                    self.method.backbone(&model),
+                    epoch,
+                    step >= total_steps,
+                    self.config.batch_size.max(64),
+                    &self.device,
+                )?,
+                None => None,
+            };
             let record = EpochRecord {
                 epoch,
                 steps: step,
@@ -708,7 +461,8 @@ impl<M: Method> Trainer<M> {
                     .map(|(k, v)| (k, f64::from_bits(v) / sums.steps.max(1) as f64))
                     .collect(),
             };
-            self.log_line(&epoch_line(&record, self.config.epochs))?;
+            self.run_dir
+                .log_line(&epoch_line(&record, self.config.epochs))?;
             history.epochs.push(record);
             epoch += 1;
             skip = 0;
@@ -717,7 +471,7 @@ impl<M: Method> Trainer<M> {
                 batch_in_epoch: 0,
                 step,
             };
-            self.save_history(&history)?;
+            self.run_dir.save_history(&history)?;
             last_checkpoint = self.checkpoint(&model, &optimizer, position, &history)?;
         }
         Ok(TrainOutcome {
@@ -749,30 +503,6 @@ impl<M: Method> Trainer<M> {
         .map_err(|e| Error::Data(e.to_string()))
     }
 
-    fn online_knn(&self, model: &M::Model, epoch: usize, last: bool) -> Result<Option<f64>> {
-        let Some(knn) = &self.knn else {
-            return Ok(None);
-        };
-        if !(last || (epoch + 1).is_multiple_of(knn.every.max(1))) {
-            return Ok(None);
-        }
-        let splits = EvalSplits {
-            train: knn.train.as_ref(),
-            train_indices: &knn.train_indices,
-            test: knn.test.as_ref(),
-            test_indices: &knn.test_indices,
-            normalize: knn.normalize.as_ref(),
-            batch_size: self.config.batch_size.max(64),
-        };
-        let report = knn_backbone(
-            self.method.backbone(model),
-            splits,
-            &knn.config,
-            &self.device,
-        )?;
-        Ok(Some(report.top1()))
-    }
-
     fn checkpoint(
         &self,
         model: &M::Model,
@@ -786,6 +516,10 @@ impl<M: Method> Trainer<M> {
         let state = CheckpointState {
             method: M::NAME.to_string(),
             method_config: serde_json::to_value(&self.method).expect("a method serialises"),
+            encoder_config: Some(
+                serde_json::to_value(self.method.backbone_config())
+                    .expect("an encoder config serialises"),
+            ),
             training: self.config.clone(),
             epoch: position.epoch,
             batch_in_epoch: position.batch_in_epoch,
@@ -796,50 +530,16 @@ impl<M: Method> Trainer<M> {
         Ok(Some(path))
     }
 
-    fn write_config(&self, dir: &Path, num_images: usize, total_steps: usize) -> Result<()> {
-        let config = serde_json::json!({
+    fn config_json(&self, num_images: usize, total_steps: usize) -> serde_json::Value {
+        serde_json::json!({
             "method": M::NAME,
             "method_config": self.method,
+            "encoder_config": self.method.backbone_config(),
             "training": self.config,
             "images": num_images,
             "total_steps": total_steps,
             "run": self.run_info,
-        });
-        write_json(&dir.join(files::CONFIG), &config)
-    }
-
-    fn save_history(&self, history: &History) -> Result<()> {
-        let Some(dir) = &self.out_dir else {
-            return Ok(());
-        };
-        write_json(&dir.join(files::HISTORY), history)?;
-        let epoch_ends: Vec<(usize, f64)> = history
-            .epochs
-            .iter()
-            .map(|e| (e.steps.saturating_sub(1), e.loss))
-            .collect();
-        plot_losses(
-            &dir.join(files::LOSS_PLOT),
-            &history.step_losses,
-            &epoch_ends,
-        )
-    }
-
-    fn log_line(&self, line: &str) -> Result<()> {
-        if self.progress {
-            println!("{line}");
-        }
-        let Some(dir) = &self.out_dir else {
-            return Ok(());
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
-        let path = dir.join(files::LOG);
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| writeln!(f, "{line}"))
-            .map_err(|e| Error::io("cannot write", &path, e))
+        })
     }
 }
 
@@ -852,48 +552,27 @@ impl ModuleVisitor for Materialize {
     }
 }
 
+/// The ids of a model's trainable rank-1 parameters: biases and normalisation scales / shifts.
+fn rank_one_parameters<M: Module>(model: &M) -> Vec<ParamId> {
+    struct RankOne(Vec<ParamId>);
+    impl ModuleVisitor for RankOne {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if D == 1 && param.val().is_require_grad() {
+                self.0.push(param.id);
+            }
+        }
+    }
+    let mut visitor = RankOne(Vec::new());
+    model.visit(&mut visitor);
+    visitor.0
+}
+
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, Default)]
 struct Position {
     epoch: usize,
     batch_in_epoch: usize,
     step: usize,
-}
-
-/// The collapse monitor of one batch (see [`EpochRecord::embedding_std`]); `None` for a batch
-/// of one.
-///
-/// # Shapes
-/// - `z`: `[B, D]`
-pub fn embedding_std(z: Tensor<2>) -> Option<f64> {
-    let [b, d] = z.dims();
-    if b < 2 {
-        return None;
-    }
-    let z = l2_normalize(z.detach());
-    let std = z.var(0).sqrt().mean().into_scalar::<f64>();
-    Some(std * (d as f64).sqrt())
-}
-
-fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
-    let mut line = format!(
-        "epoch {}/{epochs}: loss {:.4}, lr {:.3e}, {:.1} img/s, {:.1} s",
-        r.epoch + 1,
-        r.loss,
-        r.lr,
-        r.images_per_second,
-        r.seconds
-    );
-    if let Some(std) = r.embedding_std {
-        line += &format!(", embedding std×√d {std:.3}");
-    }
-    if let Some(top1) = r.knn_top1 {
-        line += &format!(", kNN top-1 {:.2}%", 100.0 * top1);
-    }
-    for (name, value) in &r.metrics {
-        line += &format!(", {name} {value:.4}");
-    }
-    line
 }
 
 fn format_eta(seconds: f64) -> String {
@@ -903,12 +582,4 @@ fn format_eta(seconds: f64) -> String {
     } else {
         format!("{}m{:02}s", s / 60, s % 60)
     }
-}
-
-fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).expect("plain data serialises");
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::io("cannot write", path, e))
 }

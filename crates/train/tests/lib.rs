@@ -4,8 +4,11 @@
 
 mod support;
 
+mod custom;
+mod hooks;
 mod knn;
 mod lars;
+mod methods;
 mod metrics;
 mod optim;
 mod probe;

@@ -17,9 +17,9 @@ use selfsup_models::{
 };
 use selfsup_train::{
     Checkpoint, ClassifierConfig, Error, EvalSplits, KnnConfig, LinearProbeConfig, Method,
-    OnlineKnn, PretextMethod, PretextModelConfig, SimClrMethod, SimSiamMethod, StepOutput,
-    SupervisedMethod, TrainData, Trainer, TrainingConfig, evaluate_classifier, extract_features,
-    knn_backbone, linear_probe_backbone, load_backbone,
+    OnlineKnn, PretextMethod, PretextModelConfig, SimClrMethod, SimSiamMethod, StepContext,
+    StepOutput, SupervisedMethod, TrainData, Trainer, TrainingConfig, evaluate_classifier,
+    extract_features, knn_backbone, linear_probe_backbone, load_backbone,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +27,7 @@ use crate::support::device;
 
 /// `n` random 32×32 images; image `i` has label `i % classes`, and, when `separable`, a
 /// brightness that gives its class away.
-fn dataset(n: usize, classes: usize, separable: bool) -> Arc<CifarDataset> {
+pub fn dataset(n: usize, classes: usize, separable: bool) -> Arc<CifarDataset> {
     let mut rng = StdRng::seed_from_u64(7);
     let labels: Vec<u8> = (0..n).map(|i| (i % classes) as u8).collect();
     let mut images = vec![0u8; n * 3072];
@@ -77,7 +77,7 @@ fn tiny_simclr() -> SimClrMethod {
     )
 }
 
-fn config(epochs: usize, batch_size: usize) -> TrainingConfig {
+pub fn config(epochs: usize, batch_size: usize) -> TrainingConfig {
     TrainingConfig {
         epochs,
         batch_size,
@@ -297,6 +297,7 @@ struct Exploding {
 }
 
 impl Method for Exploding {
+    type EncoderConfig = BackboneConfig;
     type Model = selfsup_train::Classifier;
     const NAME: &'static str = "exploding";
 
@@ -308,9 +309,9 @@ impl Method for Exploding {
         &self,
         model: &Self::Model,
         batch: &ViewBatch,
-        device: &Device,
+        ctx: &StepContext<'_>,
     ) -> selfsup_train::Result<StepOutput> {
-        let mut out = self.inner.step(model, batch, device)?;
+        let mut out = self.inner.step(model, batch, ctx)?;
         if self.calls.fetch_add(1, Ordering::SeqCst) >= self.nan_from {
             out.loss = out.loss.mul_scalar(f64::NAN);
         }

@@ -27,6 +27,9 @@
 //! | [`RandomApply`], [`Compose`] | `RandomApply`, `Compose` | |
 //! | [`TwoViews`], [`MultiView`] | — (lightly's multi-view) | |
 //! | [`SimClrTransform`], [`SimSiamTransform`] | seed 000's CIFAR pipeline | |
+//! | [`VicRegTransform`], [`MocoV2Transform`] | lightly's `VICRegTransform`, `MoCoV2Transform`; solo-learn's CIFAR recipes | |
+//! | [`ByolTransform`] | lightly's `BYOLTransform` (asymmetric pair); solo-learn's CIFAR `asymmetric.yaml` (BYOL, Barlow Twins, MoCo v3) | |
+//! | [`MultiCropTransform`] | lightly's `DINOTransform`, `SwaVTransform` (multi-crop); solo-learn's CIFAR recipes | |
 //! | [`RotationPretext`], [`ShearPretext`], [`ColorPretext`], [`PretextTasks`] | seed 001's pretext tasks | [`rotate_quarter_turns`], [`shear_x`], [`invert`] |
 //!
 //! ```
@@ -41,6 +44,7 @@
 //! ```
 
 mod affine;
+mod asymmetric;
 mod blur;
 mod color;
 mod compose;
@@ -49,6 +53,7 @@ mod cutout;
 mod error;
 mod flip;
 mod image;
+mod multi_crop;
 mod normalize;
 mod presets;
 mod pretext;
@@ -57,6 +62,7 @@ mod rng;
 pub use affine::{
     AffineParams, Interpolation, RandomAffine, affine, inverse_affine_matrix, rotate_quarter_turns,
 };
+pub use asymmetric::ByolTransform;
 pub use blur::{GaussianBlur, gaussian_blur, gaussian_kernel1d};
 pub use color::{
     ColorJitter, ColorJitterParams, GRAY_WEIGHTS, RandomGrayscale, RandomSolarize,
@@ -72,8 +78,12 @@ pub use cutout::{Cutout, cutout_at};
 pub use error::TransformError;
 pub use flip::{RandomHorizontalFlip, hflip, hflip_in_place};
 pub use image::Image;
+pub use multi_crop::MultiCropTransform;
 pub use normalize::Normalize;
-pub use presets::{BlurConfig, SimClrTransform, SimSiamTransform, SolarizeConfig, TwoViewConfig};
+pub use presets::{
+    BlurConfig, MocoV2Transform, SimClrTransform, SimSiamTransform, SolarizeConfig, TwoViewConfig,
+    VicRegTransform,
+};
 pub use pretext::{
     ColorPretext, PretextLabels, PretextTasks, PretextTransform, PretextViews, RotationPretext,
     ShearPretext, shear_x,

@@ -1,4 +1,5 @@
-//! Ready-made two-view pipelines: [`SimClrTransform`] and [`SimSiamTransform`], configured by
+//! Ready-made two-view pipelines with the same transform for both views: [`SimClrTransform`],
+//! [`SimSiamTransform`], [`VicRegTransform`] and [`MocoV2Transform`], configured by
 //! [`TwoViewConfig`].
 
 use rand::RngCore;
@@ -24,6 +25,34 @@ pub struct BlurConfig {
     pub p: f32,
 }
 
+impl BlurConfig {
+    /// The sigma range of SimCLR, BYOL, DINO, SwAV and torchvision's default: `(0.1, 2.0)`.
+    pub const SIGMA: (f32, f32) = (0.1, 2.0);
+
+    /// BYOL's blur for 224-pixel crops (Grill et al., 2020, Table 6: a 23 × 23 kernel, σ drawn
+    /// from `U(0.1, 2.0)`), applied with probability `p`. DINO and SwAV blur with PIL's
+    /// `GaussianBlur(radius=σ)`, which has no kernel size; 23 pixels cover ±5.5σ at σ = 2, so
+    /// the truncation changes nothing visible.
+    pub fn imagenet(p: f32) -> Self {
+        Self {
+            kernel_size: 23,
+            sigma: Self::SIGMA,
+            p,
+        }
+    }
+
+    /// The same σ range for 32-pixel crops, applied with probability `p`: solo-learn blurs
+    /// CIFAR crops with PIL's untruncated `GaussianBlur(radius=σ)`; a 13 × 13 kernel covers
+    /// ±3σ at σ = 2.
+    pub fn cifar10(p: f32) -> Self {
+        Self {
+            kernel_size: 13,
+            sigma: Self::SIGMA,
+            p,
+        }
+    }
+}
+
 /// Optional solarization of a [`TwoViewConfig`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SolarizeConfig {
@@ -31,6 +60,14 @@ pub struct SolarizeConfig {
     pub threshold: f32,
     /// Probability of solarizing a view.
     pub p: f32,
+}
+
+impl SolarizeConfig {
+    /// Solarization at 0.5 (PIL's and lightly's 128 of 255) with probability `p`, as BYOL,
+    /// DINO and solo-learn use it.
+    pub fn new(p: f32) -> Self {
+        Self { threshold: 0.5, p }
+    }
 }
 
 /// Every knob of the SimCLR-style view pipeline
@@ -202,7 +239,7 @@ impl TwoViewConfig {
 }
 
 macro_rules! two_view_preset {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $(#[$cifar_doc:meta])* cifar10 = $cifar:expr) => {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name {
@@ -220,9 +257,9 @@ macro_rules! two_view_preset {
                 Ok(Self { config, views })
             }
 
-            /// Seed 000's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
+            $(#[$cifar_doc])*
             pub fn cifar10() -> Self {
-                Self::new(TwoViewConfig::cifar10()).expect("the CIFAR-10 preset is valid")
+                Self::new($cifar).expect("the CIFAR-10 preset is valid")
             }
 
             /// The configuration it was built from.
@@ -279,12 +316,46 @@ two_view_preset!(
     /// assert_eq!(b.shape(), [3, 32, 32]);
     /// # Ok::<(), selfsup_data::transforms::TransformError>(())
     /// ```
-    SimClrTransform
+    SimClrTransform,
+    /// Seed 000's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
+    cifar10 = TwoViewConfig::cifar10()
 );
 
 two_view_preset!(
     /// SimSiam's two-view augmentation (Chen & He 2021). On CIFAR-10 the SimSiam paper uses
     /// SimCLR's recipe unchanged, and so does seed 000; [`SimSiamTransform::cifar10`] therefore
     /// has exactly [`SimClrTransform::cifar10`]'s knobs ([`TwoViewConfig::cifar10`]).
-    SimSiamTransform
+    SimSiamTransform,
+    /// Seed 000's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
+    cifar10 = TwoViewConfig::cifar10()
+);
+
+two_view_preset!(
+    /// VICReg's two-view augmentation (Bardes et al. 2022; lightly's `VICRegTransform`). Both
+    /// views go through the same pipeline.
+    VicRegTransform,
+    /// solo-learn's CIFAR-10 recipe (`scripts/pretrain/cifar/vicreg.yaml`):
+    /// `RandomResizedCrop(32, scale=(0.2, 1.0))`, `RandomHorizontalFlip()`,
+    /// `RandomApply([ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8)`, `RandomGrayscale(p=0.2)`, no
+    /// blur, `RandomSolarize(0.5, p=0.1)`, CIFAR-10 `Normalize`.
+    cifar10 = TwoViewConfig::cifar10()
+        .with_crop_scale(0.2, 1.0)
+        .with_color_jitter(0.4, 0.4, 0.2, 0.1)
+        .with_solarize(Some(SolarizeConfig::new(0.1)))
+);
+
+two_view_preset!(
+    /// MoCo v2's two-view augmentation (Chen et al. 2020, "Improved Baselines with Momentum
+    /// Contrastive Learning"; lightly's `MoCoV2Transform`): SimCLR's pipeline with blur. Both
+    /// views go through the same pipeline.
+    MocoV2Transform,
+    /// solo-learn's CIFAR-10 recipe for MoCo v2+ (`scripts/pretrain/cifar/mocov2plus.yaml`,
+    /// `augmentations/symmetric_weak.yaml`): `RandomResizedCrop(32, scale=(0.08, 1.0))`,
+    /// `RandomHorizontalFlip()`, `RandomApply([ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8)`,
+    /// `RandomGrayscale(p=0.2)`, Gaussian blur with `p=0.5` ([`BlurConfig::cifar10`]), no
+    /// solarization, CIFAR-10 `Normalize`.
+    cifar10 = TwoViewConfig::cifar10()
+        .with_crop_scale(0.08, 1.0)
+        .with_color_jitter(0.4, 0.4, 0.4, 0.1)
+        .with_blur(Some(BlurConfig::cifar10(0.5)))
 );

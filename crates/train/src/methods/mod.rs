@@ -1,11 +1,38 @@
-//! The methods the [`Trainer`](crate::Trainer) trains, one file each.
+//! The methods the [`Trainer`](crate::Trainer) trains, one file each. Each is generic over its
+//! encoder (the built-in [`BackboneConfig`](selfsup_models::BackboneConfig) by default) and has
+//! paper defaults plus a CIFAR-10 preset from lightly's or solo-learn's CIFAR-10 configuration.
+//!
+//! | method | paper | what it adds |
+//! |---|---|---|
+//! | [`SimClrMethod`] | Chen et al. 2020 | NT-Xent between two views' projections |
+//! | [`SimSiamMethod`] | Chen & He 2021 | predictor, stop-gradient |
+//! | [`ByolMethod`] | Grill et al. 2020 | predictor, EMA target, cosine momentum |
+//! | [`MocoMethod`] | He et al. 2020, Chen et al. 2020, 2021 | EMA key encoder, queue of negatives (v2), predictor (v3) |
+//! | [`BarlowTwinsMethod`] | Zbontar et al. 2021 | cross-correlation to the identity |
+//! | [`VicRegMethod`] | Bardes et al. 2022 | variance / invariance / covariance |
+//! | [`DinoMethod`] | Caron et al. 2021 | EMA teacher, centring, sharpening, multi-crop |
+//! | [`SwavMethod`] | Caron et al. 2020 | prototypes, Sinkhorn-Knopp codes, multi-crop, queue |
+//! | [`SupervisedMethod`] | — | the supervised baseline and fine-tuning |
+//! | [`PretextMethod`] | Gidaris et al. 2018 and others | rotation / shear / colour prediction |
 
+mod barlow_twins;
+mod byol;
+mod dino;
+mod moco;
 mod pretext;
 mod simclr;
 mod simsiam;
 mod supervised;
+mod swav;
+mod vicreg;
 
+pub use barlow_twins::{BarlowTwins, BarlowTwinsConfig, BarlowTwinsMethod};
+pub use byol::{Byol, ByolConfig, ByolMethod};
+pub use dino::{Dino, DinoConfig, DinoMethod};
+pub use moco::{Moco, MocoConfig, MocoMethod};
 pub use pretext::{PRETEXT_TASKS, PretextMethod, PretextModel, PretextModelConfig};
 pub use simclr::SimClrMethod;
 pub use simsiam::SimSiamMethod;
 pub use supervised::{Classifier, ClassifierConfig, SupervisedMethod};
+pub use swav::{Swav, SwavConfig, SwavMethod};
+pub use vicreg::{VicReg, VicRegConfig, VicRegMethod};

@@ -1,33 +1,46 @@
-//! Seed 001's multi-task pretext pre-training: predict which rotation, shear and colour change
+//! Multi-task pretext pre-training (as in the SimSiam low-label comparison study): predict which rotation, shear and colour change
 //! an image went through, one linear head per task on the shared backbone.
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use selfsup_data::ViewBatch;
-use selfsup_models::{Backbone, BackboneConfig};
+use selfsup_models::{Backbone, BackboneConfig, Encoder, EncoderConfig, EncoderOf};
+use serde::{Deserialize, Serialize};
 
 use super::supervised::accuracy;
 use crate::error::{Error, Result};
-use crate::method::{Method, StepOutput, require_views};
+use crate::method::{Method, StepContext, StepOutput, require_views};
 
 /// The task names, in the order of the loader's labels
 /// ([`PretextViews`](selfsup_data::PretextViews)).
 pub const PRETEXT_TASKS: [&str; 3] = ["rotation", "shear", "color"];
 
 /// Configuration of a [`PretextModel`].
-#[derive(Config, Debug)]
-pub struct PretextModelConfig {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PretextModelConfig<C = BackboneConfig> {
     /// The encoder.
-    pub backbone: BackboneConfig,
+    pub backbone: C,
     /// Classes of each task's head, in [`PRETEXT_TASKS`] order. Default `[4, 3, 3]`.
-    #[config(default = "vec![4, 3, 3]")]
+    #[serde(default = "default_task_classes")]
     pub task_classes: Vec<usize>,
 }
 
-impl PretextModelConfig {
+fn default_task_classes() -> Vec<usize> {
+    vec![4, 3, 3]
+}
+
+impl<C: EncoderConfig> PretextModelConfig<C> {
+    /// The three tasks' heads on `backbone`.
+    pub fn new(backbone: C) -> Self {
+        Self {
+            backbone,
+            task_classes: default_task_classes(),
+        }
+    }
+
     /// A fresh model on `device`.
-    pub fn init(&self, device: &Device) -> PretextModel {
+    pub fn init(&self, device: &Device) -> PretextModel<EncoderOf<C>> {
         let dim = self.backbone.feature_dim();
         PretextModel {
             backbone: self.backbone.init(device),
@@ -42,14 +55,14 @@ impl PretextModelConfig {
 
 /// A backbone with one linear head per pretext task.
 #[derive(Module, Debug)]
-pub struct PretextModel {
+pub struct PretextModel<E: Module = Backbone> {
     /// The encoder.
-    pub backbone: Backbone,
+    pub backbone: E,
     /// One head per task.
     pub heads: Vec<Linear>,
 }
 
-impl PretextModel {
+impl<E: Encoder> PretextModel<E> {
     /// The logits of every task.
     ///
     /// # Shapes
@@ -66,22 +79,36 @@ impl PretextModel {
 
 /// Pretext pre-training: the sum of the tasks' cross-entropies on view 0, whose labels the
 /// loader's [`PretextViews`](selfsup_data::PretextViews) drew. Logs each task's accuracy.
-#[derive(Config, Debug)]
-pub struct PretextMethod {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PretextMethod<C = BackboneConfig> {
     /// The model.
-    pub model: PretextModelConfig,
+    pub model: PretextModelConfig<C>,
 }
 
-impl Method for PretextMethod {
-    type Model = PretextModel;
+impl<C: EncoderConfig> PretextMethod<C> {
+    /// Pretext training of `model`.
+    pub fn new(model: PretextModelConfig<C>) -> Self {
+        Self { model }
+    }
+}
+
+impl<C: EncoderConfig> Method for PretextMethod<C> {
+    type EncoderConfig = C;
+    type Model = PretextModel<EncoderOf<C>>;
     const NAME: &'static str = "pretext";
 
-    fn init_model(&self, device: &Device) -> PretextModel {
+    fn init_model(&self, device: &Device) -> Self::Model {
         self.model.init(device)
     }
 
-    fn step(&self, model: &PretextModel, batch: &ViewBatch, device: &Device) -> Result<StepOutput> {
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> Result<StepOutput> {
         require_views(Self::NAME, batch, 1)?;
+        let device = ctx.device;
         let tasks = self.model.task_classes.len();
         if batch.labels.len() != tasks {
             return Err(Error::Data(format!(
@@ -127,11 +154,11 @@ impl Method for PretextMethod {
         })
     }
 
-    fn backbone<'m>(&self, model: &'m PretextModel) -> &'m Backbone {
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m EncoderOf<C> {
         &model.backbone
     }
 
-    fn backbone_config(&self) -> &BackboneConfig {
+    fn backbone_config(&self) -> &C {
         &self.model.backbone
     }
 }

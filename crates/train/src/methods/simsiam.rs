@@ -3,34 +3,58 @@
 use burn::prelude::*;
 use selfsup_data::ViewBatch;
 use selfsup_losses::simsiam_loss;
-use selfsup_models::{Backbone, BackboneConfig, SimSiam, SimSiamConfig};
+use selfsup_models::{BackboneConfig, EncoderConfig, EncoderOf, SimSiam, SimSiamConfig};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::method::{Method, StepOutput, require_views};
+use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
 use crate::schedule::ParamGroupLr;
 
 /// SimSiam (Chen & He 2021): the model of a [`SimSiamConfig`] and
 /// [`simsiam_loss`] (whose `detach` of `z` is the stop-gradient).
-#[derive(Config, Debug)]
-pub struct SimSiamMethod {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimSiamMethod<C = BackboneConfig> {
     /// Backbone, projector and predictor.
-    pub model: SimSiamConfig,
+    pub model: SimSiamConfig<C>,
     /// Keep the predictor's LR at the base LR while the rest decays (the paper's `--fix-pred-lr`).
     /// Default `false`.
-    #[config(default = false)]
+    #[serde(default)]
     pub fix_predictor_lr: bool,
 }
 
-impl Method for SimSiamMethod {
-    type Model = SimSiam;
+impl<C: EncoderConfig> SimSiamMethod<C> {
+    /// SimSiam with the network `model`, the predictor's LR following the schedule.
+    pub fn new(model: SimSiamConfig<C>) -> Self {
+        Self {
+            model,
+            fix_predictor_lr: false,
+        }
+    }
+
+    /// Keeps the predictor's LR fixed (the paper's `--fix-pred-lr`) or not.
+    pub fn with_fix_predictor_lr(mut self, fix: bool) -> Self {
+        self.fix_predictor_lr = fix;
+        self
+    }
+}
+
+impl<C: EncoderConfig> Method for SimSiamMethod<C> {
+    type EncoderConfig = C;
+    type Model = SimSiam<EncoderOf<C>>;
     const NAME: &'static str = "simsiam";
 
-    fn init_model(&self, device: &Device) -> SimSiam {
+    fn init_model(&self, device: &Device) -> Self::Model {
         self.model.init(device)
     }
 
-    fn step(&self, model: &SimSiam, batch: &ViewBatch, device: &Device) -> Result<StepOutput> {
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> Result<StepOutput> {
         require_views(Self::NAME, batch, 2)?;
+        let device = ctx.device;
         let out = model.forward(batch.view(0, device), batch.view(1, device));
         Ok(StepOutput {
             loss: simsiam_loss(out.p1, out.p2, out.z1.clone(), out.z2),
@@ -39,19 +63,22 @@ impl Method for SimSiamMethod {
         })
     }
 
-    fn backbone<'m>(&self, model: &'m SimSiam) -> &'m Backbone {
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m EncoderOf<C> {
         &model.backbone
     }
 
-    fn backbone_config(&self) -> &BackboneConfig {
+    fn backbone_config(&self) -> &C {
         &self.model.backbone
     }
 
-    fn fixed_lr_groups(&self) -> Vec<ParamGroupLr> {
-        if self.fix_predictor_lr {
-            vec![ParamGroupLr::new("predictor".into())]
-        } else {
-            Vec::new()
+    fn param_groups(&self) -> ParamGroups {
+        ParamGroups {
+            lr: if self.fix_predictor_lr {
+                vec![ParamGroupLr::new("predictor".into())]
+            } else {
+                Vec::new()
+            },
+            ..ParamGroups::default()
         }
     }
 }

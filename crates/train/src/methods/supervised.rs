@@ -1,27 +1,37 @@
-//! The supervised baseline (seed 001) and fine-tuning: cross-entropy of a linear head on the
+//! The supervised baseline and fine-tuning: cross-entropy of a linear head on the
 //! backbone, trained end to end on the labelled images.
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use selfsup_data::ViewBatch;
-use selfsup_models::{Backbone, BackboneConfig};
+use selfsup_models::{Backbone, BackboneConfig, Encoder, EncoderConfig, EncoderOf};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::method::{Method, StepOutput, require_views};
+use crate::method::{Method, StepContext, StepOutput, require_views};
 
-/// Configuration of a [`Classifier`].
-#[derive(Config, Debug)]
-pub struct ClassifierConfig {
+/// Configuration of a [`Classifier`]: any [`EncoderConfig`], the built-in [`BackboneConfig`] by
+/// default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClassifierConfig<C = BackboneConfig> {
     /// The encoder.
-    pub backbone: BackboneConfig,
+    pub backbone: C,
     /// Number of classes of the linear head.
     pub num_classes: usize,
 }
 
-impl ClassifierConfig {
+impl<C: EncoderConfig> ClassifierConfig<C> {
+    /// A classifier of `backbone` into `num_classes` classes.
+    pub fn new(backbone: C, num_classes: usize) -> Self {
+        Self {
+            backbone,
+            num_classes,
+        }
+    }
+
     /// A classifier with a fresh backbone and head on `device`.
-    pub fn init(&self, device: &Device) -> Classifier {
+    pub fn init(&self, device: &Device) -> Classifier<EncoderOf<C>> {
         self.init_with_backbone(self.backbone.init(device), device)
     }
 
@@ -30,7 +40,11 @@ impl ClassifierConfig {
     ///
     /// # Panics
     /// If the backbone's feature dimension differs from the config's.
-    pub fn init_with_backbone(&self, backbone: Backbone, device: &Device) -> Classifier {
+    pub fn init_with_backbone(
+        &self,
+        backbone: EncoderOf<C>,
+        device: &Device,
+    ) -> Classifier<EncoderOf<C>> {
         assert_eq!(
             backbone.feature_dim(),
             self.backbone.feature_dim(),
@@ -47,14 +61,14 @@ impl ClassifierConfig {
 
 /// A backbone and a linear classification head.
 #[derive(Module, Debug)]
-pub struct Classifier {
+pub struct Classifier<E: Module = Backbone> {
     /// The encoder.
-    pub backbone: Backbone,
+    pub backbone: E,
     /// `features → logits`.
     pub head: Linear,
 }
 
-impl Classifier {
+impl<E: Encoder> Classifier<E> {
     /// Class logits.
     ///
     /// # Shapes
@@ -66,23 +80,37 @@ impl Classifier {
 }
 
 /// Supervised training of a [`Classifier`] on view 0 of each batch and the dataset's labels:
-/// seed 001's baseline from scratch, or fine-tuning when the classifier starts from a
+/// the supervised baseline from scratch, or fine-tuning when the classifier starts from a
 /// pre-trained backbone ([`ClassifierConfig::init_with_backbone`]).
-#[derive(Config, Debug)]
-pub struct SupervisedMethod {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SupervisedMethod<C = BackboneConfig> {
     /// The classifier.
-    pub model: ClassifierConfig,
+    pub model: ClassifierConfig<C>,
 }
 
-impl Method for SupervisedMethod {
-    type Model = Classifier;
+impl<C: EncoderConfig> SupervisedMethod<C> {
+    /// Supervised training of the classifier `model`.
+    pub fn new(model: ClassifierConfig<C>) -> Self {
+        Self { model }
+    }
+}
+
+impl<C: EncoderConfig> Method for SupervisedMethod<C> {
+    type EncoderConfig = C;
+    type Model = Classifier<EncoderOf<C>>;
     const NAME: &'static str = "supervised";
 
-    fn init_model(&self, device: &Device) -> Classifier {
+    fn init_model(&self, device: &Device) -> Self::Model {
         self.model.init(device)
     }
 
-    fn step(&self, model: &Classifier, batch: &ViewBatch, device: &Device) -> Result<StepOutput> {
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> Result<StepOutput> {
+        let device = ctx.device;
         require_views(Self::NAME, batch, 1)?;
         let targets = batch.targets(device).ok_or_else(|| {
             Error::Data("supervised training needs labelled images; the dataset has none".into())
@@ -109,11 +137,11 @@ impl Method for SupervisedMethod {
         })
     }
 
-    fn backbone<'m>(&self, model: &'m Classifier) -> &'m Backbone {
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m EncoderOf<C> {
         &model.backbone
     }
 
-    fn backbone_config(&self) -> &BackboneConfig {
+    fn backbone_config(&self) -> &C {
         &self.model.backbone
     }
 }

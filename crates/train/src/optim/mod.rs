@@ -15,9 +15,10 @@ mod lars;
 
 pub use lars::{Lars, LarsConfig, LarsState};
 
+use burn::module::ParamGroup;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, Optimizer, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{self, Error, Result};
@@ -253,44 +254,115 @@ impl OptimizerConfig {
     /// Validates the config and builds the whole-module Burn optimizer, used as
     /// `model = optimizer.step(lr, model, grads)`.
     pub fn init(&self) -> Result<ModuleOptimizer> {
+        self.init_with_groups(None)
+    }
+
+    /// As [`init`](Self::init), with the parameters of `no_weight_decay` (biases and
+    /// normalisation parameters, see [`ParamGroups`](crate::ParamGroups)) optimised by the same
+    /// optimizer without weight decay — lightly's `get_weight_decay_parameters`, solo-learn's
+    /// `exclude_bias_n_norm_wd`. LARS already exempts rank-1 parameters from weight decay and
+    /// adaptation when `exclude_bias_and_norm` is set; its group gets a LARS without weight decay.
+    pub fn init_with_groups(&self, no_weight_decay: Option<ParamGroup>) -> Result<ModuleOptimizer> {
         self.validate()?;
-        Ok(match *self {
-            Self::Sgd {
-                momentum,
-                weight_decay,
-                nesterov,
-            } => SgdConfig::new()
-                .with_momentum((momentum > 0.0).then_some(MomentumConfig {
-                    momentum,
-                    dampening: 0.0,
-                    nesterov,
-                }))
-                .with_weight_decay(weight_decay_config(weight_decay))
-                .init(),
-            Self::Adam {
-                beta_1,
-                beta_2,
-                epsilon,
-                weight_decay,
-            } => AdamConfig::new()
-                .with_beta_1(beta_1 as f32)
-                .with_beta_2(beta_2 as f32)
-                .with_epsilon(epsilon as f32)
-                .with_weight_decay(weight_decay_config(weight_decay))
-                .init(),
-            Self::AdamW {
-                beta_1,
-                beta_2,
-                epsilon,
-                weight_decay,
-            } => AdamWConfig::new()
-                .with_beta_1(beta_1 as f32)
-                .with_beta_2(beta_2 as f32)
-                .with_epsilon(epsilon as f32)
-                .with_weight_decay(weight_decay as f32)
-                .init(),
-            Self::Lars { .. } => self.lars_config().expect("a lars variant").init()?,
+        let plain = self.without_weight_decay();
+        Ok(match (self, no_weight_decay) {
+            (Self::Lars { .. }, group) => {
+                let lars = self.lars_config().expect("a lars variant");
+                let optimizer = ModuleOptimizer::from(lars.build()?);
+                match group {
+                    Some(group) => {
+                        let plain = plain.lars_config().expect("a lars variant").build()?;
+                        optimizer.with_group(group, plain, None)
+                    }
+                    None => optimizer,
+                }
+            }
+            (Self::Sgd { .. }, group) => with_group(
+                self.sgd_config().build(),
+                group.map(|g| (g, plain.sgd_config().build())),
+            ),
+            (Self::Adam { .. }, group) => with_group(
+                self.adam_config().build(),
+                group.map(|g| (g, plain.adam_config().build())),
+            ),
+            (Self::AdamW { .. }, group) => with_group(
+                self.adam_w_config().build(),
+                group.map(|g| (g, plain.adam_w_config().build())),
+            ),
         })
+    }
+
+    /// The same optimizer with a weight decay of 0.
+    pub fn without_weight_decay(&self) -> Self {
+        let mut plain = self.clone();
+        match &mut plain {
+            Self::Sgd { weight_decay, .. }
+            | Self::Adam { weight_decay, .. }
+            | Self::AdamW { weight_decay, .. }
+            | Self::Lars { weight_decay, .. } => *weight_decay = 0.0,
+        }
+        plain
+    }
+
+    fn sgd_config(&self) -> SgdConfig {
+        let Self::Sgd {
+            momentum,
+            weight_decay,
+            nesterov,
+        } = *self
+        else {
+            unreachable!("called on an sgd config")
+        };
+        SgdConfig::new()
+            .with_momentum((momentum > 0.0).then_some(MomentumConfig {
+                momentum,
+                dampening: 0.0,
+                nesterov,
+            }))
+            .with_weight_decay(weight_decay_config(weight_decay))
+    }
+
+    fn adam_config(&self) -> AdamConfig {
+        let Self::Adam {
+            beta_1,
+            beta_2,
+            epsilon,
+            weight_decay,
+        } = *self
+        else {
+            unreachable!("called on an adam config")
+        };
+        AdamConfig::new()
+            .with_beta_1(beta_1 as f32)
+            .with_beta_2(beta_2 as f32)
+            .with_epsilon(epsilon as f32)
+            .with_weight_decay(weight_decay_config(weight_decay))
+    }
+
+    fn adam_w_config(&self) -> AdamWConfig {
+        let Self::AdamW {
+            beta_1,
+            beta_2,
+            epsilon,
+            weight_decay,
+        } = *self
+        else {
+            unreachable!("called on an adam_w config")
+        };
+        AdamWConfig::new()
+            .with_beta_1(beta_1 as f32)
+            .with_beta_2(beta_2 as f32)
+            .with_epsilon(epsilon as f32)
+            .with_weight_decay(weight_decay as f32)
+    }
+}
+
+/// `optimizer` for every parameter, and `plain` for those of the group.
+fn with_group<O: Optimizer>(optimizer: O, plain: Option<(ParamGroup, O)>) -> ModuleOptimizer {
+    let module = ModuleOptimizer::from(optimizer);
+    match plain {
+        Some((group, plain)) => module.with_group(group, plain, None),
+        None => module,
     }
 }
 

@@ -1,0 +1,164 @@
+//! [`TrainingConfig`]: epochs, batch, optimizer, LR schedule, seed, checkpoint cadence.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{self, Error, Result};
+use crate::optim::OptimizerConfig;
+use crate::schedule::{CosineScheduleConfig, GroupedSchedule, LrScaling, ParamGroupLr};
+
+const TRAINING: &str = "training config";
+
+/// How to train: epochs, batch, optimizer, LR schedule, seed, checkpoint cadence.
+///
+/// Serialised into `config.json` and every checkpoint. Two presets follow the seeds:
+/// [`tutorial`](Self::tutorial) (Adam 10⁻³, constant) and [`paper`](Self::paper) (SGD
+/// 0.05 × B/256, momentum 0.9, weight decay 5·10⁻⁴, cosine).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Passes over the training images.
+    pub epochs: usize,
+    /// Stop after this many optimizer steps (the schedule then spans these steps), `None` to
+    /// run every epoch.
+    #[serde(default)]
+    pub max_steps: Option<usize>,
+    /// Images per batch (the last, smaller batch of an epoch is dropped).
+    pub batch_size: usize,
+    /// Base learning rate, before [`lr_scaling`](Self::lr_scaling).
+    pub lr: f64,
+    /// How the LR grows with the batch size.
+    #[serde(default)]
+    pub lr_scaling: LrScaling,
+    /// Cosine decay to 0 over the run (`false`: constant LR).
+    #[serde(default)]
+    pub cosine: bool,
+    /// Epochs of linear warm-up from 0 (only with `cosine`).
+    #[serde(default)]
+    pub warmup_epochs: usize,
+    /// The optimizer and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
+    /// Seed of the weights, the data order and every augmentation.
+    #[serde(default)]
+    pub seed: u64,
+    /// Loader threads (results do not depend on it).
+    #[serde(default = "default_workers")]
+    pub num_workers: usize,
+    /// Also checkpoint every this many steps (a checkpoint is always written at each epoch's
+    /// end).
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl TrainingConfig {
+    /// Seed 000's tutorial recipe: Adam at 10⁻³, constant LR, batch 128.
+    pub fn tutorial() -> Self {
+        Self {
+            epochs: 10,
+            max_steps: None,
+            batch_size: 128,
+            lr: 1e-3,
+            lr_scaling: LrScaling::None,
+            cosine: false,
+            warmup_epochs: 0,
+            optimizer: OptimizerConfig::adam(),
+            seed: 0,
+            num_workers: default_workers(),
+            checkpoint_every: None,
+        }
+    }
+
+    /// The SimSiam paper's CIFAR recipe: SGD, LR 0.05 × B/256, momentum 0.9, weight decay
+    /// 5·10⁻⁴, cosine decay; batch 128 here (the paper uses 512).
+    pub fn paper() -> Self {
+        Self {
+            lr: 0.05,
+            lr_scaling: LrScaling::Linear,
+            cosine: true,
+            optimizer: OptimizerConfig::sgd(0.9, 5e-4),
+            ..Self::tutorial()
+        }
+    }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::invalid(TRAINING, "epochs", 0, "must be positive"));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::invalid(
+                TRAINING,
+                "batch_size",
+                0,
+                "must be positive",
+            ));
+        }
+        if self.max_steps == Some(0) {
+            return Err(Error::invalid(TRAINING, "max_steps", 0, "must be positive"));
+        }
+        if self.checkpoint_every == Some(0) {
+            return Err(Error::invalid(
+                TRAINING,
+                "checkpoint_every",
+                0,
+                "must be positive",
+            ));
+        }
+        if self.warmup_epochs > 0 && !self.cosine {
+            return Err(Error::invalid(
+                TRAINING,
+                "warmup_epochs",
+                self.warmup_epochs,
+                "needs cosine = true",
+            ));
+        }
+        error::positive(TRAINING, "lr", self.lr)?;
+        self.optimizer.validate()
+    }
+
+    /// Steps per epoch over `num_images` images (the last partial batch is dropped).
+    pub fn steps_per_epoch(&self, num_images: usize) -> usize {
+        num_images / self.batch_size
+    }
+
+    /// Steps of the whole run over `num_images` images.
+    pub fn total_steps(&self, num_images: usize) -> usize {
+        let all = self.epochs * self.steps_per_epoch(num_images);
+        self.max_steps.map_or(all, |max| max.min(all))
+    }
+
+    /// The LR schedule of a run over `num_images` images, with `fixed_groups` exceptions.
+    ///
+    /// # Errors
+    /// When the warm-up is not shorter than the run.
+    pub fn schedule(
+        &self,
+        num_images: usize,
+        fixed_groups: Vec<ParamGroupLr>,
+    ) -> Result<GroupedSchedule> {
+        let total = self.total_steps(num_images);
+        let lr = self.lr_scaling.apply(self.lr, self.batch_size);
+        let config = if self.cosine {
+            CosineScheduleConfig::new(lr, total)
+                .with_warmup_steps(self.warmup_epochs * self.steps_per_epoch(num_images))
+        } else {
+            CosineScheduleConfig::constant(lr, total)
+        };
+        GroupedSchedule::new(config.init()?, fixed_groups)
+    }
+
+    /// The config minus what may change between a run and its resumption.
+    pub(crate) fn resumable(&self) -> Self {
+        Self {
+            num_workers: 0,
+            checkpoint_every: None,
+            ..self.clone()
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Barlow Twins: make the cross-correlation of the two views' projections the identity.
+//!
+//! Zbontar et al., "Barlow Twins: Self-Supervised Learning via Redundancy Reduction", ICML 2021.
+//! The two views go through the same encoder and a 3-layer projector with batch norm; the loss
+//! ([`barlow_twins`]) pulls the diagonal of their batch-standardised cross-correlation matrix to
+//! 1 (invariance) and its off-diagonal terms to 0, weighted by λ (redundancy reduction).
+
+use burn::prelude::*;
+use selfsup_data::ViewBatch;
+use selfsup_losses::barlow_twins;
+use selfsup_models::{
+    Backbone, BackboneConfig, BarlowTwinsProjectionHeadConfig, Encoder, EncoderConfig, EncoderOf,
+    Mlp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{self, Result};
+use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
+
+const BARLOW: &str = "barlow_twins";
+
+/// Configuration of a [`BarlowTwins`] network: an encoder (any [`EncoderConfig`]) and its
+/// projector.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BarlowTwinsConfig<C = BackboneConfig> {
+    /// The encoder.
+    pub backbone: C,
+    /// The projector.
+    pub projector: BarlowTwinsProjectionHeadConfig,
+}
+
+impl<C: EncoderConfig> BarlowTwinsConfig<C> {
+    /// The paper's projector on `backbone`: three linear layers of 8192 units, batch norm and
+    /// ReLU after the first two (Barlow Twins §3).
+    pub fn paper(backbone: C) -> Self {
+        let projector =
+            BarlowTwinsProjectionHeadConfig::new().with_input_dim(backbone.feature_dim());
+        Self {
+            backbone,
+            projector,
+        }
+    }
+
+    /// The CIFAR-10 projector of solo-learn's `barlow.yaml`: 2048 units.
+    pub fn cifar10(backbone: C) -> Self {
+        let projector = BarlowTwinsProjectionHeadConfig::cifar10(backbone.feature_dim());
+        Self {
+            backbone,
+            projector,
+        }
+    }
+
+    /// Builds the network on `device`.
+    ///
+    /// # Panics
+    /// If the projector's input is not the encoder's feature dimension.
+    pub fn init(&self, device: &Device) -> BarlowTwins<EncoderOf<C>> {
+        let features = self.backbone.feature_dim();
+        assert_eq!(
+            self.projector.input_dim, features,
+            "BarlowTwinsConfig: the projector takes {} features but the backbone outputs {features}",
+            self.projector.input_dim
+        );
+        BarlowTwins {
+            backbone: self.backbone.init(device),
+            projector: self.projector.init(device),
+        }
+    }
+}
+
+/// The Barlow Twins network: an encoder and its projector, shared by both views.
+#[derive(Module, Debug)]
+pub struct BarlowTwins<E: Module = Backbone> {
+    /// The encoder, the one evaluated.
+    pub backbone: E,
+    /// The projector.
+    pub projector: Mlp,
+}
+
+impl<E: Encoder> BarlowTwins<E> {
+    /// The projection `z` of a batch of views.
+    ///
+    /// # Shapes
+    /// - `images`: `[B, C, H, W]`
+    /// - output: `[B, d]`
+    pub fn project(&self, images: Tensor<4>) -> Tensor<2> {
+        self.projector
+            .forward(self.backbone.forward_features(images))
+    }
+}
+
+/// Barlow Twins (Zbontar et al. 2021) on a [`BarlowTwinsConfig`] network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BarlowTwinsMethod<C = BackboneConfig> {
+    /// The network.
+    pub model: BarlowTwinsConfig<C>,
+    /// λ, the weight of the redundancy-reduction term. Default 5·10⁻³ (the paper; lightly's
+    /// `BarlowTwinsLoss`).
+    #[serde(default = "default_lambda")]
+    pub lambda: f64,
+    /// A factor on the whole loss. Default 1; solo-learn's CIFAR-10 `barlow.yaml` uses 0.1
+    /// (`scale_loss`).
+    #[serde(default = "default_scale")]
+    pub scale: f64,
+    /// No weight decay on biases and normalisation parameters. Default `true` (the paper trains
+    /// with LARS and excludes them).
+    #[serde(default = "default_true")]
+    pub exclude_bias_and_norm: bool,
+}
+
+fn default_lambda() -> f64 {
+    5e-3
+}
+fn default_scale() -> f64 {
+    1.0
+}
+fn default_true() -> bool {
+    true
+}
+
+impl<C: EncoderConfig> BarlowTwinsMethod<C> {
+    /// Barlow Twins on the network `model` with the paper's λ = 5·10⁻³.
+    pub fn new(model: BarlowTwinsConfig<C>) -> Self {
+        Self {
+            model,
+            lambda: default_lambda(),
+            scale: default_scale(),
+            exclude_bias_and_norm: true,
+        }
+    }
+
+    /// solo-learn's CIFAR-10 recipe (`barlow.yaml`): the 2048-wide projector, λ = 0.0051, the
+    /// loss scaled by 0.1.
+    pub fn cifar10(backbone: C) -> Self {
+        Self {
+            lambda: 0.0051,
+            scale: 0.1,
+            ..Self::new(BarlowTwinsConfig::cifar10(backbone))
+        }
+    }
+}
+
+impl<C: EncoderConfig> Method for BarlowTwinsMethod<C> {
+    type EncoderConfig = C;
+    type Model = BarlowTwins<EncoderOf<C>>;
+    const NAME: &'static str = "barlow_twins";
+
+    fn validate(&self) -> Result<()> {
+        error::non_negative(BARLOW, "lambda", self.lambda)?;
+        error::positive(BARLOW, "scale", self.scale)
+    }
+
+    fn init_model(&self, device: &Device) -> Self::Model {
+        self.model.init(device)
+    }
+
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> Result<StepOutput> {
+        require_views(Self::NAME, batch, 2)?;
+        let z1 = model.project(batch.view(0, ctx.device));
+        let z2 = model.project(batch.view(1, ctx.device));
+        let loss = barlow_twins(z1.clone(), z2, self.lambda).mul_scalar(self.scale);
+        Ok(StepOutput {
+            loss,
+            embeddings: Some(z1),
+            metrics: Vec::new(),
+        })
+    }
+
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m EncoderOf<C> {
+        &model.backbone
+    }
+
+    fn backbone_config(&self) -> &C {
+        &self.model.backbone
+    }
+
+    fn param_groups(&self) -> ParamGroups {
+        ParamGroups {
+            no_weight_decay_on_bias_and_norm: self.exclude_bias_and_norm,
+            ..ParamGroups::default()
+        }
+    }
+}

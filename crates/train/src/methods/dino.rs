@@ -1,0 +1,307 @@
+//! DINO: a student matches the sharpened, centred output of a momentum teacher across crops.
+//!
+//! Caron et al., "Emerging Properties in Self-Supervised Vision Transformers", ICCV 2021. The
+//! student (encoder + [`DinoHead`]) sees every crop, global and local; the teacher, the EMA of the
+//! student, sees only the global crops. The loss ([`dino`]) is the cross-entropy between the
+//! teacher's softmax at a low temperature, after subtracting a running centre of its outputs
+//! ([`dino_center`]), and the student's at τ = 0.1, over every pair of different views. The last
+//! layer is frozen for the first epoch and gradients are clipped per parameter (DINO's
+//! `freeze_last_layer` and `clip_grad`).
+//!
+//! The centre is a [`RunningState`] of the model, so checkpoints save and restore it exactly.
+//! Views `0..global_views` of a batch are the global crops (as
+//! [`MultiCropTransform`](selfsup_data::MultiCropTransform) makes them), the rest local.
+
+use burn::module::RunningState;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use selfsup_data::ViewBatch;
+use selfsup_losses::{DinoLossConfig, dino, dino_center};
+use selfsup_models::{
+    Backbone, BackboneConfig, DinoHead, DinoHeadConfig, Encoder, EncoderConfig, EncoderOf,
+    cosine_momentum, momentum_copy, update_momentum,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{self, Error, Result};
+use crate::gradients::{clip_gradients_per_parameter, drop_gradients};
+use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
+
+const DINO: &str = "dino";
+
+/// Configuration of a [`Dino`] network: the encoder (any [`EncoderConfig`]) and the DINO head.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DinoConfig<C = BackboneConfig> {
+    /// The encoder.
+    pub backbone: C,
+    /// The projection head, whose weight-normalised last layer gives the output distribution.
+    pub head: DinoHeadConfig,
+}
+
+impl<C: EncoderConfig> DinoConfig<C> {
+    /// The paper's head on `backbone`: `2048 → 2048 → 256`, 65 536 outputs (DINO §3.1, lightly's
+    /// `DINOProjectionHead`).
+    pub fn paper(backbone: C) -> Self {
+        let head = DinoHeadConfig::new().with_input_dim(backbone.feature_dim());
+        Self { backbone, head }
+    }
+
+    /// solo-learn's CIFAR-10 head (`dino.yaml`).
+    pub fn cifar10(backbone: C) -> Self {
+        let head = DinoHeadConfig::cifar10(backbone.feature_dim());
+        Self { backbone, head }
+    }
+
+    /// Builds the student, its momentum copy (the teacher) and the centre on `device`.
+    ///
+    /// # Panics
+    /// If the head's input is not the encoder's feature dimension.
+    pub fn init(&self, device: &Device) -> Dino<EncoderOf<C>> {
+        let features = self.backbone.feature_dim();
+        assert_eq!(
+            self.head.input_dim, features,
+            "DinoConfig: the head takes {} features but the backbone outputs {features}",
+            self.head.input_dim
+        );
+        let backbone = self.backbone.init(device);
+        let head = self.head.init(device);
+        Dino {
+            teacher_backbone: momentum_copy(self.backbone.init(device), &backbone),
+            teacher_head: momentum_copy(self.head.init(device), &head),
+            center: RunningState::new(Tensor::zeros([1, self.head.output_dim], device)),
+            backbone,
+            head,
+        }
+    }
+}
+
+/// DINO's networks: the student, its momentum teacher, and the centre of the teacher's outputs.
+#[derive(Module, Debug)]
+pub struct Dino<E: Module = Backbone> {
+    /// The student encoder, the one evaluated.
+    pub backbone: E,
+    /// The student head.
+    pub head: DinoHead,
+    /// The teacher encoder (EMA of `backbone`, no gradient).
+    pub teacher_backbone: E,
+    /// The teacher head (EMA of `head`, no gradient).
+    pub teacher_head: DinoHead,
+    /// The centre `c` of the teacher's outputs, `[1, output_dim]`.
+    pub center: RunningState<Tensor<2>>,
+}
+
+impl<E: Encoder> Dino<E> {
+    /// The student's output for a batch of crops.
+    ///
+    /// # Shapes
+    /// - `images`: `[B, C, H, W]`
+    /// - output: `[B, output_dim]`
+    pub fn student(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head.forward(self.backbone.forward_features(images))
+    }
+
+    /// The teacher's output for a batch of crops, detached (DINO's stop-gradient on the
+    /// teacher).
+    ///
+    /// # Shapes
+    /// - `images`: `[B, C, H, W]`
+    /// - output: `[B, output_dim]`
+    pub fn teacher(&self, images: Tensor<4>) -> Tensor<2> {
+        self.teacher_head
+            .forward(self.teacher_backbone.forward_features(images))
+            .detach()
+    }
+}
+
+/// DINO (Caron et al. 2021) on a [`DinoConfig`] network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DinoMethod<C = BackboneConfig> {
+    /// The networks.
+    pub model: DinoConfig<C>,
+    /// Temperatures and centre momentum (lightly's `DINOLoss` defaults: teacher 0.04, student
+    /// 0.1, centre momentum 0.9).
+    #[serde(default = "DinoLossConfig::new")]
+    pub loss: DinoLossConfig,
+    /// How many of a batch's views are global crops (the teacher's inputs). Default 2.
+    #[serde(default = "default_global_views")]
+    pub global_views: usize,
+    /// The teacher's EMA momentum at the first step. Default 0.996 (DINO §3.1, lightly).
+    #[serde(default = "default_base_momentum")]
+    pub base_momentum: f64,
+    /// The momentum at the end of the run. Default 1.
+    #[serde(default = "default_final_momentum")]
+    pub final_momentum: f64,
+    /// Epochs during which the head's last layer gets no update. Default 1 (DINO's
+    /// `freeze_last_layer`).
+    #[serde(default = "default_freeze_epochs")]
+    pub freeze_last_layer_epochs: usize,
+    /// Clip each parameter's gradient norm to this value; `None` for no clipping. Default 3
+    /// (DINO's `clip_grad`).
+    #[serde(default = "default_clip")]
+    pub clip_grad: Option<f64>,
+    /// No weight decay on biases and normalisation parameters. Default `true` (DINO's
+    /// `get_params_groups`).
+    #[serde(default = "default_true")]
+    pub exclude_bias_and_norm: bool,
+}
+
+fn default_global_views() -> usize {
+    2
+}
+fn default_base_momentum() -> f64 {
+    0.996
+}
+fn default_final_momentum() -> f64 {
+    1.0
+}
+fn default_freeze_epochs() -> usize {
+    1
+}
+fn default_clip() -> Option<f64> {
+    Some(3.0)
+}
+fn default_true() -> bool {
+    true
+}
+
+impl<C: EncoderConfig> DinoMethod<C> {
+    /// DINO on the network `model` with the paper's / lightly's defaults.
+    pub fn new(model: DinoConfig<C>) -> Self {
+        Self {
+            model,
+            loss: DinoLossConfig::new(),
+            global_views: default_global_views(),
+            base_momentum: default_base_momentum(),
+            final_momentum: default_final_momentum(),
+            freeze_last_layer_epochs: default_freeze_epochs(),
+            clip_grad: default_clip(),
+            exclude_bias_and_norm: true,
+        }
+    }
+
+    /// DINO on CIFAR-10: solo-learn's `dino.yaml` head, the default temperatures and momentum.
+    pub fn cifar10(backbone: C) -> Self {
+        Self::new(DinoConfig::cifar10(backbone))
+    }
+
+    /// The momentum of the EMA after optimizer step `ctx.step`.
+    pub fn momentum(&self, ctx: &StepContext<'_>) -> f64 {
+        cosine_momentum(
+            ctx.step,
+            ctx.total_steps,
+            self.base_momentum,
+            self.final_momentum,
+        )
+    }
+}
+
+impl<C: EncoderConfig> Method for DinoMethod<C> {
+    type EncoderConfig = C;
+    type Model = Dino<EncoderOf<C>>;
+    const NAME: &'static str = "dino";
+
+    fn validate(&self) -> Result<()> {
+        error::positive(DINO, "teacher_temp", self.loss.teacher_temp)?;
+        error::positive(DINO, "warmup_teacher_temp", self.loss.warmup_teacher_temp)?;
+        error::positive(DINO, "student_temp", self.loss.student_temp)?;
+        error::closed_unit_interval(DINO, "center_momentum", self.loss.center_momentum)?;
+        error::closed_unit_interval(DINO, "base_momentum", self.base_momentum)?;
+        error::closed_unit_interval(DINO, "final_momentum", self.final_momentum)?;
+        if self.global_views == 0 {
+            return Err(Error::invalid(DINO, "global_views", 0, "must be positive"));
+        }
+        if let Some(clip) = self.clip_grad {
+            error::positive(DINO, "clip_grad", clip)?;
+        }
+        Ok(())
+    }
+
+    fn init_model(&self, device: &Device) -> Self::Model {
+        self.model.init(device)
+    }
+
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> Result<StepOutput> {
+        let views = batch.views.len();
+        require_views(Self::NAME, batch, self.global_views.max(2))?;
+        let teacher: Vec<Tensor<2>> = (0..self.global_views)
+            .map(|v| model.teacher(batch.view(v, ctx.device)))
+            .collect();
+        let student: Vec<Tensor<2>> = (0..views)
+            .map(|v| model.student(batch.view(v, ctx.device)))
+            .collect();
+        let center = model.center.value_sync();
+        let teacher_temp = self.loss.teacher_temp_at(ctx.epoch);
+        let loss = dino(
+            &teacher,
+            &student,
+            center.clone(),
+            teacher_temp,
+            self.loss.student_temp,
+        );
+        model
+            .center
+            .update(dino_center(center, &teacher, self.loss.center_momentum));
+        Ok(StepOutput {
+            loss,
+            embeddings: Some(student[0].clone()),
+            metrics: Vec::new(),
+        }
+        .with_metric("momentum", self.momentum(ctx))
+        .with_metric("teacher_temp", teacher_temp))
+    }
+
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m EncoderOf<C> {
+        &model.backbone
+    }
+
+    fn backbone_config(&self) -> &C {
+        &self.model.backbone
+    }
+
+    fn param_groups(&self) -> ParamGroups {
+        ParamGroups {
+            no_weight_decay_on_bias_and_norm: self.exclude_bias_and_norm,
+            ..ParamGroups::default()
+        }
+    }
+
+    fn on_gradients(
+        &self,
+        model: &Self::Model,
+        grads: GradientsParams,
+        ctx: &StepContext<'_>,
+    ) -> GradientsParams {
+        let grads = match self.clip_grad {
+            Some(max_norm) => clip_gradients_per_parameter(grads, model, max_norm).0,
+            None => grads,
+        };
+        if ctx.epoch < self.freeze_last_layer_epochs {
+            drop_gradients(grads, &model.head.last_layer)
+        } else {
+            grads
+        }
+    }
+
+    fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
+        let m = self.momentum(ctx);
+        let Dino {
+            backbone,
+            head,
+            teacher_backbone,
+            teacher_head,
+            center,
+        } = model;
+        Dino {
+            teacher_backbone: update_momentum(teacher_backbone, &backbone, m),
+            teacher_head: update_momentum(teacher_head, &head, m),
+            backbone,
+            head,
+            center,
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! VICReg: variance, invariance and covariance regularisation of the two views' projections.
+//!
+//! Bardes, Ponce & LeCun, "VICReg: Variance-Invariance-Covariance Regularization for
+//! Self-Supervised Learning", ICLR 2022. The two views go through the same encoder and a 3-layer
+//! expander; the loss ([`vicreg`]) keeps each embedding dimension's standard deviation above 1
+//! (variance), matches the two views (invariance) and decorrelates the dimensions (covariance),
+//! weighted 25 / 25 / 1.
+
+use burn::prelude::*;
+use selfsup_data::ViewBatch;
+use selfsup_losses::{VicRegConfig as VicRegLossConfig, vicreg};
+use selfsup_models::{
+    Backbone, BackboneConfig, Encoder, EncoderConfig, EncoderOf, Mlp, VicRegProjectionHeadConfig,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{self, Result};
+use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
+
+const VICREG: &str = "vicreg";
+
+/// Configuration of a [`VicReg`] network: an encoder (any [`EncoderConfig`]) and its expander.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VicRegConfig<C = BackboneConfig> {
+    /// The encoder.
+    pub backbone: C,
+    /// The expander (projector).
+    pub projector: VicRegProjectionHeadConfig,
+}
+
+impl<C: EncoderConfig> VicRegConfig<C> {
+    /// The paper's expander on `backbone`: three linear layers of 8192 units, batch norm and
+    /// ReLU after the first two (VICReg §4.2).
+    pub fn paper(backbone: C) -> Self {
+        let projector = VicRegProjectionHeadConfig::new().with_input_dim(backbone.feature_dim());
+        Self {
+            backbone,
+            projector,
+        }
+    }
+
+    /// The CIFAR-10 expander of solo-learn's `vicreg.yaml`: 2048 units.
+    pub fn cifar10(backbone: C) -> Self {
+        let projector = VicRegProjectionHeadConfig::cifar10(backbone.feature_dim());
+        Self {
+            backbone,
+            projector,
+        }
+    }
+
+    /// Builds the network on `device`.
+    ///
+    /// # Panics
+    /// If the expander's input is not the encoder's feature dimension.
+    pub fn init(&self, device: &Device) -> VicReg<EncoderOf<C>> {
+        let features = self.backbone.feature_dim();
+        assert_eq!(
+            self.projector.input_dim, features,
+            "VicRegConfig: the projector takes {} features but the backbone outputs {features}",
+            self.projector.input_dim
+        );
+        VicReg {
+            backbone: self.backbone.init(device),
+            projector: self.projector.init(device),
+        }
+    }
+}
+
+/// The VICReg network: an encoder and its expander, shared by both views.
+#[derive(Module, Debug)]
+pub struct VicReg<E: Module = Backbone> {
+    /// The encoder, the one evaluated.
+    pub backbone: E,
+    /// The expander.
+    pub projector: Mlp,
+}
+
+impl<E: Encoder> VicReg<E> {
+    /// The embedding `z` of a batch of views.
+    ///
+    /// # Shapes
+    /// - `images`: `[B, C, H, W]`
+    /// - output: `[B, d]`
+    pub fn project(&self, images: Tensor<4>) -> Tensor<2> {
+        self.projector
+            .forward(self.backbone.forward_features(images))
+    }
+}
+
+/// VICReg (Bardes et al. 2022) on a [`VicRegConfig`] network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VicRegMethod<C = BackboneConfig> {
+    /// The network.
+    pub model: VicRegConfig<C>,
+    /// The loss coefficients (λ = 25, μ = 25, ν = 1, ε = 10⁻⁴ by default).
+    #[serde(default = "VicRegLossConfig::new")]
+    pub loss: VicRegLossConfig,
+    /// No weight decay on biases and normalisation parameters. Default `true` (the paper trains
+    /// with LARS and excludes them).
+    #[serde(default = "default_true")]
+    pub exclude_bias_and_norm: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl<C: EncoderConfig> VicRegMethod<C> {
+    /// VICReg on the network `model` with the paper's coefficients.
+    pub fn new(model: VicRegConfig<C>) -> Self {
+        Self {
+            model,
+            loss: VicRegLossConfig::new(),
+            exclude_bias_and_norm: true,
+        }
+    }
+
+    /// solo-learn's CIFAR-10 recipe (`vicreg.yaml`): the 2048-wide expander, coefficients
+    /// 25 / 25 / 1.
+    pub fn cifar10(backbone: C) -> Self {
+        Self::new(VicRegConfig::cifar10(backbone))
+    }
+}
+
+impl<C: EncoderConfig> Method for VicRegMethod<C> {
+    type EncoderConfig = C;
+    type Model = VicReg<EncoderOf<C>>;
+    const NAME: &'static str = "vicreg";
+
+    fn validate(&self) -> Result<()> {
+        error::non_negative(VICREG, "invariance", self.loss.invariance)?;
+        error::non_negative(VICREG, "variance", self.loss.variance)?;
+        error::non_negative(VICREG, "covariance", self.loss.covariance)?;
+        error::positive(VICREG, "eps", self.loss.eps)
+    }
+
+    fn init_model(&self, device: &Device) -> Self::Model {
+        self.model.init(device)
+    }
+
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> Result<StepOutput> {
+        require_views(Self::NAME, batch, 2)?;
+        let z1 = model.project(batch.view(0, ctx.device));
+        let z2 = model.project(batch.view(1, ctx.device));
+        Ok(StepOutput {
+            loss: vicreg(z1.clone(), z2, &self.loss),
+            embeddings: Some(z1),
+            metrics: Vec::new(),
+        })
+    }
+
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m EncoderOf<C> {
+        &model.backbone
+    }
+
+    fn backbone_config(&self) -> &C {
+        &self.model.backbone
+    }
+
+    fn param_groups(&self) -> ParamGroups {
+        ParamGroups {
+            no_weight_decay_on_bias_and_norm: self.exclude_bias_and_norm,
+            ..ParamGroups::default()
+        }
+    }
+}
