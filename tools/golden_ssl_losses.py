@@ -246,7 +246,12 @@ for b, k, n_high, n_low, n_queue, tau, iterations, epsilon in SWAV_CASES:
 
 # (B, K, iterations, epsilon, score scale): the last case's scores / epsilon reach 100, beyond
 # float32's exp range (88.7).
-SINKHORN_CASES = [(5, 8, 3, 0.05, 1.0), (8, 4, 1, 0.05, 1.0), (6, 10, 0, 0.1, 1.0), (4, 6, 3, 0.05, 5.0)]
+SINKHORN_CASES = [
+    (5, 8, 3, 0.05, 1.0),
+    (8, 4, 1, 0.05, 1.0),
+    (6, 10, 0, 0.1, 1.0),
+    (4, 6, 3, 0.05, 5.0),
+]
 sinkhorn_golden = []
 for b, k, iterations, epsilon, scale in SINKHORN_CASES:
     scores = torch.rand(b, k) * 2 * scale - scale

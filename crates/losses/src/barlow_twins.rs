@@ -9,9 +9,9 @@
 //! L    = Σ_i (1 − C_ii)² + λ · Σ_i Σ_{j≠i} C_ij²
 //! ```
 //!
-//! As lightly's `BarlowTwinsLoss` and facebookresearch/barlowtwins (`nn.BatchNorm1d(affine=False)`),
-//! `ẑ` is batch normalisation in training mode: the **biased** variance with
-//! [`BARLOW_TWINS_BN_EPS`] added, not the unbiased `std` of the paper's pseudocode.
+//! As lightly's `BarlowTwinsLoss` and facebookresearch/barlowtwins
+//! (`nn.BatchNorm1d(affine=False)`), `ẑ` is batch normalisation in training mode: the **biased**
+//! variance with [`BARLOW_TWINS_BN_EPS`] added, not the unbiased `std` of the paper's pseudocode.
 
 use burn::prelude::*;
 

@@ -24,11 +24,11 @@ use crate::contract::{check_positive, check_views};
 ///
 /// With `Q = exp(scores / epsilon)`, normalised to sum 1, each of `iterations` rounds divides
 /// every prototype's column by its sum, then every row by its sum and by `B`; the result is
-/// multiplied by `B`, so that after at least one round each row of the output sums to 1. This is lightly's `sinkhorn` (and facebookresearch/swav's
-/// `distributed_sinkhorn`) on one process, in the `[B, K]` layout, computed in the log domain
-/// (each normalisation a log-sum-exp): scores / epsilon of any magnitude stay finite in float32,
-/// where `exp(scores / epsilon)` overflows beyond 88.7. With `iterations = 0` the output is
-/// `B · Q`.
+/// multiplied by `B`, so that after at least one round each row of the output sums to 1. This is
+/// lightly's `sinkhorn` (and facebookresearch/swav's `distributed_sinkhorn`) on one process, in
+/// the `[B, K]` layout, computed in the log domain (each normalisation a log-sum-exp): scores /
+/// epsilon of any magnitude stay finite in float32, where `exp(scores / epsilon)` overflows
+/// beyond 88.7. With `iterations = 0` the output is `B · Q`.
 ///
 /// # Stop-gradient
 ///
