@@ -1,6 +1,8 @@
 //! Self-supervised pre-training on CIFAR-10 with any of selfsup's methods, each with its
 //! CIFAR-10 preset (heads, loss parameters, momentum schedule, augmentations) from lightly's or
-//! solo-learn's CIFAR-10 configuration.
+//! solo-learn's CIFAR-10 configuration (`scripts/pretrain/cifar/<method>.yaml`): BYOL, Barlow
+//! Twins and MoCo v3 on solo-learn's asymmetric pair, MoCo v2+ on its weak symmetric one, VICReg
+//! on its own, DINO and SwAV on two global crops (plus `--local-views` 16×16 local crops).
 //!
 //! ```text
 //! cargo run --release --example pretrain -- --method byol \
@@ -17,7 +19,8 @@ use std::sync::Arc;
 use clap::{Parser, ValueEnum};
 use common::{Result, TrainArgs, main_with};
 use selfsup::data::{
-    ByolTransform, MultiCropTransform, MultiViewTransform, SimClrTransform, SimSiamTransform,
+    ByolTransform, MocoV2Transform, MultiCropTransform, MultiViewTransform, SimClrTransform,
+    SimSiamTransform, VicRegTransform,
 };
 use selfsup::models::{SimClrConfig, SimClrProjectionHeadConfig, SimSiamConfig};
 use selfsup::train::{
@@ -61,6 +64,9 @@ struct Args {
     /// as solo-learn's CIFAR-10 configurations.
     #[arg(long, default_value_t = 0)]
     local_views: usize,
+    /// Epochs in which DINO's last layer and SwAV's prototypes get no update (their papers: 1).
+    #[arg(long, default_value_t = 1)]
+    freeze_epochs: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -98,8 +104,10 @@ fn run(args: Args) -> Result<()> {
             args.train.run(method, asymmetric())?;
         }
         MethodKind::Moco => {
-            args.train
-                .run(MocoMethod::v2_cifar10(backbone), asymmetric())?;
+            args.train.run(
+                MocoMethod::v2_cifar10(backbone),
+                Arc::new(MocoV2Transform::cifar10()),
+            )?;
         }
         MethodKind::MocoV3 => {
             args.train
@@ -110,16 +118,22 @@ fn run(args: Args) -> Result<()> {
                 .run(BarlowTwinsMethod::cifar10(backbone), asymmetric())?;
         }
         MethodKind::Vicreg => {
-            args.train
-                .run(VicRegMethod::cifar10(backbone), asymmetric())?;
+            args.train.run(
+                VicRegMethod::cifar10(backbone),
+                Arc::new(VicRegTransform::cifar10()),
+            )?;
         }
         MethodKind::Dino => {
             let transform = multi_crop(MultiCropTransform::dino_cifar10(), args.local_views)?;
-            args.train.run(DinoMethod::cifar10(backbone), transform)?;
+            let mut method = DinoMethod::cifar10(backbone);
+            method.freeze_last_layer_epochs = args.freeze_epochs;
+            args.train.run(method, transform)?;
         }
         MethodKind::Swav => {
             let transform = multi_crop(MultiCropTransform::swav_cifar10(), args.local_views)?;
-            args.train.run(SwavMethod::cifar10(backbone), transform)?;
+            let mut method = SwavMethod::cifar10(backbone);
+            method.freeze_prototypes_epochs = args.freeze_epochs;
+            args.train.run(method, transform)?;
         }
     }
     Ok(())

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# The CPU-budget protocol of docs/RESULTS.md: SimCLR and SimSiam pre-training of the small CNN on
-# 20 000 CIFAR-10 images for 3 epochs each on tch, then the linear probe and kNN of both
-# checkpoints and of a random-init backbone, with the same protocol. About 30 minutes on 2 cores.
+# The CPU-budget protocol of docs/RESULTS.md: self-supervised pre-training of the small CNN on
+# 20 000 CIFAR-10 images for 3 epochs on tch (Adam 10⁻³, batch 128), then the linear probe and
+# kNN of each checkpoint and of a random-init backbone, with the same protocol. About 10 minutes
+# per method on 2 cores.
 #
 #   . scripts/env.sh
 #   cargo build --workspace --all-targets --features tch,wgpu
 #   tools/cpu_protocol.sh [CIFAR10_DIR] [OUT_DIR]
+#   METHODS="byol moco barlow-twins vicreg dino swav" tools/cpu_protocol.sh   # other methods
 #
+# METHODS takes the `--method` names of the `pretrain` example (default: simclr simsiam).
 # Prints one line per step with its wall time, then the accuracies; every log is kept in OUT_DIR.
 set -euo pipefail
 data="${1:-../shared/data/cifar-10-batches-bin}"
 out="${2:-runs/cpu-protocol}"
+methods="${METHODS:-simclr simsiam}"
 bin="${CARGO_TARGET_DIR:-target}/debug/examples"
 mkdir -p "$out"
 
@@ -25,9 +29,10 @@ step() { # name, command...
     echo "$name: $((SECONDS - start)) s"
 }
 
-step simclr "$bin/simclr" $pretrain --out-dir "$out/simclr"
-step simsiam "$bin/simsiam" $pretrain --out-dir "$out/simsiam"
-for run in simclr simsiam random; do
+for run in $methods; do
+    step "$run" "$bin/pretrain" --method "$run" $pretrain --out-dir "$out/$run"
+done
+for run in $methods random; do
     if [ "$run" = random ]; then
         backbone="--random-init --backbone small-cnn"
     else
@@ -38,9 +43,9 @@ for run in simclr simsiam random; do
 done
 
 echo
-for run in simclr simsiam; do
+for run in $methods; do
     grep '^done:' "$out/$run.log" | sed "s/^/$run /"
 done
-for run in simclr simsiam random; do
+for run in $methods random; do
     echo "$run: linear $(grep '^accuracy:' "$out/probe-$run.log" | cut -d' ' -f2), kNN $(grep '^accuracy:' "$out/knn-$run.log" | cut -d' ' -f2)"
 done

@@ -22,6 +22,8 @@
 //!   learnable).
 //! - [`momentum`]: momentum (EMA) copies of a network ([`momentum_copy`], [`update_momentum`],
 //!   [`cosine_momentum`]) for BYOL's and MoCo's targets and DINO's teacher.
+//! - [`projection_net`]: [`ProjectionNet`] = encoder + projection head, the network of SimCLR,
+//!   Barlow Twins and VICReg.
 //! - [`simclr`]: [`SimClr`] = backbone + projection head.
 //! - [`simsiam`]: [`SimSiam`] = backbone + projection MLP + prediction MLP.
 //! - [`pretrained`]: [`ResNet::load_safetensors`], a torchvision-layout state dict saved by
@@ -64,6 +66,7 @@ pub mod mlp;
 pub mod momentum;
 pub mod norm;
 pub mod pretrained;
+pub mod projection_net;
 pub mod resnet;
 pub mod simclr;
 pub mod simsiam;
@@ -85,9 +88,10 @@ pub use heads::{
     SimSiamPredictionHeadConfig, SimSiamProjectionHead, SimSiamProjectionHeadConfig,
 };
 pub use mlp::{Mlp, MlpBlock, MlpBlockConfig, MlpConfig, MlpNorm};
-pub use momentum::{cosine_momentum, momentum_copy, update_momentum};
+pub use momentum::{MomentumSchedule, cosine_momentum, momentum_copy, update_momentum};
 pub use norm::{NonAffineBatchNorm, NonAffineBatchNormConfig};
 pub use pretrained::{LoadError, LoadErrorKind, LoadOptions};
+pub use projection_net::ProjectionNet;
 pub use resnet::{BlockKind, ResNet, ResNetConfig, Stem};
 pub use simclr::{SimClr, SimClrConfig};
 pub use simsiam::{SimSiam, SimSiamConfig, SimSiamOutput};

@@ -14,6 +14,32 @@
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// The EMA momentum over a run: `base` at the first step, rising to `end` on BYOL's cosine
+/// schedule ([`cosine_momentum`]); `base = end` is a constant momentum (MoCo v2's 0.999).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MomentumSchedule {
+    /// The momentum at step 0 (BYOL's `τ_base`).
+    pub base: f64,
+    /// The momentum at the end of the run.
+    pub end: f64,
+}
+
+impl MomentumSchedule {
+    /// From `base` to `end`.
+    pub fn new(base: f64, end: f64) -> Self {
+        Self { base, end }
+    }
+
+    /// The momentum after `step` of `total_steps` optimizer steps.
+    ///
+    /// # Panics
+    /// If `total_steps` is 0.
+    pub fn at(&self, step: usize, total_steps: usize) -> f64 {
+        cosine_momentum(step, total_steps, self.base, self.end)
+    }
+}
 
 /// `fresh`, a newly built module of `online`'s architecture, turned into a momentum copy of
 /// `online`: every float tensor (parameters and batch-norm statistics) takes `online`'s value,

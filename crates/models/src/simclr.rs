@@ -4,8 +4,9 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::backbone::{Backbone, BackboneConfig};
-use crate::encoder::{Encoder, EncoderConfig, EncoderOf};
-use crate::heads::{SimClrProjectionHead, SimClrProjectionHeadConfig};
+use crate::encoder::{EncoderConfig, EncoderOf};
+use crate::heads::SimClrProjectionHeadConfig;
+use crate::projection_net::ProjectionNet;
 
 /// Configuration of a [`SimClr`] network. The encoder is any [`EncoderConfig`], the built-in
 /// [`BackboneConfig`] by default.
@@ -54,36 +55,8 @@ impl<C: EncoderConfig> SimClrConfig<C> {
     }
 }
 
-/// SimCLR's network `z = g(f(x))`, built by [`SimClrConfig::init`].
+/// SimCLR's network `z = g(f(x))`, built by [`SimClrConfig::init`]: a [`ProjectionNet`].
 ///
 /// The contrastive loss is applied to `z`; downstream tasks (the linear probe) use the
-/// backbone's features `h = f(x)`, reachable as [`SimClr::backbone`].
-#[derive(Module, Debug)]
-pub struct SimClr<E: Module = Backbone> {
-    /// The encoder `f`.
-    pub backbone: E,
-    /// The projection head `g`.
-    pub projector: SimClrProjectionHead,
-}
-
-impl<E: Encoder> SimClr<E> {
-    /// Projects one batch of views: `z = g(f(x))`.
-    ///
-    /// # Shapes
-    /// - `images`: `[B, C_in, H, W]`
-    /// - output: `[B, projector.output_dim]`
-    pub fn project(&self, images: Tensor<4>) -> Tensor<2> {
-        self.projector
-            .forward(self.backbone.forward_features(images))
-    }
-
-    /// Projects the two views of a batch, each on its own (batch-norm statistics are per view,
-    /// as when a PyTorch training loop calls the model once per view).
-    ///
-    /// # Shapes
-    /// - `x1`, `x2`: `[B, C_in, H, W]`
-    /// - output `(z1, z2)`: `[B, projector.output_dim]` each
-    pub fn forward(&self, x1: Tensor<4>, x2: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        (self.project(x1), self.project(x2))
-    }
-}
+/// backbone's features `h = f(x)`, reachable as its `backbone`.
+pub type SimClr<E = Backbone> = ProjectionNet<E>;

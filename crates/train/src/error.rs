@@ -162,3 +162,12 @@ pub(crate) fn closed_unit_interval(
         Err(Error::invalid(config, field, value, "must be in [0, 1]"))
     }
 }
+
+/// Both ends of a momentum schedule in `[0, 1]`.
+pub(crate) fn momentum_schedule(
+    config: &'static str,
+    schedule: &selfsup_models::MomentumSchedule,
+) -> Result<()> {
+    closed_unit_interval(config, "momentum.base", schedule.base)?;
+    closed_unit_interval(config, "momentum.end", schedule.end)
+}

@@ -63,10 +63,10 @@ pub use history::{EpochRecord, EpochSums, History};
 pub use knn::{KnnConfig, knn_evaluate, knn_predict, knn_scores};
 pub use method::{Method, ParamGroups, StepContext, StepOutput, require_views};
 pub use methods::{
-    BarlowTwins, BarlowTwinsConfig, BarlowTwinsMethod, Byol, ByolConfig, ByolMethod, Classifier,
+    BarlowTwinsConfig, BarlowTwinsMethod, Byol, ByolConfig, ByolMethod, Classifier,
     ClassifierConfig, Dino, DinoConfig, DinoMethod, Moco, MocoConfig, MocoMethod, PretextMethod,
     PretextModel, PretextModelConfig, SimClrMethod, SimSiamMethod, SupervisedMethod, Swav,
-    SwavConfig, SwavMethod, VicReg, VicRegConfig, VicRegMethod,
+    SwavConfig, SwavMethod, VicRegConfig, VicRegMethod,
 };
 pub use metrics::{ClassCount, ClassificationReport};
 pub use monitor::{OnlineKnn, embedding_std};

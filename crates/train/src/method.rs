@@ -116,6 +116,17 @@ pub struct ParamGroups {
     pub no_weight_decay_on_bias_and_norm: bool,
 }
 
+impl ParamGroups {
+    /// One group with the schedule's LR; biases and normalisation parameters without weight
+    /// decay when `exclude_bias_and_norm`.
+    pub fn bias_and_norm_without_weight_decay(exclude_bias_and_norm: bool) -> Self {
+        Self {
+            no_weight_decay_on_bias_and_norm: exclude_bias_and_norm,
+            ..Self::default()
+        }
+    }
+}
+
 /// A training method: a model to build, how a batch of views becomes a loss, and the hooks
 /// around the optimizer step (see the [module docs](self)).
 ///

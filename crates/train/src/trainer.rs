@@ -1,9 +1,11 @@
 //! The generic training loop: one [`Trainer`] for every [`Method`].
 //!
 //! Per step: the method turns a batch of views into a loss, the trainer checks it is finite,
-//! back-propagates and steps the optimizer at the schedule's LR. Per epoch: a line of log
-//! (console and `train.log`), `history.json`, `loss.png`, the collapse monitor, the optional
-//! online kNN accuracy, and an atomic checkpoint. [`Trainer::resume`] continues from a
+//! back-propagates, lets the method change the gradients, steps the optimizer at the schedule's
+//! LR (with the method's parameter groups) and lets the method change the model (its EMA
+//! target); see [`Method`]. Per epoch: a line of log (console and `train.log`),
+//! `history.json`, `loss.png`, the collapse monitor, the optional online kNN accuracy, and an
+//! atomic checkpoint. [`Trainer::resume`] continues from a
 //! checkpoint and, with the same config, reproduces the loss sequence of an uninterrupted run.
 //!
 //! ```no_run

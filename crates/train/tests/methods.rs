@@ -354,7 +354,7 @@ fn bad_method_hyper_parameters_are_refused_before_training() {
     assert!(err.to_string().contains("temperature"), "{err}");
     let byol = tiny_byol().with_momentum(1.5, 1.0);
     let err = Trainer::new(byol, config(1, 8), &device()).unwrap_err();
-    assert!(err.to_string().contains("base_momentum"), "{err}");
+    assert!(err.to_string().contains("momentum.base"), "{err}");
 }
 
 #[test]
@@ -368,12 +368,9 @@ fn a_method_needing_more_views_than_the_transform_makes_says_so() {
 }
 
 /// The collapse monitor (`embedding_std`, ≈1 for spread-out embeddings, → 0 on collapse) of
-/// every epoch of a short BYOL run (16 epochs of 4 steps).
-fn embedding_stds(method: ByolMethod) -> Vec<f64> {
-    let data = TrainData::new(
-        dataset(64, 10, false),
-        Arc::new(SimSiamTransform::cifar10()),
-    );
+/// every epoch of a short run (16 epochs of 4 steps of 16 images).
+fn embedding_stds<M: Method>(method: M, transform: Arc<dyn MultiViewTransform>) -> Vec<f64> {
+    let data = TrainData::new(dataset(64, 10, false), transform);
     let trainer = Trainer::new(
         method,
         TrainingConfig {
@@ -392,19 +389,42 @@ fn embedding_stds(method: ByolMethod) -> Vec<f64> {
         .collect()
 }
 
-/// BYOL Table 5 / SimSiam Table 1: without the predictor, and with the target being the online
-/// network itself (momentum 0), the representation collapses; the full method does not.
-#[test]
-fn byol_collapses_without_its_predictor_and_ema_and_not_with_them() {
-    let healthy = embedding_stds(tiny_byol());
-    let ablated = embedding_stds(tiny_byol().with_predictor(false).with_momentum(0.0, 0.0));
+/// Asserts that `ablated` collapses (its monitor falls below 0.1 and to under a quarter of its
+/// first epoch's) while `full` stays above `healthy` throughout.
+fn assert_collapse(name: &str, full: &[f64], ablated: &[f64], healthy: f64) {
     let (first, last) = (ablated[0], *ablated.last().unwrap());
     assert!(
         last < 0.1 && last < 0.25 * first,
-        "without predictor and EMA the monitor falls toward 0: {ablated:?}"
+        "{name}: the ablation's collapse monitor falls toward 0: {ablated:?}"
     );
     assert!(
-        healthy.iter().all(|&s| s > 0.5),
-        "with them it stays healthy: {healthy:?}"
+        full.iter().all(|&s| s > healthy),
+        "{name}: the full method's stays healthy: {full:?}"
     );
+}
+
+/// The momentum family. BYOL Table 5 / SimSiam Table 1: without the predictor, and with the
+/// target being the online network itself (momentum 0), the representation collapses; the full
+/// method does not.
+#[test]
+fn byol_collapses_without_its_predictor_and_ema_and_not_with_them() {
+    let transform = || -> Arc<dyn MultiViewTransform> { Arc::new(SimSiamTransform::cifar10()) };
+    let full = embedding_stds(tiny_byol(), transform());
+    let ablated = embedding_stds(
+        tiny_byol().with_predictor(false).with_momentum(0.0, 0.0),
+        transform(),
+    );
+    assert_collapse("byol", &full, &ablated, 0.5);
+}
+
+/// The redundancy-reduction family. VICReg §4.5 (Table 4): with the invariance term alone, the
+/// embeddings collapse; the variance and covariance terms prevent it.
+#[test]
+fn vicreg_collapses_with_invariance_alone_and_not_with_its_regularisers() {
+    let full = embedding_stds(tiny_vicreg(), two_views());
+    let mut ablated = tiny_vicreg();
+    ablated.loss.variance = 0.0;
+    ablated.loss.covariance = 0.0;
+    let ablated = embedding_stds(ablated, two_views());
+    assert_collapse("vicreg", &full, &ablated, 0.5);
 }

@@ -655,3 +655,49 @@ fn fine_tuning_starts_from_the_pretrained_backbone() {
     );
     assert_eq!(classifier.head.weight.dims(), [8, 10]);
 }
+
+/// A checkpoint in the format written before checkpoints stored the encoder's config (made by
+/// the earlier code from this file's `tiny_simsiam`, 1 epoch of 2 steps on `ssl_data(16)`): its
+/// backbone loads for evaluation and computes the features the earlier code computed, and
+/// `resume` accepts it.
+#[test]
+fn checkpoints_of_the_earlier_format_still_load_and_resume() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/simsiam_v1.ckpt");
+    let saved = Checkpoint::read(&path).unwrap();
+    assert!(
+        saved.state.encoder_config.is_none(),
+        "the fixture predates encoder_config"
+    );
+    let loaded = load_backbone(&path, &device()).unwrap();
+    assert_eq!(loaded.method, "simsiam");
+    assert_eq!(
+        serde_json::to_value(&loaded.config).unwrap(),
+        serde_json::to_value(tiny_backbone()).unwrap()
+    );
+    let images = dataset(4, 10, false);
+    let features = extract_features(
+        &loaded.backbone,
+        images.as_ref(),
+        &[0, 1, 2, 3],
+        None,
+        4,
+        &device(),
+    )
+    .unwrap();
+    let expected: Vec<f32> = serde_json::from_str(include_str!("golden/simsiam_v1_features.json"))
+        .expect("the features parse");
+    crate::support::assert_close(
+        &crate::support::values(features.features),
+        &expected,
+        1e-6,
+        1e-5,
+        "features of the earlier checkpoint's backbone",
+    );
+    let resumed = Trainer::new(tiny_simsiam(), config(1, 8), &device())
+        .unwrap()
+        .resume(&path, &ssl_data(16))
+        .unwrap();
+    assert!(resumed.finished);
+    assert_eq!(resumed.history, saved.state.history);
+}

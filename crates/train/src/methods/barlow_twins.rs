@@ -9,8 +9,7 @@ use burn::prelude::*;
 use selfsup_data::ViewBatch;
 use selfsup_losses::barlow_twins;
 use selfsup_models::{
-    Backbone, BackboneConfig, BarlowTwinsProjectionHeadConfig, Encoder, EncoderConfig, EncoderOf,
-    Mlp,
+    BackboneConfig, BarlowTwinsProjectionHeadConfig, EncoderConfig, EncoderOf, ProjectionNet,
 };
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +18,7 @@ use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views}
 
 const BARLOW: &str = "barlow_twins";
 
-/// Configuration of a [`BarlowTwins`] network: an encoder (any [`EncoderConfig`]) and its
+/// Configuration of the network: an encoder (any [`EncoderConfig`]) and its
 /// projector.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BarlowTwinsConfig<C = BackboneConfig> {
@@ -54,38 +53,17 @@ impl<C: EncoderConfig> BarlowTwinsConfig<C> {
     ///
     /// # Panics
     /// If the projector's input is not the encoder's feature dimension.
-    pub fn init(&self, device: &Device) -> BarlowTwins<EncoderOf<C>> {
+    pub fn init(&self, device: &Device) -> ProjectionNet<EncoderOf<C>> {
         let features = self.backbone.feature_dim();
         assert_eq!(
             self.projector.input_dim, features,
             "BarlowTwinsConfig: the projector takes {} features but the backbone outputs {features}",
             self.projector.input_dim
         );
-        BarlowTwins {
+        ProjectionNet {
             backbone: self.backbone.init(device),
             projector: self.projector.init(device),
         }
-    }
-}
-
-/// The Barlow Twins network: an encoder and its projector, shared by both views.
-#[derive(Module, Debug)]
-pub struct BarlowTwins<E: Module = Backbone> {
-    /// The encoder, the one evaluated.
-    pub backbone: E,
-    /// The projector.
-    pub projector: Mlp,
-}
-
-impl<E: Encoder> BarlowTwins<E> {
-    /// The projection `z` of a batch of views.
-    ///
-    /// # Shapes
-    /// - `images`: `[B, C, H, W]`
-    /// - output: `[B, d]`
-    pub fn project(&self, images: Tensor<4>) -> Tensor<2> {
-        self.projector
-            .forward(self.backbone.forward_features(images))
     }
 }
 
@@ -142,7 +120,7 @@ impl<C: EncoderConfig> BarlowTwinsMethod<C> {
 
 impl<C: EncoderConfig> Method for BarlowTwinsMethod<C> {
     type EncoderConfig = C;
-    type Model = BarlowTwins<EncoderOf<C>>;
+    type Model = ProjectionNet<EncoderOf<C>>;
     const NAME: &'static str = "barlow_twins";
 
     fn validate(&self) -> Result<()> {
@@ -180,9 +158,6 @@ impl<C: EncoderConfig> Method for BarlowTwinsMethod<C> {
     }
 
     fn param_groups(&self) -> ParamGroups {
-        ParamGroups {
-            no_weight_decay_on_bias_and_norm: self.exclude_bias_and_norm,
-            ..ParamGroups::default()
-        }
+        ParamGroups::bias_and_norm_without_weight_decay(self.exclude_bias_and_norm)
     }
 }

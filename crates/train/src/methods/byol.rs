@@ -11,7 +11,7 @@ use selfsup_data::ViewBatch;
 use selfsup_losses::simsiam_loss;
 use selfsup_models::{
     Backbone, BackboneConfig, ByolPredictionHeadConfig, ByolProjectionHeadConfig, Encoder,
-    EncoderConfig, EncoderOf, Mlp, cosine_momentum, momentum_copy, update_momentum,
+    EncoderConfig, EncoderOf, Mlp, MomentumSchedule, momentum_copy, update_momentum,
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,13 +121,9 @@ impl<E: Encoder> Byol<E> {
 pub struct ByolMethod<C = BackboneConfig> {
     /// The networks.
     pub model: ByolConfig<C>,
-    /// The EMA momentum at the first step, `τ_base`. Default 0.99 (solo-learn's CIFAR-10
-    /// `base_tau_momentum`; the paper's ImageNet value is 0.996).
-    #[serde(default = "default_base_momentum")]
-    pub base_momentum: f64,
-    /// The momentum at the end of the run. Default 1.0 (BYOL §3.2).
-    #[serde(default = "default_final_momentum")]
-    pub final_momentum: f64,
+    /// The EMA momentum, 0.99 (solo-learn's CIFAR-10 `base_tau_momentum`; the paper's ImageNet value is 0.996) to 1 (BYOL §3.2) on BYOL's cosine schedule.
+    #[serde(default = "default_momentum")]
+    pub momentum: MomentumSchedule,
     /// Use the predictor. Default `true`; `false` is the ablation of BYOL Table 5 whose
     /// representation collapses when the target is the online network itself.
     #[serde(default = "default_true")]
@@ -138,11 +134,8 @@ pub struct ByolMethod<C = BackboneConfig> {
     pub exclude_bias_and_norm: bool,
 }
 
-fn default_base_momentum() -> f64 {
-    0.99
-}
-fn default_final_momentum() -> f64 {
-    1.0
+fn default_momentum() -> MomentumSchedule {
+    MomentumSchedule::new(0.99, 1.0)
 }
 fn default_true() -> bool {
     true
@@ -153,8 +146,7 @@ impl<C: EncoderConfig> ByolMethod<C> {
     pub fn new(model: ByolConfig<C>) -> Self {
         Self {
             model,
-            base_momentum: default_base_momentum(),
-            final_momentum: default_final_momentum(),
+            momentum: default_momentum(),
             use_predictor: true,
             exclude_bias_and_norm: true,
         }
@@ -162,8 +154,7 @@ impl<C: EncoderConfig> ByolMethod<C> {
 
     /// The momentum schedule from `base` to `end`.
     pub fn with_momentum(mut self, base: f64, end: f64) -> Self {
-        self.base_momentum = base;
-        self.final_momentum = end;
+        self.momentum = MomentumSchedule::new(base, end);
         self
     }
 
@@ -174,13 +165,8 @@ impl<C: EncoderConfig> ByolMethod<C> {
     }
 
     /// The momentum of the EMA after optimizer step `ctx.step`.
-    pub fn momentum(&self, ctx: &StepContext<'_>) -> f64 {
-        cosine_momentum(
-            ctx.step,
-            ctx.total_steps,
-            self.base_momentum,
-            self.final_momentum,
-        )
+    pub fn momentum_at(&self, ctx: &StepContext<'_>) -> f64 {
+        self.momentum.at(ctx.step, ctx.total_steps)
     }
 }
 
@@ -218,12 +204,11 @@ impl<C: EncoderConfig> Method for ByolMethod<C> {
             embeddings: Some(z1),
             metrics: Vec::new(),
         }
-        .with_metric("momentum", self.momentum(ctx)))
+        .with_metric("momentum", self.momentum_at(ctx)))
     }
 
     fn validate(&self) -> Result<()> {
-        error::closed_unit_interval("byol", "base_momentum", self.base_momentum)?;
-        error::closed_unit_interval("byol", "final_momentum", self.final_momentum)
+        error::momentum_schedule("byol", &self.momentum)
     }
 
     fn backbone<'m>(&self, model: &'m Self::Model) -> &'m EncoderOf<C> {
@@ -235,14 +220,11 @@ impl<C: EncoderConfig> Method for ByolMethod<C> {
     }
 
     fn param_groups(&self) -> ParamGroups {
-        ParamGroups {
-            no_weight_decay_on_bias_and_norm: self.exclude_bias_and_norm,
-            ..ParamGroups::default()
-        }
+        ParamGroups::bias_and_norm_without_weight_decay(self.exclude_bias_and_norm)
     }
 
     fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
-        let m = self.momentum(ctx);
+        let m = self.momentum_at(ctx);
         let Byol {
             backbone,
             projector,

@@ -19,7 +19,7 @@ use selfsup_data::ViewBatch;
 use selfsup_losses::{DinoLossConfig, dino, dino_center};
 use selfsup_models::{
     Backbone, BackboneConfig, DinoHead, DinoHeadConfig, Encoder, EncoderConfig, EncoderOf,
-    cosine_momentum, momentum_copy, update_momentum,
+    MomentumSchedule, momentum_copy, update_momentum,
 };
 use serde::{Deserialize, Serialize};
 
@@ -125,12 +125,9 @@ pub struct DinoMethod<C = BackboneConfig> {
     /// How many of a batch's views are global crops (the teacher's inputs). Default 2.
     #[serde(default = "default_global_views")]
     pub global_views: usize,
-    /// The teacher's EMA momentum at the first step. Default 0.996 (DINO §3.1, lightly).
-    #[serde(default = "default_base_momentum")]
-    pub base_momentum: f64,
-    /// The momentum at the end of the run. Default 1.
-    #[serde(default = "default_final_momentum")]
-    pub final_momentum: f64,
+    /// The teacher's EMA momentum, 0.996 (DINO §3.1, lightly) to 1 on BYOL's cosine schedule.
+    #[serde(default = "default_momentum")]
+    pub momentum: MomentumSchedule,
     /// Epochs during which the head's last layer gets no update. Default 1 (DINO's
     /// `freeze_last_layer`).
     #[serde(default = "default_freeze_epochs")]
@@ -148,11 +145,8 @@ pub struct DinoMethod<C = BackboneConfig> {
 fn default_global_views() -> usize {
     2
 }
-fn default_base_momentum() -> f64 {
-    0.996
-}
-fn default_final_momentum() -> f64 {
-    1.0
+fn default_momentum() -> MomentumSchedule {
+    MomentumSchedule::new(0.996, 1.0)
 }
 fn default_freeze_epochs() -> usize {
     1
@@ -171,8 +165,7 @@ impl<C: EncoderConfig> DinoMethod<C> {
             model,
             loss: DinoLossConfig::new(),
             global_views: default_global_views(),
-            base_momentum: default_base_momentum(),
-            final_momentum: default_final_momentum(),
+            momentum: default_momentum(),
             freeze_last_layer_epochs: default_freeze_epochs(),
             clip_grad: default_clip(),
             exclude_bias_and_norm: true,
@@ -185,13 +178,8 @@ impl<C: EncoderConfig> DinoMethod<C> {
     }
 
     /// The momentum of the EMA after optimizer step `ctx.step`.
-    pub fn momentum(&self, ctx: &StepContext<'_>) -> f64 {
-        cosine_momentum(
-            ctx.step,
-            ctx.total_steps,
-            self.base_momentum,
-            self.final_momentum,
-        )
+    pub fn momentum_at(&self, ctx: &StepContext<'_>) -> f64 {
+        self.momentum.at(ctx.step, ctx.total_steps)
     }
 }
 
@@ -205,8 +193,7 @@ impl<C: EncoderConfig> Method for DinoMethod<C> {
         error::positive(DINO, "warmup_teacher_temp", self.loss.warmup_teacher_temp)?;
         error::positive(DINO, "student_temp", self.loss.student_temp)?;
         error::closed_unit_interval(DINO, "center_momentum", self.loss.center_momentum)?;
-        error::closed_unit_interval(DINO, "base_momentum", self.base_momentum)?;
-        error::closed_unit_interval(DINO, "final_momentum", self.final_momentum)?;
+        error::momentum_schedule(DINO, &self.momentum)?;
         if self.global_views == 0 {
             return Err(Error::invalid(DINO, "global_views", 0, "must be positive"));
         }
@@ -251,7 +238,7 @@ impl<C: EncoderConfig> Method for DinoMethod<C> {
             embeddings: Some(student[0].clone()),
             metrics: Vec::new(),
         }
-        .with_metric("momentum", self.momentum(ctx))
+        .with_metric("momentum", self.momentum_at(ctx))
         .with_metric("teacher_temp", teacher_temp))
     }
 
@@ -264,10 +251,7 @@ impl<C: EncoderConfig> Method for DinoMethod<C> {
     }
 
     fn param_groups(&self) -> ParamGroups {
-        ParamGroups {
-            no_weight_decay_on_bias_and_norm: self.exclude_bias_and_norm,
-            ..ParamGroups::default()
-        }
+        ParamGroups::bias_and_norm_without_weight_decay(self.exclude_bias_and_norm)
     }
 
     fn on_gradients(
@@ -288,7 +272,7 @@ impl<C: EncoderConfig> Method for DinoMethod<C> {
     }
 
     fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
-        let m = self.momentum(ctx);
+        let m = self.momentum_at(ctx);
         let Dino {
             backbone,
             head,

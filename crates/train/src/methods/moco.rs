@@ -20,7 +20,7 @@ use selfsup_data::ViewBatch;
 use selfsup_losses::info_nce;
 use selfsup_models::{
     Backbone, BackboneConfig, Encoder, EncoderConfig, EncoderOf, Mlp, MocoPredictionHeadConfig,
-    MocoProjectionHeadConfig, cosine_momentum, momentum_copy, update_momentum,
+    MocoProjectionHeadConfig, MomentumSchedule, momentum_copy, update_momentum,
 };
 use serde::{Deserialize, Serialize};
 
@@ -186,13 +186,9 @@ pub struct MocoMethod<C = BackboneConfig> {
     /// InfoNCE temperature τ. Default 0.2 (MoCo v2 §3; solo-learn's CIFAR-10 configs).
     #[serde(default = "default_temperature")]
     pub temperature: f64,
-    /// The EMA momentum at the first step. Default 0.99 (solo-learn's CIFAR-10 `base_tau`).
-    #[serde(default = "default_base_momentum")]
-    pub base_momentum: f64,
-    /// The momentum at the end of the run (cosine schedule; equal to `base_momentum` for
-    /// MoCo v2's constant 0.999). Default 0.999.
-    #[serde(default = "default_final_momentum")]
-    pub final_momentum: f64,
+    /// The EMA momentum, 0.99 (solo-learn's CIFAR-10 `base_tau`) to 0.999 on BYOL's cosine schedule.
+    #[serde(default = "default_momentum")]
+    pub momentum: MomentumSchedule,
     /// Symmetrise the loss over the two views (MoCo v3, solo-learn's MoCo v2+); `false` is
     /// MoCo v2's query from view 1, key from view 2. Default `true`.
     #[serde(default = "default_true")]
@@ -208,11 +204,8 @@ pub struct MocoMethod<C = BackboneConfig> {
 fn default_temperature() -> f64 {
     0.2
 }
-fn default_base_momentum() -> f64 {
-    0.99
-}
-fn default_final_momentum() -> f64 {
-    0.999
+fn default_momentum() -> MomentumSchedule {
+    MomentumSchedule::new(0.99, 0.999)
 }
 fn default_true() -> bool {
     true
@@ -224,8 +217,7 @@ impl<C: EncoderConfig> MocoMethod<C> {
         Self {
             model,
             temperature: default_temperature(),
-            base_momentum: default_base_momentum(),
-            final_momentum: default_final_momentum(),
+            momentum: default_momentum(),
             symmetric: true,
             scale_by_temperature: false,
             exclude_bias_and_norm: true,
@@ -263,8 +255,7 @@ impl<C: EncoderConfig> MocoMethod<C> {
 
     /// The momentum schedule from `base` to `end`.
     pub fn with_momentum(mut self, base: f64, end: f64) -> Self {
-        self.base_momentum = base;
-        self.final_momentum = end;
+        self.momentum = MomentumSchedule::new(base, end);
         self
     }
 
@@ -275,13 +266,8 @@ impl<C: EncoderConfig> MocoMethod<C> {
     }
 
     /// The momentum of the EMA after optimizer step `ctx.step`.
-    pub fn momentum(&self, ctx: &StepContext<'_>) -> f64 {
-        cosine_momentum(
-            ctx.step,
-            ctx.total_steps,
-            self.base_momentum,
-            self.final_momentum,
-        )
+    pub fn momentum_at(&self, ctx: &StepContext<'_>) -> f64 {
+        self.momentum.at(ctx.step, ctx.total_steps)
     }
 
     fn term(&self, query: Tensor<2>, key: Tensor<2>, queue: Option<Tensor<2>>) -> Tensor<1> {
@@ -301,8 +287,7 @@ impl<C: EncoderConfig> Method for MocoMethod<C> {
 
     fn validate(&self) -> Result<()> {
         error::positive(MOCO, "temperature", self.temperature)?;
-        error::closed_unit_interval(MOCO, "base_momentum", self.base_momentum)?;
-        error::closed_unit_interval(MOCO, "final_momentum", self.final_momentum)
+        error::momentum_schedule(MOCO, &self.momentum)
     }
 
     fn init_model(&self, device: &Device) -> Self::Model {
@@ -355,7 +340,7 @@ impl<C: EncoderConfig> Method for MocoMethod<C> {
             embeddings: Some(q1),
             metrics: Vec::new(),
         }
-        .with_metric("momentum", self.momentum(ctx)))
+        .with_metric("momentum", self.momentum_at(ctx)))
     }
 
     fn backbone<'m>(&self, model: &'m Self::Model) -> &'m EncoderOf<C> {
@@ -367,14 +352,11 @@ impl<C: EncoderConfig> Method for MocoMethod<C> {
     }
 
     fn param_groups(&self) -> ParamGroups {
-        ParamGroups {
-            no_weight_decay_on_bias_and_norm: self.exclude_bias_and_norm,
-            ..ParamGroups::default()
-        }
+        ParamGroups::bias_and_norm_without_weight_decay(self.exclude_bias_and_norm)
     }
 
     fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
-        let m = self.momentum(ctx);
+        let m = self.momentum_at(ctx);
         let Moco {
             backbone,
             projector,

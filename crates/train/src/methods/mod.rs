@@ -26,7 +26,7 @@ mod supervised;
 mod swav;
 mod vicreg;
 
-pub use barlow_twins::{BarlowTwins, BarlowTwinsConfig, BarlowTwinsMethod};
+pub use barlow_twins::{BarlowTwinsConfig, BarlowTwinsMethod};
 pub use byol::{Byol, ByolConfig, ByolMethod};
 pub use dino::{Dino, DinoConfig, DinoMethod};
 pub use moco::{Moco, MocoConfig, MocoMethod};
@@ -35,4 +35,4 @@ pub use simclr::SimClrMethod;
 pub use simsiam::SimSiamMethod;
 pub use supervised::{Classifier, ClassifierConfig, SupervisedMethod};
 pub use swav::{Swav, SwavConfig, SwavMethod};
-pub use vicreg::{VicReg, VicRegConfig, VicRegMethod};
+pub use vicreg::{VicRegConfig, VicRegMethod};

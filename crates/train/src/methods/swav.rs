@@ -285,10 +285,7 @@ impl<C: EncoderConfig> Method for SwavMethod<C> {
     }
 
     fn param_groups(&self) -> ParamGroups {
-        ParamGroups {
-            no_weight_decay_on_bias_and_norm: self.exclude_bias_and_norm,
-            ..ParamGroups::default()
-        }
+        ParamGroups::bias_and_norm_without_weight_decay(self.exclude_bias_and_norm)
     }
 
     fn on_gradients(

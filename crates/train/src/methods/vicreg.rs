@@ -10,7 +10,7 @@ use burn::prelude::*;
 use selfsup_data::ViewBatch;
 use selfsup_losses::{VicRegConfig as VicRegLossConfig, vicreg};
 use selfsup_models::{
-    Backbone, BackboneConfig, Encoder, EncoderConfig, EncoderOf, Mlp, VicRegProjectionHeadConfig,
+    BackboneConfig, EncoderConfig, EncoderOf, ProjectionNet, VicRegProjectionHeadConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,7 @@ use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views}
 
 const VICREG: &str = "vicreg";
 
-/// Configuration of a [`VicReg`] network: an encoder (any [`EncoderConfig`]) and its expander.
+/// Configuration of the network: an encoder (any [`EncoderConfig`]) and its expander.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VicRegConfig<C = BackboneConfig> {
     /// The encoder.
@@ -52,38 +52,17 @@ impl<C: EncoderConfig> VicRegConfig<C> {
     ///
     /// # Panics
     /// If the expander's input is not the encoder's feature dimension.
-    pub fn init(&self, device: &Device) -> VicReg<EncoderOf<C>> {
+    pub fn init(&self, device: &Device) -> ProjectionNet<EncoderOf<C>> {
         let features = self.backbone.feature_dim();
         assert_eq!(
             self.projector.input_dim, features,
             "VicRegConfig: the projector takes {} features but the backbone outputs {features}",
             self.projector.input_dim
         );
-        VicReg {
+        ProjectionNet {
             backbone: self.backbone.init(device),
             projector: self.projector.init(device),
         }
-    }
-}
-
-/// The VICReg network: an encoder and its expander, shared by both views.
-#[derive(Module, Debug)]
-pub struct VicReg<E: Module = Backbone> {
-    /// The encoder, the one evaluated.
-    pub backbone: E,
-    /// The expander.
-    pub projector: Mlp,
-}
-
-impl<E: Encoder> VicReg<E> {
-    /// The embedding `z` of a batch of views.
-    ///
-    /// # Shapes
-    /// - `images`: `[B, C, H, W]`
-    /// - output: `[B, d]`
-    pub fn project(&self, images: Tensor<4>) -> Tensor<2> {
-        self.projector
-            .forward(self.backbone.forward_features(images))
     }
 }
 
@@ -124,7 +103,7 @@ impl<C: EncoderConfig> VicRegMethod<C> {
 
 impl<C: EncoderConfig> Method for VicRegMethod<C> {
     type EncoderConfig = C;
-    type Model = VicReg<EncoderOf<C>>;
+    type Model = ProjectionNet<EncoderOf<C>>;
     const NAME: &'static str = "vicreg";
 
     fn validate(&self) -> Result<()> {
@@ -163,9 +142,6 @@ impl<C: EncoderConfig> Method for VicRegMethod<C> {
     }
 
     fn param_groups(&self) -> ParamGroups {
-        ParamGroups {
-            no_weight_decay_on_bias_and_norm: self.exclude_bias_and_norm,
-            ..ParamGroups::default()
-        }
+        ParamGroups::bias_and_norm_without_weight_decay(self.exclude_bias_and_norm)
     }
 }
