@@ -225,19 +225,10 @@ impl<C: EncoderConfig> Method for ByolMethod<C> {
 
     fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
         let m = self.momentum_at(ctx);
-        let Byol {
-            backbone,
-            projector,
-            predictor,
-            target_backbone,
-            target_projector,
-        } = model;
         Byol {
-            target_backbone: update_momentum(target_backbone, &backbone, m),
-            target_projector: update_momentum(target_projector, &projector, m),
-            backbone,
-            projector,
-            predictor,
+            target_backbone: update_momentum(model.target_backbone, &model.backbone, m),
+            target_projector: update_momentum(model.target_projector, &model.projector, m),
+            ..model
         }
     }
 }

@@ -273,19 +273,10 @@ impl<C: EncoderConfig> Method for DinoMethod<C> {
 
     fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
         let m = self.momentum_at(ctx);
-        let Dino {
-            backbone,
-            head,
-            teacher_backbone,
-            teacher_head,
-            center,
-        } = model;
         Dino {
-            teacher_backbone: update_momentum(teacher_backbone, &backbone, m),
-            teacher_head: update_momentum(teacher_head, &head, m),
-            backbone,
-            head,
-            center,
+            teacher_backbone: update_momentum(model.teacher_backbone, &model.backbone, m),
+            teacher_head: update_momentum(model.teacher_head, &model.head, m),
+            ..model
         }
     }
 }

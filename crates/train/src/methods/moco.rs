@@ -357,21 +357,10 @@ impl<C: EncoderConfig> Method for MocoMethod<C> {
 
     fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
         let m = self.momentum_at(ctx);
-        let Moco {
-            backbone,
-            projector,
-            predictor,
-            target_backbone,
-            target_projector,
-            queue,
-        } = model;
         Moco {
-            target_backbone: update_momentum(target_backbone, &backbone, m),
-            target_projector: update_momentum(target_projector, &projector, m),
-            backbone,
-            projector,
-            predictor,
-            queue,
+            target_backbone: update_momentum(model.target_backbone, &model.backbone, m),
+            target_projector: update_momentum(model.target_projector, &model.projector, m),
+            ..model
         }
     }
 }
