@@ -4,8 +4,8 @@
 use burn::prelude::*;
 
 use crate::backbone::Backbone;
-use crate::encoder::Encoder;
-use crate::mlp::Mlp;
+use crate::encoder::{Encoder, EncoderConfig};
+use crate::mlp::{Mlp, MlpConfig};
 
 /// An encoder `f` and a projection head `g`, `z = g(f(x))`: the network of SimCLR
 /// ([`SimClr`](crate::SimClr)), Barlow Twins and VICReg, whose methods differ only in the loss
@@ -19,6 +19,31 @@ pub struct ProjectionNet<E: Module = Backbone> {
 }
 
 impl<E: Encoder> ProjectionNet<E> {
+    /// Builds the encoder of `backbone` and the projector of `projector` on `device`; `config`
+    /// names the method's config in the panic message.
+    ///
+    /// # Panics
+    /// If the projector's input is not the encoder's feature dimension, or a part's config is
+    /// invalid.
+    pub fn init<C: EncoderConfig<Encoder = E>>(
+        config: &str,
+        backbone: &C,
+        projector: &MlpConfig,
+        device: &Device,
+    ) -> Self {
+        let features = backbone.feature_dim();
+        assert_eq!(
+            projector.input_dim(),
+            features,
+            "{config}: the projector takes {} features but the backbone outputs {features}",
+            projector.input_dim()
+        );
+        Self {
+            backbone: backbone.init(device),
+            projector: projector.init(device),
+        }
+    }
+
     /// Projects one batch of views: `z = g(f(x))`.
     ///
     /// # Shapes

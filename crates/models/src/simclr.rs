@@ -42,16 +42,12 @@ impl<C: EncoderConfig> SimClrConfig<C> {
     /// If the projector's `input_dim` is not the backbone's feature dimension, or a part's
     /// config is invalid.
     pub fn init(&self, device: &Device) -> SimClr<EncoderOf<C>> {
-        let features = self.backbone.feature_dim();
-        assert_eq!(
-            self.projector.input_dim, features,
-            "SimClrConfig: the projector takes {} features but the backbone outputs {features}",
-            self.projector.input_dim
-        );
-        SimClr {
-            backbone: self.backbone.init(device),
-            projector: self.projector.init(device),
-        }
+        ProjectionNet::init(
+            "SimClrConfig",
+            &self.backbone,
+            &self.projector.mlp(),
+            device,
+        )
     }
 }
 

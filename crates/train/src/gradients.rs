@@ -21,7 +21,8 @@ pub fn drop_gradients<M: Module>(mut grads: GradientsParams, module: &M) -> Grad
 
 /// Clips each parameter's gradient of `module` to an ℓ2 norm of at most `max_norm`, separately
 /// per parameter, as DINO's `clip_gradients` (`g ← g · max_norm / (‖g‖ + 10⁻⁶)` when that
-/// factor is below 1). Returns the gradients and the largest norm seen before clipping.
+/// factor is below 1). Returns the gradients and the largest norm seen before clipping (`[1]`,
+/// `None` when no parameter of `module` has a gradient). Nothing is read back from the device.
 ///
 /// # Panics
 /// If `max_norm` is not positive and finite.
@@ -29,7 +30,7 @@ pub fn clip_gradients_per_parameter<M: Module>(
     mut grads: GradientsParams,
     module: &M,
     max_norm: f64,
-) -> (GradientsParams, f64) {
+) -> (GradientsParams, Option<Tensor<1>>) {
     assert!(
         max_norm.is_finite() && max_norm > 0.0,
         "clip_gradients_per_parameter: max_norm must be positive and finite, got {max_norm}"
@@ -37,30 +38,31 @@ pub fn clip_gradients_per_parameter<M: Module>(
     struct Clip<'a> {
         grads: &'a mut GradientsParams,
         max_norm: f64,
-        largest: f64,
+        norms: Vec<Tensor<1>>,
     }
     impl ModuleVisitor for Clip<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let Some(grad) = self.grads.remove::<D>(param.id) else {
                 return;
             };
-            let norm = grad.clone().square().sum().sqrt().into_scalar::<f64>();
-            self.largest = self.largest.max(norm);
-            let factor = self.max_norm / (norm + 1e-6);
-            let grad = if factor < 1.0 {
-                grad.mul_scalar(factor)
-            } else {
-                grad
-            };
-            self.grads.register::<D>(param.id, grad);
+            let norm = grad.clone().square().sum().sqrt(); // [1]
+            let factor = norm
+                .clone()
+                .add_scalar(1e-6)
+                .recip()
+                .mul_scalar(self.max_norm)
+                .clamp_max(1.0);
+            self.norms.push(norm);
+            self.grads
+                .register::<D>(param.id, grad * factor.reshape([1; D]));
         }
     }
     let mut clip = Clip {
         grads: &mut grads,
         max_norm,
-        largest: 0.0,
+        norms: Vec::new(),
     };
     module.visit(&mut clip);
-    let largest = clip.largest;
+    let largest = (!clip.norms.is_empty()).then(|| Tensor::cat(clip.norms, 0).max());
     (grads, largest)
 }

@@ -159,6 +159,7 @@ fn clipping_bounds_each_parameters_gradient_norm() {
         "the test needs a large gradient: {raw_norm}"
     );
     let (grads, largest) = clip_gradients_per_parameter(grads, &model, 1.0);
+    let largest = largest.unwrap().into_scalar::<f64>();
     assert!(
         largest >= raw_norm * (1.0 - 1e-4),
         "{largest} is the largest norm"

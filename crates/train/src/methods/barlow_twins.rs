@@ -54,16 +54,12 @@ impl<C: EncoderConfig> BarlowTwinsConfig<C> {
     /// # Panics
     /// If the projector's input is not the encoder's feature dimension.
     pub fn init(&self, device: &Device) -> ProjectionNet<EncoderOf<C>> {
-        let features = self.backbone.feature_dim();
-        assert_eq!(
-            self.projector.input_dim, features,
-            "BarlowTwinsConfig: the projector takes {} features but the backbone outputs {features}",
-            self.projector.input_dim
-        );
-        ProjectionNet {
-            backbone: self.backbone.init(device),
-            projector: self.projector.init(device),
-        }
+        ProjectionNet::init(
+            "BarlowTwinsConfig",
+            &self.backbone,
+            &self.projector.mlp(),
+            device,
+        )
     }
 }
 

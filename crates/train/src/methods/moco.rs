@@ -15,7 +15,6 @@
 
 use burn::module::RunningState;
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use selfsup_data::ViewBatch;
 use selfsup_losses::info_nce;
 use selfsup_models::{
@@ -24,6 +23,7 @@ use selfsup_models::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::queue::{enqueue, random_queue};
 use crate::error::{self, Error, Result};
 use crate::knn::l2_normalize;
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
@@ -115,11 +115,7 @@ impl<C: EncoderConfig> MocoConfig<C> {
         }
         let backbone = self.backbone.init(device);
         let projector = self.projector.init(device);
-        let queue = (self.queue_size > 0).then(|| {
-            let keys =
-                Tensor::<2>::random([self.queue_size, d], Distribution::Normal(0.0, 1.0), device);
-            RunningState::new(l2_normalize(keys))
-        });
+        let queue = (self.queue_size > 0).then(|| random_queue(self.queue_size, d, device));
         Moco {
             target_backbone: momentum_copy(self.backbone.init(device), &backbone),
             target_projector: momentum_copy(self.projector.init(device), &projector),
@@ -325,15 +321,7 @@ impl<C: EncoderConfig> Method for MocoMethod<C> {
             (self.term(q1.clone(), k2.clone(), queue.clone()), k2)
         };
         if let (Some(state), Some(queue)) = (&model.queue, queue) {
-            let size = queue.dims()[0];
-            let fresh = l2_normalize(keys);
-            let kept = size.saturating_sub(fresh.dims()[0]);
-            let next = if kept == 0 {
-                fresh.narrow(0, 0, size)
-            } else {
-                Tensor::cat(vec![fresh, queue.narrow(0, 0, kept)], 0)
-            };
-            state.update(next.detach());
+            enqueue(state, queue, l2_normalize(keys));
         }
         Ok(StepOutput {
             loss,

@@ -20,6 +20,7 @@ mod byol;
 mod dino;
 mod moco;
 mod pretext;
+mod queue;
 mod simclr;
 mod simsiam;
 mod supervised;

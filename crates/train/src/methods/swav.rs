@@ -15,7 +15,6 @@
 use burn::module::RunningState;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use selfsup_data::ViewBatch;
 use selfsup_losses::{SwavLossConfig, swav};
 use selfsup_models::{
@@ -24,6 +23,7 @@ use selfsup_models::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::queue::{enqueue, random_queue};
 use crate::error::{self, Error, Result};
 use crate::gradients::drop_gradients;
 use crate::knn::l2_normalize;
@@ -98,14 +98,7 @@ impl<C: EncoderConfig> SwavConfig<C> {
         );
         let queues = if self.queue_size > 0 {
             (0..self.high_resolution_views)
-                .map(|_| {
-                    let random = Tensor::<2>::random(
-                        [self.queue_size, d],
-                        Distribution::Normal(0.0, 1.0),
-                        device,
-                    );
-                    RunningState::new(l2_normalize(random))
-                })
+                .map(|_| random_queue(self.queue_size, d, device))
                 .collect()
         } else {
             Vec::new()
@@ -259,15 +252,7 @@ impl<C: EncoderConfig> Method for SwavMethod<C> {
             &self.loss,
         );
         for ((state, queue), fresh) in model.queues.iter().zip(queued).zip(&z) {
-            let size = queue.dims()[0];
-            let fresh = fresh.clone().detach();
-            let kept = size.saturating_sub(fresh.dims()[0]);
-            let next = if kept == 0 {
-                fresh.narrow(0, 0, size)
-            } else {
-                Tensor::cat(vec![fresh, queue.narrow(0, 0, kept)], 0)
-            };
-            state.update(next);
+            enqueue(state, queue, fresh.clone());
         }
         Ok(StepOutput {
             loss,

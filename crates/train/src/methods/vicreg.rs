@@ -53,16 +53,12 @@ impl<C: EncoderConfig> VicRegConfig<C> {
     /// # Panics
     /// If the expander's input is not the encoder's feature dimension.
     pub fn init(&self, device: &Device) -> ProjectionNet<EncoderOf<C>> {
-        let features = self.backbone.feature_dim();
-        assert_eq!(
-            self.projector.input_dim, features,
-            "VicRegConfig: the projector takes {} features but the backbone outputs {features}",
-            self.projector.input_dim
-        );
-        ProjectionNet {
-            backbone: self.backbone.init(device),
-            projector: self.projector.init(device),
-        }
+        ProjectionNet::init(
+            "VicRegConfig",
+            &self.backbone,
+            &self.projector.mlp(),
+            device,
+        )
     }
 }
 
