@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use selfsup::burn::module::Module;
 use selfsup::burn::tensor::Device;
 use selfsup::data::transforms::Normalize;
 use selfsup::data::{CifarDataset, SimSiamTransform, Split};
@@ -15,8 +16,8 @@ use selfsup::models::{
     SmallCnnConfig,
 };
 use selfsup::train::{
-    EvalSplits, KnnConfig, LinearProbeConfig, SimSiamMethod, TrainData, Trainer, TrainingConfig,
-    knn_backbone, linear_probe_backbone, load_backbone,
+    EvalSplits, KnnConfig, LinearProbeConfig, Method, SimSiamMethod, TrainData, Trainer,
+    TrainingConfig, knn_backbone, linear_probe_backbone, load_backbone,
 };
 
 /// Writes a CIFAR-10 directory with `per_file` images in each of the five train files and the
@@ -88,7 +89,13 @@ fn pretrain_interrupt_resume_and_probe_on_flex() {
     // The reference: one uninterrupted run.
     let reference = Trainer::new(method(), config.clone(), &device).unwrap();
     let initial = reference.init_model();
-    let uninterrupted = reference.fit(initial.clone(), &data).unwrap();
+    // A copy with its own batch-norm statistics: Burn's `clone` shares a `RunningState`'s
+    // storage, so the reference run would move the interrupted run's starting statistics.
+    let initial_copy = reference
+        .method()
+        .init_model(reference.device())
+        .load_record(initial.clone().into_record());
+    let uninterrupted = reference.fit(initial, &data).unwrap();
     assert_eq!(
         uninterrupted.history.step_losses.len(),
         12,
@@ -105,7 +112,7 @@ fn pretrain_interrupt_resume_and_probe_on_flex() {
         .unwrap()
         .with_out_dir(out.path())
         .stop_after_steps(8);
-    assert!(!trainer.fit(initial, &data).unwrap().finished);
+    assert!(!trainer.fit(initial_copy, &data).unwrap().finished);
     let checkpoint = out.path().join("checkpoint.ckpt");
 
     // Resumed in a new trainer, as a new process would.

@@ -115,7 +115,8 @@ fn resume_reproduces_the_loss_sequence_of_an_uninterrupted_run() {
     // One initial model for both runs (tests run in parallel threads that share the device's
     // generator, so two `init_model` calls could draw differently).
     let initial = whole.init_model();
-    let reference = whole.fit(initial.clone(), &data).unwrap();
+    let initial_copy = crate::methods::independent_copy(&whole, &initial);
+    let reference = whole.fit(initial, &data).unwrap();
     assert!(reference.finished);
     assert_eq!(reference.history.step_losses.len(), 12);
 
@@ -128,7 +129,7 @@ fn resume_reproduces_the_loss_sequence_of_an_uninterrupted_run() {
         .unwrap()
         .with_out_dir(cut_dir.path())
         .stop_after_steps(5);
-    let interrupted = cut.fit(initial, &data).unwrap();
+    let interrupted = cut.fit(initial_copy, &data).unwrap();
     assert!(!interrupted.finished);
     let checkpoint = cut.checkpoint_path().unwrap();
     let saved = Checkpoint::read(&checkpoint).unwrap();
