@@ -35,6 +35,7 @@
 
 mod checkpoint;
 mod config;
+pub mod embedding;
 mod error;
 mod evaluate;
 mod features;
@@ -46,8 +47,8 @@ pub mod methods;
 pub mod metrics;
 mod monitor;
 pub mod optim;
-mod plot;
 pub mod probe;
+mod progress;
 mod run_dir;
 pub mod schedule;
 pub mod trainer;
@@ -68,11 +69,11 @@ pub use methods::{
     PretextModel, PretextModelConfig, SimClrMethod, SimSiamMethod, SupervisedMethod, Swav,
     SwavConfig, SwavMethod, VicRegConfig, VicRegMethod,
 };
-pub use metrics::{ClassCount, ClassificationReport};
+pub use metrics::{ClassCount, ClassificationReport, NamedReport};
 pub use monitor::{OnlineKnn, embedding_std};
 pub use optim::{Lars, LarsConfig, LarsState, OptimizerConfig};
-pub use plot::plot_losses;
 pub use probe::{LinearProbeConfig, ProbeReport, linear_probe};
+pub use progress::{Progress, ProgressFn, StepProgress};
 pub use run_dir::files;
 pub use schedule::{
     CosineSchedule, CosineScheduleConfig, GroupedSchedule, LrScaling, ParamGroupLr,

@@ -79,31 +79,77 @@ impl ClassificationReport {
     }
 }
 
-impl fmt::Display for ClassificationReport {
+impl ClassificationReport {
+    /// The report with the classes named (`names[c]` for class `c`) instead of numbered; a class
+    /// beyond `names` keeps its number.
+    ///
+    /// ```
+    /// use selfsup_train::ClassificationReport;
+    /// let report = ClassificationReport::new(vec![0, 1, 1], &[0, 1, 0], 2);
+    /// let names = ["cat".to_string(), "dog".to_string()];
+    /// let table = report.with_class_names(&names).to_string();
+    /// assert!(table.contains("   cat        1        2    50.00%"), "{table}");
+    /// ```
+    pub fn with_class_names<'a>(&'a self, names: &'a [String]) -> NamedReport<'a> {
+        NamedReport {
+            report: self,
+            names,
+        }
+    }
+}
+
+/// A [`ClassificationReport`] displayed with class names; see
+/// [`ClassificationReport::with_class_names`].
+#[derive(Debug, Clone, Copy)]
+pub struct NamedReport<'a> {
+    report: &'a ClassificationReport,
+    names: &'a [String],
+}
+
+impl fmt::Display for NamedReport<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self.report;
         writeln!(
             f,
             "top-1 accuracy {:.2}% ({}/{})",
-            100.0 * self.top1(),
-            self.correct(),
-            self.total()
+            100.0 * report.top1(),
+            report.correct(),
+            report.total()
         )?;
+        let width = self
+            .names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(6);
         writeln!(
             f,
-            "{:>6} {:>8} {:>8} {:>9}",
+            "{:>width$} {:>8} {:>8} {:>9}",
             "class", "correct", "total", "accuracy"
         )?;
-        for (class, count) in self.per_class.iter().enumerate() {
+        for (class, count) in report.per_class.iter().enumerate() {
             let accuracy = match count.accuracy() {
                 Some(a) => format!("{:.2}%", 100.0 * a),
                 None => "-".to_string(),
             };
+            let name = self
+                .names
+                .get(class)
+                .cloned()
+                .unwrap_or_else(|| class.to_string());
             writeln!(
                 f,
-                "{class:>6} {:>8} {:>8} {accuracy:>9}",
+                "{name:>width$} {:>8} {:>8} {accuracy:>9}",
                 count.correct, count.total
             )?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for ClassificationReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.with_class_names(&[]))
     }
 }

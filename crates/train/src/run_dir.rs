@@ -1,4 +1,4 @@
-//! A run's output directory: `config.json`, `history.json`, `loss.png`, `train.log` and the
+//! A run's output directory: `config.json`, `history.json`, `train.log` and the
 //! checkpoint (written by [`Checkpoint`](crate::Checkpoint)).
 
 use std::fs::OpenOptions;
@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::history::{EpochRecord, History};
-use crate::plot::plot_losses;
 
 /// File names inside a run's output directory.
 pub mod files {
@@ -17,19 +16,16 @@ pub mod files {
     pub const CHECKPOINT: &str = "checkpoint.ckpt";
     /// Per-epoch history (and every step's loss).
     pub const HISTORY: &str = "history.json";
-    /// The loss curve.
-    pub const LOSS_PLOT: &str = "loss.png";
     /// Method, training config and run information.
     pub const CONFIG: &str = "config.json";
     /// The log, one line per epoch and event.
     pub const LOG: &str = "train.log";
 }
 
-/// Where a run writes, if anywhere, and whether it echoes its log lines on stdout.
+/// Where a run writes, if anywhere.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunDir {
     pub dir: Option<PathBuf>,
-    pub echo: bool,
 }
 
 impl RunDir {
@@ -54,29 +50,17 @@ impl RunDir {
         }
     }
 
-    /// Writes `history.json` and `loss.png`.
+    /// Writes `history.json`.
     pub fn save_history(&self, history: &History) -> Result<()> {
-        let Some(dir) = &self.dir else {
-            return Ok(());
-        };
-        write_json(&dir.join(files::HISTORY), history)?;
-        let epoch_ends: Vec<(usize, f64)> = history
-            .epochs
-            .iter()
-            .map(|e| (e.steps.saturating_sub(1), e.loss))
-            .collect();
-        plot_losses(
-            &dir.join(files::LOSS_PLOT),
-            &history.step_losses,
-            &epoch_ends,
-        )
+        match &self.dir {
+            Some(dir) => write_json(&dir.join(files::HISTORY), history),
+            None => Ok(()),
+        }
     }
 
-    /// Appends a line to `train.log` (and prints it when echoing).
+    /// Appends a line to `train.log` and emits it as a [`tracing`] event.
     pub fn log_line(&self, line: &str) -> Result<()> {
-        if self.echo {
-            println!("{line}");
-        }
+        tracing::info!("{line}");
         let Some(dir) = &self.dir else {
             return Ok(());
         };

@@ -3,9 +3,10 @@
 //! Per step: the method turns a batch of views into a loss, the trainer checks it is finite,
 //! back-propagates, lets the method change the gradients, steps the optimizer at the schedule's
 //! LR (with the method's parameter groups) and lets the method change the model (its EMA
-//! target); see [`Method`]. Per epoch: a line of log (console and `train.log`),
-//! `history.json`, `loss.png`, the collapse monitor, the optional online kNN accuracy, and an
-//! atomic checkpoint. [`Trainer::resume`] continues from a
+//! target); see [`Method`]. Per epoch: a line of log (`train.log` and [`tracing`]),
+//! `history.json`, the collapse monitor, the optional online kNN accuracy, and an atomic
+//! checkpoint. [`Trainer::with_progress`] reports every step and epoch to a callback (the
+//! `selfsup` command line draws its progress bar and plots from it). [`Trainer::resume`] continues from a
 //! checkpoint and, with the same config, reproduces the loss sequence of an uninterrupted run.
 //!
 //! ```no_run
@@ -27,7 +28,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,6 +43,7 @@ use crate::error::{Error, Result};
 use crate::history::{EpochRecord, History};
 use crate::method::{Method, StepContext};
 use crate::monitor::{OnlineKnn, embedding_std};
+use crate::progress::{Progress, ProgressFn, StepProgress};
 use crate::run_dir::{RunDir, epoch_line};
 
 pub use crate::run_dir::files;
@@ -109,7 +110,7 @@ pub struct Trainer<M: Method> {
     device: Device,
     run_dir: RunDir,
     knn: Option<OnlineKnn>,
-    progress: bool,
+    progress: Option<ProgressFn>,
     run_info: serde_json::Value,
     stop_after: Option<usize>,
     overwrite: bool,
@@ -139,14 +140,14 @@ impl<M: Method> Trainer<M> {
             device: device.clone().autodiff(),
             run_dir: RunDir::default(),
             knn: None,
-            progress: false,
+            progress: None,
             run_info: serde_json::Value::Null,
             stop_after: None,
             overwrite: false,
         })
     }
 
-    /// Write `config.json`, `history.json`, `loss.png`, `train.log` and checkpoints into `dir`
+    /// Write `config.json`, `history.json`, `train.log` and checkpoints into `dir`
     /// (created if missing).
     pub fn with_out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.run_dir.dir = Some(dir.into());
@@ -159,12 +160,40 @@ impl<M: Method> Trainer<M> {
         self
     }
 
-    /// Print each epoch's line (and events) on stdout, and, when stderr is a terminal, a
-    /// progress line there (loss, LR, img/s, ETA).
-    pub fn with_progress(mut self, progress: bool) -> Self {
-        self.progress = progress;
-        self.run_dir.echo = progress;
+    /// Call `progress` when the run starts, after every step and after every epoch (see
+    /// [`Progress`]). It runs on the training thread between steps: keep it quick.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// # use burn::tensor::Device;
+    /// # use selfsup_models::{BackboneConfig, SimSiamConfig, SmallCnnConfig};
+    /// use selfsup_train::{Progress, SimSiamMethod, Trainer, TrainingConfig};
+    /// # let method = SimSiamMethod::new(SimSiamConfig::paper(BackboneConfig::SmallCnn(
+    /// #     SmallCnnConfig::new(),
+    /// # )));
+    /// let steps = Arc::new(AtomicUsize::new(0));
+    /// let seen = steps.clone();
+    /// let trainer = Trainer::new(method, TrainingConfig::paper(), &Device::flex())?
+    ///     .with_progress(move |event: Progress<'_>| {
+    ///         if let Progress::Step(step) = event {
+    ///             seen.store(step.step, Ordering::Relaxed);
+    ///         }
+    ///     });
+    /// # Ok::<(), selfsup_train::Error>(())
+    /// ```
+    pub fn with_progress(
+        mut self,
+        progress: impl Fn(Progress<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.progress = Some(std::sync::Arc::new(progress));
         self
+    }
+
+    fn report(&self, event: Progress<'_>) {
+        if let Some(progress) = &self.progress {
+            progress(event);
+        }
     }
 
     /// Extra JSON saved under `"run"` in `config.json` (data directory, subset, transform…).
@@ -336,7 +365,14 @@ impl<M: Method> Trainer<M> {
             ))?;
         }
 
-        let progress_line = self.progress && std::io::stderr().is_terminal();
+        self.report(Progress::Start {
+            method: M::NAME,
+            images: num_images,
+            epochs: self.config.epochs,
+            steps_per_epoch,
+            total_steps,
+            step: start.step,
+        });
         let mut step = start.step;
         let mut epoch = start.epoch;
         let mut skip = start.batch_in_epoch;
@@ -391,24 +427,19 @@ impl<M: Method> Trainer<M> {
                 step += 1;
                 images_here += batch.len();
 
-                if progress_line {
-                    let elapsed = started.elapsed().as_secs_f64();
-                    let done = batch_index + 1 - skip;
-                    let left = (steps_per_epoch - (batch_index + 1)).min(total_steps - step);
-                    eprint!(
-                        "\repoch {}/{} [{}/{}] loss {loss:.4} lr {lr:.2e} {:.1} img/s ETA {}   ",
-                        epoch + 1,
-                        self.config.epochs,
-                        batch_index + 1,
-                        steps_per_epoch,
-                        images_here as f64 / elapsed.max(1e-9),
-                        format_eta(elapsed / done as f64 * left as f64),
-                    );
-                }
+                self.report(Progress::Step(StepProgress {
+                    epoch,
+                    epochs: self.config.epochs,
+                    batch: batch_index + 1,
+                    steps_per_epoch,
+                    step,
+                    total_steps,
+                    loss,
+                    lr,
+                    images_per_second: images_here as f64
+                        / started.elapsed().as_secs_f64().max(1e-9),
+                }));
                 if self.stop_after.is_some_and(|stop| step >= stop) {
-                    if progress_line {
-                        eprintln!();
-                    }
                     self.run_dir
                         .log_line(&format!("stopped after step {step} (as if killed)"))?;
                     return Ok(TrainOutcome {
@@ -430,9 +461,6 @@ impl<M: Method> Trainer<M> {
                 {
                     last_checkpoint = self.checkpoint(&model, &optimizer, position, &history)?;
                 }
-            }
-            if progress_line {
-                eprintln!();
             }
             let seconds = started.elapsed().as_secs_f64();
             let sums = std::mem::take(&mut history.current);
@@ -466,6 +494,11 @@ impl<M: Method> Trainer<M> {
             self.run_dir
                 .log_line(&epoch_line(&record, self.config.epochs))?;
             history.epochs.push(record);
+            self.run_dir.save_history(&history)?;
+            self.report(Progress::Epoch {
+                record: history.epochs.last().expect("just pushed"),
+                history: &history,
+            });
             epoch += 1;
             skip = 0;
             let position = Position {
@@ -473,7 +506,6 @@ impl<M: Method> Trainer<M> {
                 batch_in_epoch: 0,
                 step,
             };
-            self.run_dir.save_history(&history)?;
             last_checkpoint = self.checkpoint(&model, &optimizer, position, &history)?;
         }
         Ok(TrainOutcome {
@@ -575,13 +607,4 @@ struct Position {
     epoch: usize,
     batch_in_epoch: usize,
     step: usize,
-}
-
-fn format_eta(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s / 60 % 60)
-    } else {
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
 }

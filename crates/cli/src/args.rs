@@ -1,0 +1,167 @@
+//! Flags shared by several commands: the backend, the encoder, the recipe, a run to read.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use selfsup::burn::tensor::Device;
+use selfsup::device::{DeviceSpec, default_device_spec, parse_device};
+use selfsup::models::{Backbone, BackboneConfig, ResNetConfig, SmallCnnConfig, Stem};
+use selfsup::train::{TrainingConfig, files, load_backbone};
+
+use crate::Result;
+
+/// `--device`.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Backend: flex, tch, tch-cuda:N, wgpu or cuda:N (among those compiled in).
+    #[arg(long, value_parser = parse_device, default_value_t = default_device_spec())]
+    pub device: DeviceSpec,
+}
+
+impl DeviceArgs {
+    /// The device.
+    pub fn device(&self) -> Result<Device> {
+        Ok(self.device.device()?)
+    }
+}
+
+/// The encoder to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackboneKind {
+    /// ResNet-18 (He et al. 2016): 512-d features.
+    Resnet18,
+    /// ResNet-34: 512-d features.
+    Resnet34,
+    /// ResNet-50: 2048-d features.
+    Resnet50,
+    /// A 4-block CNN (64-128-256-512 channels): about 9× faster than ResNet-18.
+    SmallCnn,
+}
+
+/// The ResNet stem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StemKind {
+    /// 3×3 convolution, no max-pool: for 32×32 images (solo-learn's and lightly's CIFAR ResNets).
+    Cifar,
+    /// torchvision's 7×7 stride-2 convolution and max-pool.
+    Imagenet,
+}
+
+/// `--backbone` and `--stem`.
+#[derive(Args, Debug, Clone)]
+pub struct BackboneArgs {
+    /// Encoder.
+    #[arg(long, value_enum, default_value_t = BackboneKind::Resnet18)]
+    pub backbone: BackboneKind,
+    /// ResNet stem (default: cifar for images of 64 pixels or fewer, imagenet above).
+    #[arg(long, value_enum)]
+    pub stem: Option<StemKind>,
+}
+
+impl BackboneArgs {
+    /// The encoder's config for images of side `image_size`.
+    pub fn config(&self, image_size: usize) -> BackboneConfig {
+        let stem = match self.stem {
+            Some(StemKind::Cifar) => Stem::Cifar,
+            Some(StemKind::Imagenet) => Stem::ImageNet,
+            None if image_size <= 64 => Stem::Cifar,
+            None => Stem::ImageNet,
+        };
+        match self.backbone {
+            BackboneKind::Resnet18 => BackboneConfig::ResNet(ResNetConfig::resnet18(stem)),
+            BackboneKind::Resnet34 => BackboneConfig::ResNet(ResNetConfig::resnet34(stem)),
+            BackboneKind::Resnet50 => BackboneConfig::ResNet(ResNetConfig::resnet50(stem)),
+            BackboneKind::SmallCnn => BackboneConfig::SmallCnn(SmallCnnConfig::new()),
+        }
+    }
+}
+
+/// Optimizer, LR and schedule presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Recipe {
+    /// SGD, LR 0.05 × batch / 256, momentum 0.9, weight decay 5·10⁻⁴, cosine decay (the
+    /// SimSiam paper's recipe).
+    Paper,
+    /// Adam, LR 10⁻³, constant: the quick setting of the CSEN 342 SimCLR-to-SimSiam tutorial.
+    Tutorial,
+}
+
+impl Recipe {
+    /// Its training config.
+    pub fn config(self) -> TrainingConfig {
+        match self {
+            Self::Paper => TrainingConfig::paper(),
+            Self::Tutorial => TrainingConfig::tutorial(),
+        }
+    }
+}
+
+/// A checkpoint file, or a run directory holding one.
+pub fn checkpoint_path(run: &Path) -> Result<PathBuf> {
+    let path = if run.is_dir() {
+        run.join(files::CHECKPOINT)
+    } else {
+        run.to_path_buf()
+    };
+    if !path.is_file() {
+        return Err(if run.is_dir() {
+            format!(
+                "{} holds no {} (is it a run directory?)",
+                run.display(),
+                files::CHECKPOINT
+            )
+        } else {
+            format!("{}: no such checkpoint or run directory", run.display())
+        }
+        .into());
+    }
+    Ok(path)
+}
+
+/// The encoder of a run (or checkpoint), with a description for the report.
+pub fn load_run_backbone(
+    run: &Path,
+    device: &Device,
+) -> Result<(Backbone, BackboneConfig, String)> {
+    let path = checkpoint_path(run)?;
+    let loaded = load_backbone(&path, device)?;
+    let what = format!("the {} encoder of {}", loaded.method, path.display());
+    Ok((loaded.backbone, loaded.config, what))
+}
+
+/// `RUN` or `--random-init`: what an evaluation command evaluates.
+#[derive(Args, Debug, Clone)]
+pub struct EncoderSource {
+    /// A run directory (or its checkpoint file) written by `selfsup pretrain`.
+    #[arg(
+        required_unless_present = "random_init",
+        conflicts_with = "random_init"
+    )]
+    pub run: Option<PathBuf>,
+    /// Evaluate an untrained encoder instead: the baseline of the same protocol.
+    #[arg(long)]
+    pub random_init: bool,
+    /// Encoder of `--random-init`.
+    #[command(flatten)]
+    pub backbone: BackboneArgs,
+}
+
+impl EncoderSource {
+    /// The encoder, its config and a description of it.
+    pub fn load(
+        &self,
+        device: &Device,
+        image_size: usize,
+        seed: u64,
+    ) -> Result<(Backbone, BackboneConfig, String)> {
+        match &self.run {
+            Some(run) => load_run_backbone(run, device),
+            None => {
+                device.seed(seed);
+                let config = self.backbone.config(image_size);
+                let what = format!("a random-init {:?} (seed {seed})", self.backbone.backbone);
+                Ok((config.init(device), config, what))
+            }
+        }
+    }
+}

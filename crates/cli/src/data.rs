@@ -1,0 +1,282 @@
+//! `--dataset`: which images, where they are (downloading them on first use), at what size, and
+//! the normalization that goes with them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use selfsup::data::transforms::{Normalize, below, rng_for};
+use selfsup::data::{
+    Archive, CenterResized, CifarDataset, DownloadProgress, ImageDataset, ImageFolder,
+    ImageFolderOptions, Split, Stl10, Stl10Split, class_balanced_subset, default_cache_dir,
+    download_archive_with_progress,
+};
+
+use crate::Result;
+use crate::logging::byte_bar;
+
+/// A dataset the command line reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatasetKind {
+    /// CIFAR-10 (binary version): 50 000 train and 10 000 test 32×32 images, 10 classes.
+    Cifar10,
+    /// CIFAR-100 (binary version), fine labels: 100 classes.
+    Cifar100,
+    /// STL-10 (Coates et al. 2011): 100 000 unlabelled + 5 000 labelled train and 8 000 test
+    /// 96×96 images, 10 classes. Pre-training uses the unlabelled and train images.
+    Stl10,
+    /// Your own images: `--data-dir` holds one sub-folder per class (or only images, unlabelled);
+    /// `--test-dir`, laid out alike, holds the held-out images of the evaluations.
+    Folder,
+}
+
+/// Where the images are and how to read them.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Dataset.
+    #[arg(long, value_enum, default_value_t = DatasetKind::Cifar10)]
+    pub dataset: DatasetKind,
+    /// The dataset's directory: CIFAR's `cifar-10-batches-bin` / `cifar-100-binary`, STL-10's
+    /// `stl10_binary` (or a directory holding one of them), or the image folder. Default: the
+    /// user cache (`$SELFSUP_CACHE_DIR`, else `$XDG_CACHE_HOME/selfsup`, else
+    /// `~/.cache/selfsup`), where CIFAR and STL-10 are downloaded on first use (from their
+    /// official addresses, or from `$SELFSUP_MIRROR/<file name>` when that is set).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Held-out labelled images of a `folder` dataset (class sub-folders named as in
+    /// `--data-dir`): what probe, kNN, fine-tuning and the online kNN test on.
+    #[arg(long)]
+    pub test_dir: Option<PathBuf>,
+    /// Never download: fail when the dataset is not in `--data-dir` or the cache.
+    #[arg(long)]
+    pub offline: bool,
+    /// Side of the training views and of the evaluation images (default: 32 for CIFAR, 96 for
+    /// STL-10 and folders).
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Downscale folder images whose shorter side is longer than this when loading them
+    /// (default: keep every image at its own resolution).
+    #[arg(long)]
+    pub max_side: Option<u32>,
+    /// Skip folder files that cannot be decoded (they are listed) instead of failing.
+    #[arg(long)]
+    pub skip_unreadable: bool,
+}
+
+/// Which images of the dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Everything a self-supervised method may train on (STL-10: unlabelled + train).
+    Pretrain,
+    /// The labelled training images.
+    Train,
+    /// The held-out test images.
+    Test,
+}
+
+/// Images, opened.
+pub struct Opened {
+    /// The images.
+    pub dataset: Arc<dyn ImageDataset>,
+    /// A description for logs and `config.json`.
+    pub what: String,
+    /// The class names (empty when unlabelled).
+    pub classes: Vec<String>,
+}
+
+impl DataArgs {
+    /// Side of the training views and evaluation images.
+    pub fn image_size(&self) -> usize {
+        self.image_size.unwrap_or(match self.dataset {
+            DatasetKind::Cifar10 | DatasetKind::Cifar100 => 32,
+            DatasetKind::Stl10 | DatasetKind::Folder => 96,
+        })
+    }
+
+    /// The normalization of the views and evaluation images: the dataset's channel statistics
+    /// for CIFAR (as solo-learn), ImageNet's otherwise.
+    pub fn normalize(&self) -> Normalize {
+        match self.dataset {
+            DatasetKind::Cifar10 => Normalize::cifar10(),
+            DatasetKind::Cifar100 => {
+                Normalize::new(vec![0.5071, 0.4865, 0.4409], vec![0.2673, 0.2564, 0.2762])
+                    .expect("valid statistics")
+            }
+            DatasetKind::Stl10 | DatasetKind::Folder => Normalize::imagenet(),
+        }
+    }
+
+    /// Opens `part` of the dataset. Evaluation parts (`Train`, `Test`) of a folder dataset are
+    /// resized and centre-cropped to `--image-size`, as torchvision's `Resize` + `CenterCrop`.
+    pub fn open(&self, part: Part) -> Result<Opened> {
+        match self.dataset {
+            DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
+                let dir = self.dataset_dir()?;
+                let split = if part == Part::Test {
+                    Split::Test
+                } else {
+                    Split::Train
+                };
+                let dataset = if self.dataset == DatasetKind::Cifar10 {
+                    CifarDataset::cifar10(&dir, split)?
+                } else {
+                    CifarDataset::cifar100(&dir, split)?
+                };
+                let what = format!("{:?} {split:?} ({})", self.dataset, dir.display());
+                Ok(Opened {
+                    classes: dataset.classes().to_vec(),
+                    dataset: Arc::new(dataset),
+                    what,
+                })
+            }
+            DatasetKind::Stl10 => {
+                let dir = self.dataset_dir()?;
+                let split = match part {
+                    Part::Pretrain => Stl10Split::TrainUnlabeled,
+                    Part::Train => Stl10Split::Train,
+                    Part::Test => Stl10Split::Test,
+                };
+                let dataset = Stl10::open(&dir, split)?;
+                Ok(Opened {
+                    classes: dataset.classes().to_vec(),
+                    dataset: Arc::new(dataset),
+                    what: format!("STL-10 {split:?} ({})", dir.display()),
+                })
+            }
+            DatasetKind::Folder => {
+                let dir = match part {
+                    Part::Pretrain | Part::Train => self.data_dir.clone().ok_or(
+                        "--dataset folder needs --data-dir: the folder of images to train on",
+                    )?,
+                    Part::Test => self.test_dir.clone().ok_or(
+                        "this command tests on held-out images: pass --test-dir, a folder laid \
+                         out as --data-dir (one sub-folder per class)",
+                    )?,
+                };
+                let options = ImageFolderOptions {
+                    max_shorter_side: self.max_side,
+                    skip_unreadable: self.skip_unreadable,
+                    ..ImageFolderOptions::default()
+                };
+                let folder = ImageFolder::open(&dir, &options)?;
+                for (path, reason) in folder.skipped() {
+                    tracing::warn!("skipped {}: {reason}", path.display());
+                }
+                let what = format!(
+                    "{} images in {} ({} classes)",
+                    folder.len(),
+                    dir.display(),
+                    folder.classes().len()
+                );
+                let classes = folder.classes().to_vec();
+                let dataset: Arc<dyn ImageDataset> = match part {
+                    Part::Pretrain => Arc::new(folder),
+                    Part::Train | Part::Test => {
+                        Arc::new(CenterResized::new(&folder, self.image_size())?)
+                    }
+                };
+                Ok(Opened {
+                    dataset,
+                    what,
+                    classes,
+                })
+            }
+        }
+    }
+
+    /// The directory of a downloadable dataset: `--data-dir` (or its child of the official
+    /// name), else the cache, downloading into it when missing.
+    fn dataset_dir(&self) -> Result<PathBuf> {
+        let archive = match self.dataset {
+            DatasetKind::Cifar10 => Archive::CIFAR10,
+            DatasetKind::Cifar100 => Archive::CIFAR100,
+            DatasetKind::Stl10 => Archive::STL10,
+            DatasetKind::Folder => unreachable!("folders are not downloaded"),
+        };
+        if let Some(dir) = &self.data_dir {
+            let child = dir.join(archive.dir_name);
+            return Ok(if child.is_dir() { child } else { dir.clone() });
+        }
+        let cache = default_cache_dir().ok_or(
+            "no cache directory (neither SELFSUP_CACHE_DIR, XDG_CACHE_HOME nor HOME is set): \
+             pass --data-dir",
+        )?;
+        let dir = cache.join(archive.dir_name);
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        if self.offline {
+            return Err(format!(
+                "{:?} is not in {} and --offline forbids downloading it: pass --data-dir \
+                 pointing at a copy of `{}`",
+                self.dataset,
+                cache.display(),
+                archive.dir_name
+            )
+            .into());
+        }
+        // A mirror serves the same files under another address (`SELFSUP_MIRROR`).
+        let mirrored = std::env::var("SELFSUP_MIRROR").ok().map(|base| {
+            let file = archive.url.rsplit('/').next().unwrap_or_default();
+            format!("{}/{file}", base.trim_end_matches('/'))
+        });
+        let archive = Archive {
+            url: mirrored.as_deref().unwrap_or(archive.url),
+            ..archive
+        };
+        download(&archive, &cache).map_err(|err| {
+            format!(
+                "could not download {:?} from {}: {err}\nWithout network, pass --data-dir \
+                 pointing at a local copy of `{}` (the official binary version), or put it in {}",
+                self.dataset,
+                archive.url,
+                archive.dir_name,
+                cache.display()
+            )
+            .into()
+        })
+    }
+}
+
+/// Downloads `archive` into `cache` with a progress bar.
+fn download(archive: &Archive<'_>, cache: &Path) -> Result<PathBuf> {
+    tracing::info!(
+        "downloading {} into {} (MD5-checked)",
+        archive.url,
+        cache.display()
+    );
+    let mut bar = None;
+    let dir = download_archive_with_progress(archive, cache, &mut |p: DownloadProgress| {
+        let bar = bar.get_or_insert_with(|| byte_bar(p.total, "download"));
+        if let Some(bar) = bar {
+            bar.set_position(p.downloaded);
+        }
+    })?;
+    if let Some(Some(bar)) = bar {
+        bar.finish_and_clear();
+    }
+    tracing::info!("{} is ready in {}", archive.dir_name, dir.display());
+    Ok(dir)
+}
+
+/// All images, or a class-balanced subset of `limit` (a random one when unlabelled).
+pub fn subset(dataset: &dyn ImageDataset, limit: Option<usize>, seed: u64) -> Result<Vec<usize>> {
+    Ok(match limit {
+        Some(n) if n < dataset.len() && dataset.num_classes() > 0 => {
+            class_balanced_subset(dataset, n, seed)?
+        }
+        Some(n) if n < dataset.len() => {
+            // A partial Fisher-Yates shuffle with the transforms' stable generator.
+            let mut rng = rng_for(seed, 0, 0);
+            let mut order: Vec<usize> = (0..dataset.len()).collect();
+            for i in 0..n {
+                let j = i + below(&mut rng, order.len() - i);
+                order.swap(i, j);
+            }
+            order.truncate(n);
+            order.sort_unstable();
+            order
+        }
+        _ => (0..dataset.len()).collect(),
+    })
+}

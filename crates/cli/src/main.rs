@@ -1,0 +1,92 @@
+//! `selfsup`: self-supervised pre-training, evaluation, embedding maps and export to PyTorch,
+//! from the command line.
+//!
+//! ```text
+//! selfsup pretrain simsiam                      # CIFAR-10, downloaded into the user cache
+//! selfsup probe runs/simsiam                    # linear probe of the run's encoder
+//! selfsup knn runs/simsiam                      # weighted kNN
+//! selfsup embed runs/simsiam --out map.png      # 2-D map of the features (+ map.csv)
+//! selfsup export runs/simsiam --out resnet18.safetensors
+//! ```
+//!
+//! `selfsup help <command>` lists a command's flags.
+
+mod args;
+mod data;
+mod embed;
+mod eval;
+mod export;
+mod logging;
+mod plots;
+mod pretrain;
+mod train;
+mod views;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// What a command returns: any error, shown to the user with its causes.
+pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
+
+/// Self-supervised visual representation learning on Burn.
+#[derive(Parser, Debug)]
+#[command(name = "selfsup", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Print warnings and errors only (no progress bar, no log lines).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Pre-train an encoder with a self-supervised method.
+    Pretrain(pretrain::PretrainArgs),
+    /// Linear probe: a linear classifier on the frozen encoder's features.
+    Probe(eval::ProbeArgs),
+    /// Weighted k-nearest-neighbour classification on the frozen encoder's features.
+    Knn(eval::KnnArgs),
+    /// Fine-tune a pre-trained encoder with a classifier on a label budget, then test it.
+    Finetune(eval::FinetuneArgs),
+    /// Train the same classifier from scratch on the same label budget, then test it.
+    Baseline(eval::BaselineArgs),
+    /// A 2-D map (PCA or t-SNE) of the frozen encoder's features: PNG and CSV.
+    Embed(embed::EmbedArgs),
+    /// Write the encoder as a safetensors state dict in torchvision's layout.
+    Export(export::ExportArgs),
+    /// A grid of images and their augmented views.
+    Views(views::ViewsArgs),
+    /// Redraw a run's plots from its history.json.
+    Plot(plots::PlotArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.quiet);
+    let result = match cli.command {
+        Command::Pretrain(args) => pretrain::run(args),
+        Command::Probe(args) => eval::probe(args),
+        Command::Knn(args) => eval::knn(args),
+        Command::Finetune(args) => eval::finetune(args),
+        Command::Baseline(args) => eval::baseline(args),
+        Command::Embed(args) => embed::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Views(args) => views::run(args),
+        Command::Plot(args) => plots::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            logging::clear_bar();
+            eprintln!("error: {err}");
+            let mut source = err.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The flags of every training command and the run of a method through the trainer: progress,
+//! plots, online kNN, resume.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use selfsup::data::MultiViewTransform;
+use selfsup::train::{
+    KnnConfig, Method, OnlineKnn, Progress, TrainData, TrainOutcome, Trainer, TrainingConfig,
+};
+
+use crate::Result;
+use crate::args::{BackboneArgs, DeviceArgs, Recipe, checkpoint_path};
+use crate::data::{DataArgs, Part, subset};
+use crate::logging::TrainProgress;
+use crate::plots;
+
+/// The flags of every training command.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub backbone: BackboneArgs,
+    /// Where the run writes config.json, history.json, train.log, loss.png, metrics.png and
+    /// checkpoint.ckpt (default: runs/<command or method>).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Passes over the training images.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Stop after this many optimizer steps (the schedule spans them).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Images per batch.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Optimizer and schedule preset.
+    #[arg(long, value_enum, default_value_t = Recipe::Paper)]
+    pub recipe: Recipe,
+    /// Base LR, overriding the recipe's (before its batch-size scaling).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed of the weights, the order, the subsets and the augmentations.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Train on a class-balanced subset of this many images (a random one when unlabelled).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Loader threads (default: the number of cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Also checkpoint every N steps (always at each epoch's end).
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Continue the run in this directory (or checkpoint), with the same flags.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Start afresh even if the output directory already holds a run (it is replaced).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Log the kNN accuracy of the encoder every N epochs on held-out images (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub knn_every: usize,
+    /// Memory-bank images of the online kNN (class-balanced from the labelled train images).
+    #[arg(long, default_value_t = 5000)]
+    pub knn_train: usize,
+    /// Held-out images of the online kNN (class-balanced from the test images).
+    #[arg(long, default_value_t = 1000)]
+    pub knn_test: usize,
+}
+
+impl TrainArgs {
+    /// The training config these flags describe.
+    pub fn training_config(&self) -> TrainingConfig {
+        let mut config = self.recipe.config();
+        config.epochs = self.epochs;
+        config.max_steps = self.max_steps;
+        config.batch_size = self.batch_size;
+        config.seed = self.seed;
+        config.checkpoint_every = self.checkpoint_every;
+        if let Some(lr) = self.lr {
+            config.lr = lr;
+        }
+        if let Some(workers) = self.workers {
+            config.num_workers = workers;
+        }
+        config
+    }
+
+    /// The output directory: `--out-dir`, else the run `--resume` continues, else
+    /// `runs/<name>`.
+    pub fn out_dir(&self, name: &str) -> PathBuf {
+        let resumed = self.resume.as_ref().map(|run| match run.is_dir() {
+            true => run.clone(),
+            false => run.parent().map(PathBuf::from).unwrap_or_default(),
+        });
+        self.out_dir
+            .clone()
+            .or(resumed)
+            .unwrap_or_else(|| PathBuf::from("runs").join(name))
+    }
+
+    /// Trains `method` on `part` of the data with views from `transform`, fresh or resumed
+    /// (`--resume`), starting from the model `initial` builds; draws progress and plots.
+    pub fn run<M: Method>(
+        &self,
+        method: M,
+        part: Part,
+        transform: Arc<dyn MultiViewTransform>,
+        out_name: &str,
+        initial: impl FnOnce(&Trainer<M>) -> Result<M::Model>,
+    ) -> Result<TrainOutcome<M::Model>> {
+        let device = self.device.device()?;
+        let out_dir = self.out_dir(out_name);
+        let train = self.data.open(part)?;
+        let indices = subset(train.dataset.as_ref(), self.limit, self.seed)?;
+        let progress = Arc::new(TrainProgress::new());
+        let reporter = progress.clone();
+        let plot_dir = out_dir.clone();
+        let method_name = M::NAME;
+        let mut trainer = Trainer::new(method, self.training_config(), &device)?
+            .with_out_dir(&out_dir)
+            .with_overwrite(self.overwrite)
+            .with_progress(move |event| {
+                reporter.event(&event);
+                if let Progress::Epoch { history, .. } = event
+                    && let Err(err) = plots::draw_run(&plot_dir, method_name, history)
+                {
+                    tracing::warn!("could not draw the plots: {err}");
+                }
+            })
+            .with_run_info(serde_json::json!({
+                "data": train.what,
+                "dataset": format!("{:?}", self.data.dataset),
+                "image_size": self.data.image_size(),
+                "limit": self.limit,
+                "device": self.device.device.to_string(),
+                "transform": format!("{transform:?}"),
+                "command": std::env::args().collect::<Vec<_>>(),
+            }));
+        if self.knn_every > 0 {
+            let bank = self.data.open(Part::Train)?;
+            let test = self.data.open(Part::Test)?;
+            trainer = trainer.with_online_knn(OnlineKnn {
+                train_indices: subset(bank.dataset.as_ref(), Some(self.knn_train), self.seed)?,
+                train: bank.dataset,
+                test_indices: subset(test.dataset.as_ref(), Some(self.knn_test), self.seed)?,
+                test: test.dataset,
+                normalize: Some(self.data.normalize()),
+                config: KnnConfig::new(),
+                every: self.knn_every,
+            });
+        }
+        tracing::info!(
+            "{} on {}: {} of {}, encoder {:?}, outputs in {}",
+            M::NAME,
+            self.device.device,
+            indices.len(),
+            train.what,
+            self.backbone.backbone,
+            out_dir.display()
+        );
+        let data = TrainData::new(train.dataset, transform).with_indices(indices);
+        let outcome = match &self.resume {
+            Some(run) => trainer.resume(&checkpoint_path(run)?, &data),
+            None => trainer.fit(initial(&trainer)?, &data),
+        };
+        progress.finish();
+        let outcome = outcome?;
+        summarize(&outcome, &out_dir);
+        Ok(outcome)
+    }
+}
+
+/// Logs the end of a run.
+fn summarize<Model>(outcome: &TrainOutcome<Model>, out_dir: &std::path::Path) {
+    let epochs = &outcome.history.epochs;
+    if let (Some(first), Some(last)) = (epochs.first(), epochs.last()) {
+        let seconds: f64 = epochs.iter().map(|e| e.seconds).sum();
+        let images: usize = epochs.iter().map(|e| e.images).sum();
+        tracing::info!(
+            "done: {} steps, loss {:.4} → {:.4}, {:.1} s, {:.1} img/s; run in {}",
+            last.steps,
+            first.loss,
+            last.loss,
+            seconds,
+            images as f64 / seconds.max(1e-9),
+            out_dir.display()
+        );
+    }
+}
