@@ -1,14 +1,21 @@
-//! Fetching CIFAR-10 from its official address into a cache directory, atomically.
+//! Fetching the CIFAR-10, CIFAR-100 and STL-10 binary archives from their official addresses
+//! into a cache directory, atomically.
 //!
 //! The tarball is streamed to a temporary file while its MD5 is computed, verified, unpacked into
 //! a temporary directory, and only then renamed to its final name. A download killed at any
 //! moment therefore never looks complete: the final directory either does not exist or holds the
 //! whole verified dataset. Leftover temporary files from a killed run are ignored and removed by
 //! the next successful one.
+//!
+//! The addresses and digests are those torchvision's `CIFAR10`, `CIFAR100` and `STL10` datasets
+//! use (for CIFAR, the binary rather than the Python version). [`default_cache_dir`] is where a
+//! command line puts them unless told otherwise, and [`download_archive_with_progress`] reports
+//! the bytes received, for a progress bar.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use md5::{Digest, Md5};
 
@@ -20,6 +27,23 @@ pub const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.
 pub const CIFAR10_TARBALL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 /// The directory the CIFAR-10 tarball unpacks to.
 pub const CIFAR10_DIR_NAME: &str = "cifar-10-batches-bin";
+
+/// The official CIFAR-100 binary tarball.
+pub const CIFAR100_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz";
+/// MD5 of [`CIFAR100_URL`]'s tarball (as published on the CIFAR page).
+pub const CIFAR100_TARBALL_MD5: &str = "03b5dce01913d631647c71ecec9e9cb8";
+/// The directory the CIFAR-100 tarball unpacks to.
+pub const CIFAR100_DIR_NAME: &str = "cifar-100-binary";
+
+/// The official STL-10 binary tarball (2.6 GB), as torchvision's `STL10` fetches it.
+pub const STL10_URL: &str = "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz";
+/// MD5 of [`STL10_URL`]'s tarball (torchvision's `STL10.tgz_md5`).
+pub const STL10_TARBALL_MD5: &str = "91f7769df0f17e558f3565bffb0c7dfb";
+
+/// How long to wait for a connection (and for name resolution) before giving up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a download may stall (no byte received) before giving up.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What to fetch: a `.tar.gz` at `url` with digest `md5` that unpacks to the directory `dir_name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +63,44 @@ impl Archive<'static> {
         md5: CIFAR10_TARBALL_MD5,
         dir_name: CIFAR10_DIR_NAME,
     };
+
+    /// The official CIFAR-100 binary version (`train.bin`, `test.bin`, label names).
+    pub const CIFAR100: Archive<'static> = Archive {
+        url: CIFAR100_URL,
+        md5: CIFAR100_TARBALL_MD5,
+        dir_name: CIFAR100_DIR_NAME,
+    };
+
+    /// The official STL-10 binary version (see [`Stl10`](crate::Stl10)).
+    pub const STL10: Archive<'static> = Archive {
+        url: STL10_URL,
+        md5: STL10_TARBALL_MD5,
+        dir_name: crate::stl10::STL10_DIR_NAME,
+    };
+}
+
+/// How far a download has got, as reported to the callback of
+/// [`download_archive_with_progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadProgress {
+    /// Bytes received so far.
+    pub downloaded: u64,
+    /// The size announced by the server (`Content-Length`), if any.
+    pub total: Option<u64>,
+}
+
+/// Where datasets are cached unless told otherwise: `$SELFSUP_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/selfsup`, else `$HOME/.cache/selfsup` (the first variable that is set and
+/// not empty). `None` when none of them is.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("SELFSUP_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|p| p.join("selfsup")))
+        .or_else(|| var("HOME").map(|p| p.join(".cache").join("selfsup")))
 }
 
 /// Downloads CIFAR-10 into `cache_dir` unless it is already there; returns the path of
@@ -47,9 +109,37 @@ pub fn download_cifar10(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
     download_archive(&Archive::CIFAR10, cache_dir.as_ref())
 }
 
+/// Downloads CIFAR-100 into `cache_dir` unless it is already there; returns the path of
+/// `cache_dir/cifar-100-binary`.
+pub fn download_cifar100(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
+    download_archive(&Archive::CIFAR100, cache_dir.as_ref())
+}
+
+/// Downloads STL-10 (2.6 GB) into `cache_dir` unless it is already there; returns the path of
+/// `cache_dir/stl10_binary`.
+pub fn download_stl10(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
+    download_archive(&Archive::STL10, cache_dir.as_ref())
+}
+
 /// Downloads, verifies and unpacks `archive` into `cache_dir`, unless `cache_dir/dir_name`
 /// already exists (it only ever appears complete). Returns that directory.
+///
+/// # Errors
+/// [`Error::Download`] (naming the address) when the server cannot be reached within
+/// [`CONNECT_TIMEOUT`], answers with an error status, or stalls for [`READ_TIMEOUT`];
+/// [`Error::ChecksumMismatch`], [`Error::Archive`], or an I/O error on the cache directory.
 pub fn download_archive(archive: &Archive<'_>, cache_dir: &Path) -> Result<PathBuf> {
+    download_archive_with_progress(archive, cache_dir, &mut |_| {})
+}
+
+/// [`download_archive`], calling `progress` as bytes arrive: once when the transfer starts
+/// (`downloaded == 0`), then after each chunk; the last call has `downloaded` equal to the
+/// tarball's size. Not called when the dataset is already in the cache.
+pub fn download_archive_with_progress(
+    archive: &Archive<'_>,
+    cache_dir: &Path,
+    progress: &mut dyn FnMut(DownloadProgress),
+) -> Result<PathBuf> {
     let target = cache_dir.join(archive.dir_name);
     if target.is_dir() {
         return Ok(target);
@@ -59,7 +149,7 @@ pub fn download_archive(archive: &Archive<'_>, cache_dir: &Path) -> Result<PathB
     let part = TempPath(cache_dir.join(format!("{stem}.tar.gz.part")));
     let unpack = TempPath(cache_dir.join(format!("{stem}.unpack")));
 
-    let actual = fetch(archive.url, &part.0)?;
+    let actual = fetch(archive.url, &part.0, progress)?;
     if !actual.eq_ignore_ascii_case(archive.md5) {
         return Err(Error::ChecksumMismatch {
             path: PathBuf::from(archive.url),
@@ -89,14 +179,24 @@ pub fn download_archive(archive: &Archive<'_>, cache_dir: &Path) -> Result<PathB
 }
 
 /// Streams `url` into `dest`, returning the hexadecimal MD5 of the bytes.
-fn fetch(url: &str, dest: &Path) -> Result<String> {
+fn fetch(url: &str, dest: &Path, progress: &mut dyn FnMut(DownloadProgress)) -> Result<String> {
     let download_err = |reason: String| Error::Download {
         url: url.to_string(),
         reason,
     };
-    let response = ureq::get(url)
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_resolve(Some(CONNECT_TIMEOUT))
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_per_read(Some(READ_TIMEOUT))
+        .build()
+        .into();
+    let response = agent
+        .get(url)
         .call()
         .map_err(|e| download_err(e.to_string()))?;
+    let total = response.body().content_length();
+    let mut downloaded = 0u64;
+    progress(DownloadProgress { downloaded, total });
     let mut reader = response.into_body().into_reader();
     let mut file = File::create(dest).map_err(|e| Error::io(dest, e))?;
     let mut hasher = Md5::new();
@@ -110,6 +210,8 @@ fn fetch(url: &str, dest: &Path) -> Result<String> {
         };
         hasher.update(&buf[..n]);
         file.write_all(&buf[..n]).map_err(|e| Error::io(dest, e))?;
+        downloaded += n as u64;
+        progress(DownloadProgress { downloaded, total });
     }
     file.sync_all().map_err(|e| Error::io(dest, e))?;
     Ok(hex(&hasher.finalize()))

@@ -65,6 +65,42 @@ pub enum Error {
         /// The number of classes of that label field.
         num_classes: usize,
     },
+    /// A record whose label is outside an inclusive range of valid labels (as stored on disk).
+    #[error("{path}: record {record} has label {label}, but labels must be in {min}..={max}")]
+    LabelOutOfRange {
+        /// The file at fault.
+        path: PathBuf,
+        /// Index (0-based) of the record within that file.
+        record: usize,
+        /// The label byte read.
+        label: u8,
+        /// The smallest valid label.
+        min: u8,
+        /// The largest valid label.
+        max: u8,
+    },
+    /// A file that does not hold the number of records its dataset has officially.
+    #[error("{path} holds {found} records, but the official file has {expected}")]
+    RecordCount {
+        /// The file at fault.
+        path: PathBuf,
+        /// The official number of records.
+        expected: usize,
+        /// The number of records found.
+        found: usize,
+    },
+    /// An image file and its label file that disagree on the number of records.
+    #[error("{images} holds {num_images} images but {labels} holds {num_labels} labels")]
+    CountMismatch {
+        /// The image file.
+        images: PathBuf,
+        /// Number of images it holds.
+        num_images: usize,
+        /// The label file.
+        labels: PathBuf,
+        /// Number of labels it holds.
+        num_labels: usize,
+    },
     /// A file whose MD5 digest is not the official one.
     #[error("{path}: md5 {actual} does not match the expected {expected}")]
     ChecksumMismatch {
@@ -108,6 +144,29 @@ pub enum Error {
         path: PathBuf,
         /// The decoder's explanation.
         reason: String,
+    },
+    /// An image whose declared size exceeds the pixel limit (a decompression bomb, or a huge
+    /// scan); refused before decoding.
+    #[error(
+        "image {path} is {width}×{height} = {} pixels, more than the limit of {max_pixels}",
+        u64::from(*width) * u64::from(*height)
+    )]
+    ImageTooLarge {
+        /// The file at fault.
+        path: PathBuf,
+        /// Its width in pixels.
+        width: u32,
+        /// Its height in pixels.
+        height: u32,
+        /// The limit in force.
+        max_pixels: u64,
+    },
+    /// A folder that should hold images but holds no image file (see
+    /// [`IMAGE_EXTENSIONS`](crate::folder::IMAGE_EXTENSIONS)).
+    #[error("{path} holds no image files")]
+    EmptyFolder {
+        /// The folder at fault (the dataset's root, or one of its class folders).
+        path: PathBuf,
     },
     /// A dataset or request that makes no sense (empty folder, impossible subset size, ...).
     #[error("{0}")]

@@ -1,9 +1,19 @@
-//! Users' own images: a folder of class sub-folders (labelled) or a flat folder (unlabelled).
+//! Users' own images: a folder of class sub-folders (labelled) or a flat folder (unlabelled),
+//! each image kept at its own resolution.
+//!
+//! This is torchvision's `ImageFolder` with its default `pil_loader`: every file becomes an RGB
+//! image (PIL's `convert("RGB")`: grey is copied to three channels, alpha is dropped) of its own
+//! size, so that a random resized crop later samples from the original picture, as
+//! `RandomResizedCrop` does. Unlike torchvision, the EXIF orientation of a photo is applied (a
+//! portrait taken with a rotated camera comes out upright), and everything is decoded once, in
+//! parallel, into memory.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use image::imageops::FilterType;
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
 use crate::dataset::ImageDataset;
 use crate::error::{Error, Result};
@@ -14,35 +24,72 @@ pub const IMAGE_EXTENSIONS: [&str; 12] = [
     "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "ppm", "pgm", "tga", "qoi",
 ];
 
+/// The default [`ImageFolderOptions::max_pixels`]: 178 956 970 pixels, the size above which PIL
+/// refuses an image as a decompression bomb (twice its `Image.MAX_IMAGE_PIXELS`).
+pub const DEFAULT_MAX_PIXELS: u64 = 2 * 89_478_485;
+
 /// How to open an [`ImageFolder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageFolderOptions {
-    /// Every image is resized (bilinear, aspect ratio not kept) to `size × size`. Default 32.
-    pub size: u32,
-    /// Skip files that fail to decode (listing them in [`ImageFolder::skipped`]) instead of
-    /// failing. Default `false`: an unreadable file is an error naming it.
+    /// Downscale large images on load. `None` (the default) keeps every image as it is;
+    /// `Some(s)`: an image whose shorter side exceeds `s` is resized, aspect ratio kept and
+    /// antialiased (a triangle filter widened by the shrink factor, as PIL's bilinear), so that
+    /// its shorter side is `s` (the longer one becomes `⌊s · long / short⌋`, torchvision's
+    /// `Resize(s)` rule). Smaller images are kept as they are. Everything is held in memory, so
+    /// a large collection wants a cap (256 for training at 224, say).
+    pub max_shorter_side: Option<u32>,
+    /// The largest `width × height` accepted. A file declaring more (a decompression bomb, or
+    /// just a huge scan) is refused before it is decoded, with an error naming it. Default
+    /// [`DEFAULT_MAX_PIXELS`].
+    pub max_pixels: u64,
+    /// Skip files that cannot be read, decoded, or are over `max_pixels` (listing them in
+    /// [`ImageFolder::skipped`]) instead of failing. Default `false`: such a file is an error
+    /// naming it.
     pub skip_unreadable: bool,
+    /// Decoding threads; 0 (the default) uses [`std::thread::available_parallelism`]. The result
+    /// does not depend on it.
+    pub threads: usize,
 }
 
 impl Default for ImageFolderOptions {
     fn default() -> Self {
         Self {
-            size: 32,
+            max_shorter_side: None,
+            max_pixels: DEFAULT_MAX_PIXELS,
             skip_unreadable: false,
+            threads: 0,
         }
     }
 }
 
-/// Images decoded from a directory into memory as RGB CHW `u8`, all `size × size`.
+/// Images decoded from a directory into memory, each as RGB CHW `u8` of its own size.
 ///
 /// - **Labelled**: when `root` has sub-directories, each one is a class (sorted by name, so
 ///   labels are stable, as in torchvision's `ImageFolder`); images are found recursively in them,
-///   files directly in `root` are ignored.
+///   files directly in `root` are ignored. A class folder without any image file is an error.
 /// - **Unlabelled**: when `root` has no sub-directory, every image file in it is read.
+///
+/// Names starting with `.` are ignored; files are read in sorted path order, which is the
+/// dataset order whatever [`ImageFolderOptions::threads`] is. Each image is decoded with its
+/// EXIF orientation applied, converted to 8-bit RGB (grey copied to the three channels, alpha
+/// dropped, 16-bit samples scaled to 8 bits) and, with
+/// [`max_shorter_side`](ImageFolderOptions::max_shorter_side), downscaled.
+///
+/// The images generally differ in size ([`ImageDataset::shape`] is per image): train through a
+/// transform that crops them to one size, and evaluate through
+/// [`CenterResized`](crate::CenterResized).
+///
+/// ```no_run
+/// use selfsup_data::{ImageDataset, ImageFolder, ImageFolderOptions};
+/// let options = ImageFolderOptions { max_shorter_side: Some(256), ..Default::default() };
+/// let folder = ImageFolder::open("photos", &options)?;
+/// println!("{} images, the first is {:?}", folder.len(), folder.shape(0));
+/// # Ok::<(), selfsup_data::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ImageFolder {
-    size: usize,
-    images: Vec<u8>,
+    images: Vec<Vec<u8>>,
+    shapes: Vec<[usize; 3]>,
     labels: Vec<usize>,
     classes: Vec<String>,
     paths: Vec<PathBuf>,
@@ -51,10 +98,24 @@ pub struct ImageFolder {
 
 impl ImageFolder {
     /// Reads every image under `root` (see the type's docs for the layout).
+    ///
+    /// # Errors
+    /// [`Error::NotADirectory`] for a missing `root`; [`Error::EmptyFolder`] for a `root` or a
+    /// class folder without image files; [`Error::Invalid`] for a zero
+    /// `max_shorter_side` or `max_pixels`; and, unless `skip_unreadable`, the error of the first
+    /// file (in dataset order) that cannot be read ([`Error::Io`]), decoded ([`Error::Image`])
+    /// or is too large ([`Error::ImageTooLarge`]).
     pub fn open(root: impl AsRef<Path>, options: &ImageFolderOptions) -> Result<Self> {
         let root = root.as_ref();
-        if options.size == 0 {
-            return Err(Error::Invalid("image folder: size must be positive".into()));
+        if options.max_shorter_side == Some(0) {
+            return Err(Error::Invalid(
+                "image folder: max_shorter_side must be positive".into(),
+            ));
+        }
+        if options.max_pixels == 0 {
+            return Err(Error::Invalid(
+                "image folder: max_pixels must be positive".into(),
+            ));
         }
         if !root.is_dir() {
             return Err(Error::NotADirectory {
@@ -69,43 +130,45 @@ impl ImageFolder {
         let mut classes = Vec::new();
         if subdirs.is_empty() {
             files.extend(image_files(root, false)?.into_iter().map(|p| (p, None)));
+            if files.is_empty() {
+                return Err(Error::EmptyFolder {
+                    path: root.to_path_buf(),
+                });
+            }
         } else {
             for (label, dir) in subdirs.iter().enumerate() {
+                let found = image_files(dir, true)?;
+                if found.is_empty() {
+                    return Err(Error::EmptyFolder { path: dir.clone() });
+                }
                 classes.push(dir.file_name().unwrap().to_string_lossy().into_owned());
-                files.extend(
-                    image_files(dir, true)?
-                        .into_iter()
-                        .map(|p| (p, Some(label))),
-                );
+                files.extend(found.into_iter().map(|p| (p, Some(label))));
             }
         }
-        if files.is_empty() {
-            return Err(Error::Invalid(format!(
-                "image folder {} holds no image files ({})",
-                root.display(),
-                IMAGE_EXTENSIONS.join(", ")
-            )));
-        }
 
-        let size = options.size;
-        let decoded = decode_all(&files, size);
+        let decoded = decode_all(&files, options);
         let mut folder = ImageFolder {
-            size: size as usize,
-            images: Vec::new(),
+            images: Vec::with_capacity(files.len()),
+            shapes: Vec::with_capacity(files.len()),
             labels: Vec::new(),
             classes,
-            paths: Vec::new(),
+            paths: Vec::with_capacity(files.len()),
             skipped: Vec::new(),
         };
         for ((path, label), result) in files.into_iter().zip(decoded) {
             match result {
-                Ok(pixels) => {
-                    folder.images.extend_from_slice(&pixels);
+                Some(Ok((pixels, shape))) => {
+                    folder.images.push(pixels);
+                    folder.shapes.push(shape);
                     folder.labels.extend(label);
                     folder.paths.push(path);
                 }
-                Err(reason) if options.skip_unreadable => folder.skipped.push((path, reason)),
-                Err(reason) => return Err(Error::Image { path, reason }),
+                Some(Err(err)) if options.skip_unreadable => {
+                    folder.skipped.push((path, err.to_string()));
+                }
+                Some(Err(err)) => return Err(err),
+                // Not decoded: an earlier file failed and stopped the work.
+                None => unreachable!("files after a failure are never reached"),
             }
         }
         Ok(folder)
@@ -121,7 +184,8 @@ impl ImageFolder {
         &self.paths
     }
 
-    /// Files that failed to decode and were skipped (with `skip_unreadable`), with the reason.
+    /// Files that could not be loaded and were skipped (with
+    /// [`skip_unreadable`](ImageFolderOptions::skip_unreadable)), with the reason.
     pub fn skipped(&self) -> &[(PathBuf, String)] {
         &self.skipped
     }
@@ -137,13 +201,12 @@ impl ImageDataset for ImageFolder {
         self.paths.len()
     }
 
-    fn shape(&self) -> [usize; 3] {
-        [3, self.size, self.size]
+    fn shape(&self, index: usize) -> [usize; 3] {
+        self.shapes[index]
     }
 
     fn pixels(&self, index: usize) -> &[u8] {
-        let n = 3 * self.size * self.size;
-        &self.images[index * n..(index + 1) * n]
+        &self.images[index]
     }
 
     fn target(&self, index: usize) -> Option<usize> {
@@ -190,51 +253,126 @@ fn image_files(dir: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Decodes one file into RGB CHW bytes of `size × size`.
-fn decode(path: &Path, size: u32) -> std::result::Result<Vec<u8>, String> {
-    let img = image::ImageReader::open(path)
-        .map_err(|e| e.to_string())?
-        .with_guessed_format()
-        .map_err(|e| e.to_string())?
-        .decode()
-        .map_err(|e| e.to_string())?
-        .to_rgb8();
-    let img = if img.dimensions() == (size, size) {
-        img
-    } else {
-        image::imageops::resize(&img, size, size, FilterType::Triangle)
+/// One decoded image: CHW bytes and `[3, height, width]`.
+type Decoded = (Vec<u8>, [usize; 3]);
+
+/// Decodes one file into RGB CHW bytes (see [`ImageFolder`] for the conversions).
+fn decode(path: &Path, options: &ImageFolderOptions) -> Result<Decoded> {
+    let image_err = |e: image::ImageError| Error::Image {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
     };
-    let plane = (size * size) as usize;
-    let mut chw = vec![0u8; 3 * plane];
-    for (i, px) in img.pixels().enumerate() {
-        for c in 0..3 {
-            chw[c * plane + i] = px.0[c];
-        }
+    let mut reader = ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    // The decoders' own allocation cap (512 MiB by default) must not refuse what `max_pixels`
+    // allows: up to 4 channels of 16 bits.
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(
+        options
+            .max_pixels
+            .saturating_mul(8)
+            .max(limits.max_alloc.unwrap_or(0)),
+    );
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(image_err)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > options.max_pixels {
+        return Err(Error::ImageTooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+            max_pixels: options.max_pixels,
+        });
     }
-    Ok(chw)
+    // A malformed EXIF block is no reason to lose the picture: keep it as stored.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(image_err)?;
+    img.apply_orientation(orientation);
+    let rgb = cap_shorter_side(img.into_rgb8(), options.max_shorter_side);
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    Ok((hwc_to_chw(&rgb), [3, h, w]))
 }
 
-/// Decodes all files on every core, keeping the input order.
+/// Downscales `img` so that its shorter side is `cap`, when it is longer (see
+/// [`ImageFolderOptions::max_shorter_side`]).
+fn cap_shorter_side(img: RgbImage, cap: Option<u32>) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (short, long) = (w.min(h), w.max(h));
+    match cap {
+        Some(cap) if short > cap => {
+            let new_long = ((u64::from(cap) * u64::from(long) / u64::from(short)) as u32).max(1);
+            let (nw, nh) = if w <= h {
+                (cap, new_long)
+            } else {
+                (new_long, cap)
+            };
+            image::imageops::resize(&img, nw, nh, FilterType::Triangle)
+        }
+        _ => img,
+    }
+}
+
+fn hwc_to_chw(img: &RgbImage) -> Vec<u8> {
+    let plane = img.width() as usize * img.height() as usize;
+    let mut chw = vec![0u8; 3 * plane];
+    let (r, rest) = chw.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, px) in img.as_raw().chunks_exact(3).enumerate() {
+        r[i] = px[0];
+        g[i] = px[1];
+        b[i] = px[2];
+    }
+    chw
+}
+
+/// Decodes the files on `options.threads` threads, results in the input order.
+///
+/// Threads take the next file from a shared counter. Unless failures are skipped, the first
+/// failure stops every thread from starting files past it, so all files before it are decoded
+/// and it is the first failure in order: the outcome does not depend on the scheduling. Entries
+/// past that failure are `None`.
 fn decode_all(
     files: &[(PathBuf, Option<usize>)],
-    size: u32,
-) -> Vec<std::result::Result<Vec<u8>, String>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = files.len().div_ceil(threads).max(1);
+    options: &ImageFolderOptions,
+) -> Vec<Option<Result<Decoded>>> {
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(files.len())
+    .max(1);
+    let next = AtomicUsize::new(0);
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let mut results: Vec<Option<Result<Decoded>>> = Vec::new();
+    results.resize_with(files.len(), || None);
     std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(p, _)| decode(p, size))
-                        .collect::<Vec<_>>()
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= files.len() || i > first_failure.load(Ordering::Relaxed) {
+                            return done;
+                        }
+                        let result = decode(&files[i].0, options);
+                        if result.is_err() && !options.skip_unreadable {
+                            first_failure.fetch_min(i, Ordering::Relaxed);
+                        }
+                        done.push((i, result));
+                    }
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("decoder thread panicked"))
-            .collect()
-    })
+        for handle in handles {
+            for (i, result) in handle.join().expect("image decoding thread panicked") {
+                results[i] = Some(result);
+            }
+        }
+    });
+    results
 }

@@ -1,5 +1,4 @@
-//! Picture grids of images and their views, for looking at what augmentations do (seed 000's
-//! figure).
+//! Picture grids of images and their views, for looking at what augmentations do.
 
 use crate::error::{Error, Result};
 use crate::transforms::Image;

@@ -21,7 +21,7 @@ use crate::transforms::{Image, MultiViewTransform, rng_for};
 /// How a [`Loader`] batches an epoch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoaderConfig {
-    /// Images per batch. Default 128 (seed 000).
+    /// Images per batch. Default 128.
     pub batch_size: usize,
     /// Visit the images in a new random order each epoch. Default `true`.
     pub shuffle: bool,
@@ -245,16 +245,24 @@ impl Loader {
     }
 
     /// Builds one batch from dataset indices, augmenting image `i` with `rng_for(seed, epoch, i)`.
+    ///
+    /// Each image is read at its own [`shape`](ImageDataset::shape); images may differ in size as
+    /// long as the transform brings every view `k` to one size.
+    ///
+    /// # Panics
+    /// If view `k` of one image differs in shape from view `k` of an earlier image of the batch
+    /// (the message names the image), or the dataset's pixels do not match its shape.
     pub fn build_batch(&self, indices: &[usize], epoch: u64) -> ViewBatch {
-        let [c, h, w] = self.dataset.shape();
         let num_views = self.transform.num_views();
         let num_labels = self.transform.num_labels();
         let mut labels: Vec<Vec<usize>> = vec![Vec::with_capacity(indices.len()); num_labels];
         let mut views: Vec<Vec<f32>> = vec![Vec::new(); num_views];
         let mut shapes = vec![[0; 4]; num_views];
         for &i in indices {
-            let image = Image::from_chw_u8(self.dataset.pixels(i), c, h, w)
-                .expect("dataset pixels match its shape");
+            let [c, h, w] = self.dataset.shape(i);
+            let image = Image::from_chw_u8(self.dataset.pixels(i), c, h, w).unwrap_or_else(|e| {
+                panic!("image {i} of the dataset does not match its shape [{c}, {h}, {w}]: {e}")
+            });
             let mut rng = rng_for(self.config.seed, epoch, i as u64);
             let (image_views, image_labels) = self.transform.labeled_views(&image, &mut rng);
             assert_eq!(
@@ -271,7 +279,11 @@ impl Loader {
                 let shape = [indices.len(), vc, vh, vw];
                 assert!(
                     views[k].is_empty() || shapes[k] == shape,
-                    "view {k} of image {i} is {:?}, other images gave {:?}",
+                    "view {k} of image {i} (an image of shape {:?}) is {:?}, but the earlier images \
+                     of its batch gave {:?}: the views of a batch must have one size, so images of \
+                     different sizes need a transform that crops or resizes them to one size \
+                     (a random resized crop does)",
+                    [c, h, w],
                     [vc, vh, vw],
                     &shapes[k][1..]
                 );

@@ -1,4 +1,4 @@
-//! Label-budget subsets: a seeded, class-balanced choice of labelled examples (seed 001 keeps
+//! Label-budget subsets: a seeded, class-balanced choice of labelled examples (keeping, say,
 //! 5 000 of CIFAR-10's 50 000 training labels).
 
 use rand::SeedableRng;

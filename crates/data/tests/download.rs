@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use md5::{Digest, Md5};
-use selfsup_data::{Archive, CifarDataset, Error, Split, download_archive};
+use selfsup_data::{
+    Archive, CifarDataset, DownloadProgress, Error, Split, default_cache_dir, download_archive,
+    download_archive_with_progress,
+};
 
 /// Serves `body` with `status` to every request on a fresh port; counts the requests.
 fn serve(status: &'static str, body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
@@ -174,4 +177,146 @@ fn an_interrupted_earlier_run_does_not_count_as_complete() {
         "{:?}",
         leftovers(cache.path())
     );
+}
+
+#[test]
+fn progress_is_reported_up_to_the_file_size() {
+    let tarball = synthetic_tarball("cifar-10-batches-bin");
+    let (size, md5) = (tarball.len() as u64, md5_hex(&tarball));
+    let (url, _) = serve("200 OK", tarball);
+    let cache = tempfile::tempdir().unwrap();
+    let archive = Archive {
+        url: &url,
+        md5: &md5,
+        dir_name: "cifar-10-batches-bin",
+    };
+    let mut seen: Vec<DownloadProgress> = Vec::new();
+    download_archive_with_progress(&archive, cache.path(), &mut |p| seen.push(p)).unwrap();
+    assert_eq!(
+        seen.first(),
+        Some(&DownloadProgress {
+            downloaded: 0,
+            total: Some(size)
+        })
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&DownloadProgress {
+            downloaded: size,
+            total: Some(size)
+        })
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].downloaded <= w[1].downloaded),
+        "{seen:?}"
+    );
+
+    // Already in the cache: nothing to report.
+    seen.clear();
+    download_archive_with_progress(&archive, cache.path(), &mut |p| seen.push(p)).unwrap();
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
+#[test]
+fn an_unreachable_server_is_a_download_error_naming_the_address() {
+    // A port that was just free: nothing listens there, so the connection is refused at once.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/stl10_binary.tar.gz");
+    let cache = tempfile::tempdir().unwrap();
+    let archive = Archive {
+        url: &url,
+        md5: "00000000000000000000000000000000",
+        dir_name: "stl10_binary",
+    };
+    let err = download_archive(&archive, cache.path()).unwrap_err();
+    assert!(matches!(&err, Error::Download { .. }), "{err:?}");
+    assert!(err.to_string().contains(&url), "{err}");
+    assert!(leftovers(cache.path()).is_empty());
+}
+
+#[test]
+fn the_official_archives_are_torchvisions() {
+    // torchvision.datasets.STL10.url / tgz_md5, and the CIFAR pages' binary versions.
+    assert_eq!(
+        (
+            Archive::STL10.url,
+            Archive::STL10.md5,
+            Archive::STL10.dir_name
+        ),
+        (
+            "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
+            "91f7769df0f17e558f3565bffb0c7dfb",
+            "stl10_binary"
+        )
+    );
+    assert_eq!(
+        (
+            Archive::CIFAR100.url,
+            Archive::CIFAR100.md5,
+            Archive::CIFAR100.dir_name
+        ),
+        (
+            "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+            "03b5dce01913d631647c71ecec9e9cb8",
+            "cifar-100-binary"
+        )
+    );
+}
+
+/// Set in the child process of [`the_default_cache_dir_follows_the_environment`].
+const CHILD: &str = "SELFSUP_DATA_TEST_PRINT_CACHE_DIR";
+
+/// Environment variables cannot be set safely in a threaded test, so this test runs itself
+/// again as a child process with the variables under test, and the child prints the answer.
+#[test]
+fn the_default_cache_dir_follows_the_environment() {
+    if std::env::var_os(CHILD).is_some() {
+        println!("cache dir = {:?}", default_cache_dir());
+        return;
+    }
+    let run = |vars: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args([
+                "download::the_default_cache_dir_follows_the_environment",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1");
+        for name in ["SELFSUP_CACHE_DIR", "XDG_CACHE_HOME", "HOME"] {
+            command.env_remove(name);
+        }
+        command.envs(vars.iter().copied());
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        // The harness prints the test's name on the same line, before the answer.
+        let answer = stdout
+            .lines()
+            .find_map(|l| l.split_once("cache dir = "))
+            .unwrap_or_else(|| panic!("no answer from the child: {stdout}"))
+            .1;
+        answer.to_string()
+    };
+    let all = [
+        ("SELFSUP_CACHE_DIR", "/data/cache"),
+        ("XDG_CACHE_HOME", "/xdg"),
+        ("HOME", "/home/u"),
+    ];
+    assert_eq!(run(&all), r#"Some("/data/cache")"#);
+    assert_eq!(run(&all[1..]), r#"Some("/xdg/selfsup")"#);
+    assert_eq!(run(&all[2..]), r#"Some("/home/u/.cache/selfsup")"#);
+    // Empty values count as unset.
+    let empty = [
+        ("SELFSUP_CACHE_DIR", ""),
+        ("XDG_CACHE_HOME", ""),
+        ("HOME", "/h"),
+    ];
+    assert_eq!(run(&empty), r#"Some("/h/.cache/selfsup")"#);
+    assert_eq!(run(&[]), "None");
 }

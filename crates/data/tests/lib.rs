@@ -10,9 +10,11 @@ const CIFAR10_FILES: [&str; 6] = [
     "test_batch.bin",
 ];
 
+mod center;
 mod cifar;
 mod download;
 mod folder;
 mod loader;
+mod stl10;
 mod subset;
 mod transforms;

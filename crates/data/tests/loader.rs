@@ -251,3 +251,64 @@ fn multi_crop_batches_views_of_two_sizes() {
     assert_eq!(batches[0].view(4, &device).dims(), [4, 3, 16, 16]);
     assert_eq!(make(0).epoch(0).collect::<Vec<_>>(), batches);
 }
+
+/// Images of different sizes, image `i` filled with `i` and `(8 + i) × (10 + 2i)` pixels.
+struct MixedSizes;
+
+impl selfsup_data::ImageDataset for MixedSizes {
+    fn len(&self) -> usize {
+        6
+    }
+
+    fn shape(&self, index: usize) -> [usize; 3] {
+        [3, 8 + index, 10 + 2 * index]
+    }
+
+    fn pixels(&self, index: usize) -> &[u8] {
+        const BYTES: usize = 3 * 13 * 20;
+        static FILLED: [[u8; BYTES]; 6] = {
+            let mut all = [[0u8; BYTES]; 6];
+            let mut i = 0;
+            while i < 6 {
+                all[i] = [i as u8; BYTES];
+                i += 1;
+            }
+            all
+        };
+        &FILLED[index][..3 * (8 + index) * (10 + 2 * index)]
+    }
+
+    fn target(&self, _index: usize) -> Option<usize> {
+        None
+    }
+
+    fn num_classes(&self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn images_of_different_sizes_are_read_at_their_own_shapes_and_cropped_to_one() {
+    let transform = selfsup_data::transforms::TwoViews(
+        selfsup_data::transforms::RandomResizedCrop::new(4).unwrap(),
+    );
+    let l = Loader::new(Arc::new(MixedSizes), Arc::new(transform), config(3, 2)).unwrap();
+    for b in l.epoch(0) {
+        assert_eq!(b.shapes, vec![[3, 3, 4, 4]; 2]);
+        for (row, &i) in b.indices.iter().enumerate() {
+            // A crop of a flat image is that flat value: each image was read at its own shape.
+            let view = &b.views[0][row * 48..(row + 1) * 48];
+            assert!(
+                view.iter().all(|&v| (v - i as f32 / 255.0).abs() < 1e-6),
+                "image {i}: {view:?}"
+            );
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "view 0 of image")]
+fn views_of_different_sizes_in_one_batch_panic_naming_the_image() {
+    let l = Loader::new(Arc::new(MixedSizes), Arc::new(Marked), config(6, 0)).unwrap();
+    l.build_batch(&[0, 1], 0);
+}

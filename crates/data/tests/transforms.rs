@@ -735,7 +735,7 @@ fn compose_and_random_apply() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pretext tasks (seed 001).
+// Pretext tasks.
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -875,7 +875,7 @@ fn parallel_batch_equals_sequential() {
 }
 
 #[test]
-fn presets_have_seed_000_knobs_and_produce_normalized_views() {
+fn presets_have_the_simclr_cifar10_knobs_and_produce_normalized_views() {
     for cfg in [
         SimClrTransform::cifar10().config().clone(),
         SimSiamTransform::cifar10().config().clone(),

@@ -32,7 +32,8 @@ pub struct LabeledFeatures {
 ///
 /// # Errors
 /// [`Error::Data`] when an image has no label, `indices` is empty or names an image past the
-/// end, or `batch_size` is 0.
+/// end, `batch_size` is 0, or the images differ in size (wrap a mixed-size dataset in
+/// [`CenterResized`](selfsup_data::CenterResized)).
 pub fn extract_features<E: Encoder>(
     backbone: &E,
     dataset: &dyn ImageDataset,
@@ -81,6 +82,10 @@ pub(crate) fn labels_of(
 
 /// Runs `f` over `indices` of `dataset` in batches of un-augmented, normalised images on the
 /// plain form of `device`, and concatenates the outputs.
+///
+/// Errors ([`Error::Data`]) when `indices` is empty, or names an image whose shape differs from
+/// the first one's (the message names it and says to wrap the dataset in
+/// [`CenterResized`](selfsup_data::CenterResized)).
 pub(crate) fn encode(
     dataset: &dyn ImageDataset,
     indices: &[usize],
@@ -90,7 +95,19 @@ pub(crate) fn encode(
     mut f: impl FnMut(Tensor<4>) -> Tensor<2>,
 ) -> Result<Tensor<2>> {
     let device = device.clone().inner();
-    let [c, h, w] = dataset.shape();
+    let Some(&first) = indices.first() else {
+        return Err(Error::Data("evaluation: no images to encode".into()));
+    };
+    let [c, h, w] = dataset.shape(first);
+    if let Some(&other) = indices.iter().find(|&&i| dataset.shape(i) != [c, h, w]) {
+        return Err(Error::Data(format!(
+            "evaluation: image {other} is {:?} but image {first} is [{c}, {h}, {w}]: images are \
+             encoded un-augmented, so they must all have one size; wrap the dataset in \
+             selfsup_data::CenterResized to resize and centre-crop them (torchvision's \
+             Resize + CenterCrop)",
+            dataset.shape(other)
+        )));
+    }
     if let Some(n) = normalize.filter(|n| n.mean().len() != c) {
         return Err(Error::Data(format!(
             "the normalization has {} channels, the images {c}",

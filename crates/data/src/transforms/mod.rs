@@ -26,11 +26,11 @@
 //! | [`Cutout`] | — (DeVries & Taylor) | [`cutout_at`] |
 //! | [`RandomApply`], [`Compose`] | `RandomApply`, `Compose` | |
 //! | [`TwoViews`], [`MultiView`] | — (lightly's multi-view) | |
-//! | [`SimClrTransform`], [`SimSiamTransform`] | seed 000's CIFAR pipeline | |
+//! | [`SimClrTransform`], [`SimSiamTransform`] | lightly's `SimCLRTransform`, `SimSiamTransform`; SimCLR's CIFAR-10 recipe | |
 //! | [`VicRegTransform`], [`MocoV2Transform`] | lightly's `VICRegTransform`, `MoCoV2Transform`; solo-learn's CIFAR recipes | |
 //! | [`ByolTransform`] | lightly's `BYOLTransform` (asymmetric pair); solo-learn's CIFAR `asymmetric.yaml` (BYOL, Barlow Twins, MoCo v3) | |
 //! | [`MultiCropTransform`] | lightly's `DINOTransform`, `SwaVTransform` (multi-crop); solo-learn's CIFAR recipes | |
-//! | [`RotationPretext`], [`ShearPretext`], [`ColorPretext`], [`PretextTasks`] | seed 001's pretext tasks | [`rotate_quarter_turns`], [`shear_x`], [`invert`] |
+//! | [`RotationPretext`], [`ShearPretext`], [`ColorPretext`], [`PretextTasks`] | rotation (Gidaris et al. 2018), shear and colour pretext tasks | [`rotate_quarter_turns`], [`shear_x`], [`invert`] |
 //!
 //! ```
 //! use selfsup_data::transforms::{Image, SimClrTransform, rng_for};

@@ -21,9 +21,9 @@ pub struct Normalize {
 }
 
 impl Normalize {
-    /// The CIFAR-10 channel means used by seed 000 (and most CIFAR SSL code).
+    /// The CIFAR-10 channel means used by most CIFAR SSL code.
     pub const CIFAR10_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
-    /// The CIFAR-10 channel standard deviations used by seed 000. (These are the widespread
+    /// The CIFAR-10 channel standard deviations used by most CIFAR SSL code. (These are the widespread
     /// values from `kuangliu/pytorch-cifar`; the true per-pixel stds are about `0.247, 0.243,
     /// 0.261`.)
     pub const CIFAR10_STD: [f32; 3] = [0.2023, 0.1994, 0.2010];

@@ -74,8 +74,8 @@ impl SolarizeConfig {
 /// `RandomResizedCrop → RandomHorizontalFlip → RandomApply(ColorJitter) → RandomGrayscale →
 /// [RandomApply(GaussianBlur)] → [RandomSolarize] → [Normalize]`.
 ///
-/// [`TwoViewConfig::cifar10`] (also `Default`) is seed 000's CIFAR-10 setting, itself SimCLR's
-/// and SimSiam's CIFAR recipe. Change knobs with the `with_*` methods; validation happens when
+/// [`TwoViewConfig::cifar10`] (also `Default`) is SimCLR's and SimSiam's CIFAR-10
+/// recipe. Change knobs with the `with_*` methods; validation happens when
 /// the transform is built ([`SimClrTransform::new`]), through each transform's constructor.
 ///
 /// ```
@@ -97,7 +97,7 @@ pub struct TwoViewConfig {
     /// Horizontal flip probability. Default 0.5.
     pub hflip_prob: f32,
     /// Colour jitter strengths `(brightness, contrast, saturation, hue)`. Default
-    /// `(0.4, 0.4, 0.4, 0.1)` (SimCLR's strength 0.5 CIFAR setting as used by seed 000).
+    /// `(0.4, 0.4, 0.4, 0.1)` (SimCLR's strength 0.5 CIFAR setting).
     pub color_jitter: (f32, f32, f32, f32),
     /// Probability of applying the colour jitter. Default 0.8.
     pub color_jitter_prob: f32,
@@ -303,7 +303,7 @@ macro_rules! two_view_preset {
 
 two_view_preset!(
     /// SimCLR's two-view augmentation (Chen et al. 2020; lightly's `SimCLRTransform`), by
-    /// default on CIFAR-10 as in seed 000: `RandomResizedCrop(32, scale=(0.2, 1.0))`,
+    /// default on CIFAR-10: `RandomResizedCrop(32, scale=(0.2, 1.0))`,
     /// `RandomHorizontalFlip()`, `RandomApply([ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8)`,
     /// `RandomGrayscale(p=0.2)`, CIFAR-10 `Normalize`.
     ///
@@ -323,7 +323,7 @@ two_view_preset!(
 
 two_view_preset!(
     /// SimSiam's two-view augmentation (Chen & He 2021). On CIFAR-10 the SimSiam paper uses
-    /// SimCLR's recipe unchanged, and so does seed 000; [`SimSiamTransform::cifar10`] therefore
+    /// SimCLR's recipe unchanged; [`SimSiamTransform::cifar10`] therefore
     /// has exactly [`SimClrTransform::cifar10`]'s knobs ([`TwoViewConfig::cifar10`]).
     SimSiamTransform,
     /// Seed 000's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).

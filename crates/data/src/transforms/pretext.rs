@@ -1,4 +1,4 @@
-//! The pretext tasks of seed 001 (multi-head "predict the augmentation"): rotation by a
+//! Pretext tasks (multi-head "predict the augmentation"): rotation by a
 //! multiple of 90° (4 classes), shear by a factor in {0, 0.2, 0.4} (3 classes), and colour
 //! {original, grayscale, inverted} (3 classes).
 //!
@@ -61,7 +61,7 @@ impl PretextTransform for RotationPretext {
 /// Label `k` shears horizontally by factor `levels[k]`: torchvision's
 /// `F.affine(img, angle=0, translate=[0, 0], scale=1, shear=[degrees(atan(s)), 0],
 /// NEAREST, fill=0)` — the shear matrix `[[1, −s], [0, 1]]` about the image centre. Default
-/// levels `[0.0, 0.2, 0.4]` (seed 001), 3 classes.
+/// levels `[0.0, 0.2, 0.4]`, 3 classes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShearPretext {
     levels: Vec<f32>,
@@ -183,7 +183,7 @@ pub struct PretextLabels {
     pub color: u8,
 }
 
-/// All three pretext tasks of seed 001 on one image.
+/// All three pretext tasks on one image.
 ///
 /// Draws the rotation, shear and colour labels (in that order, one number each), then applies
 /// the shear, the rotation and the colour change (shear first, so its axis turns with the
@@ -220,7 +220,7 @@ impl PretextTasks {
     }
 }
 
-/// The loader side of seed 001's pretext pre-training: one view per image, made by `base`
+/// The loader side of pretext pre-training: one view per image, made by `base`
 /// (e.g. a random flip), then the three [`PretextTasks`], then `normalize`; the loader's
 /// [`ViewBatch::labels`](crate::ViewBatch::labels) receives the three labels, in the order
 /// rotation, shear, colour.

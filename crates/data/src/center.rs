@@ -1,0 +1,187 @@
+//! [`CenterResized`]: a dataset of images brought to one size for evaluation, as torchvision's
+//! `Resize(size)` + `CenterCrop(size)`.
+
+use crate::dataset::ImageDataset;
+use crate::error::{Error, Result};
+use crate::transforms::{CropBox, Image, resize};
+
+/// The images of another dataset, each resized so that its shorter side is `size` and then
+/// centre-cropped to `size × size`: torchvision's evaluation transform
+/// `Compose([Resize(size), CenterCrop(size)])`, computed once and held in memory.
+///
+/// Training crops every view to one size; evaluation (linear probe, kNN, embeddings) feeds the
+/// images themselves, so a dataset of mixed sizes (an [`ImageFolder`](crate::ImageFolder)) is
+/// wrapped in this first. Labels and the number of classes are kept.
+///
+/// The resize is antialiased bilinear, torchvision's `F.resize(..., antialias=True)` (see
+/// [`resize`]) in `f32`, rounded back to `u8`. As in torchvision, the longer side becomes
+/// `⌊size · long / short⌋`, and the crop starts at `round((side − size) / 2)` (ties to even,
+/// like Python's `round`). An image already `size × size` is copied unchanged.
+///
+/// ```no_run
+/// use selfsup_data::{CenterResized, ImageDataset, ImageFolder, ImageFolderOptions};
+/// let folder = ImageFolder::open("photos/val", &ImageFolderOptions::default())?;
+/// let val = CenterResized::new(&folder, 224)?;
+/// assert!((0..val.len()).all(|i| val.shape(i)[1..] == [224, 224]));
+/// # Ok::<(), selfsup_data::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct CenterResized {
+    size: usize,
+    images: Vec<Vec<u8>>,
+    channels: Vec<usize>,
+    targets: Vec<Option<usize>>,
+    sources: Vec<usize>,
+    num_classes: usize,
+}
+
+impl CenterResized {
+    /// Resizes and centre-crops every image of `dataset` to `size × size`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when `size` is 0 or the dataset is empty.
+    pub fn new(dataset: &dyn ImageDataset, size: usize) -> Result<Self> {
+        let indices: Vec<usize> = (0..dataset.len()).collect();
+        Self::with_indices(dataset, &indices, size)
+    }
+
+    /// Resizes and centre-crops the images `indices` of `dataset` (in that order) to
+    /// `size × size`; image `k` of the result is image `indices[k]` of `dataset`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when `size` is 0, `indices` is empty or names an image past the end.
+    pub fn with_indices(
+        dataset: &dyn ImageDataset,
+        indices: &[usize],
+        size: usize,
+    ) -> Result<Self> {
+        if size == 0 {
+            return Err(Error::Invalid(
+                "centre resize: size must be positive".into(),
+            ));
+        }
+        if indices.is_empty() {
+            return Err(Error::Invalid("centre resize: no images".into()));
+        }
+        if let Some(&bad) = indices.iter().find(|&&i| i >= dataset.len()) {
+            return Err(Error::Invalid(format!(
+                "centre resize: image {bad} does not exist (the dataset has {})",
+                dataset.len()
+            )));
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(indices.len());
+        let chunk = indices.len().div_ceil(threads);
+        let images: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let handles: Vec<_> = indices
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|&i| resize_center_crop(dataset, i, size))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("centre resize thread panicked"))
+                .collect()
+        });
+        Ok(Self {
+            size,
+            images,
+            channels: indices.iter().map(|&i| dataset.shape(i)[0]).collect(),
+            targets: indices.iter().map(|&i| dataset.target(i)).collect(),
+            sources: indices.to_vec(),
+            num_classes: dataset.num_classes(),
+        })
+    }
+
+    /// The side of every image.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The index in the source dataset of each image.
+    pub fn source_indices(&self) -> &[usize] {
+        &self.sources
+    }
+}
+
+impl ImageDataset for CenterResized {
+    fn len(&self) -> usize {
+        self.images.len()
+    }
+
+    fn shape(&self, index: usize) -> [usize; 3] {
+        [self.channels[index], self.size, self.size]
+    }
+
+    fn pixels(&self, index: usize) -> &[u8] {
+        &self.images[index]
+    }
+
+    fn target(&self, index: usize) -> Option<usize> {
+        self.targets[index]
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+}
+
+/// Image `index` of `dataset` through `Resize(size)` then `CenterCrop(size)`, CHW `u8`.
+fn resize_center_crop(dataset: &dyn ImageDataset, index: usize, size: usize) -> Vec<u8> {
+    let [c, h, w] = dataset.shape(index);
+    let pixels = dataset.pixels(index);
+    if [h, w] == [size, size] {
+        return pixels.to_vec();
+    }
+    let image = Image::from_chw_u8(pixels, c, h, w).unwrap_or_else(|e| {
+        panic!("image {index} of the dataset does not match its shape [{c}, {h}, {w}]: {e}")
+    });
+    let (short, long) = (h.min(w), h.max(w));
+    let new_long = (size * long / short).max(size);
+    let (rh, rw) = if h <= w {
+        (size, new_long)
+    } else {
+        (new_long, size)
+    };
+    let resized = resize(&image, rh, rw);
+    let crop = CropBox {
+        top: centre_offset(rh, size),
+        left: centre_offset(rw, size),
+        height: size,
+        width: size,
+    };
+    crop_u8(&resized, crop)
+}
+
+/// torchvision's `CenterCrop` offset `int(round((side - size) / 2.0))`, ties to even.
+fn centre_offset(side: usize, size: usize) -> usize {
+    let (half, odd) = ((side - size) / 2, !(side - size).is_multiple_of(2));
+    // An odd difference is a tie: round to the even neighbour.
+    if odd && !half.is_multiple_of(2) {
+        half + 1
+    } else {
+        half
+    }
+}
+
+fn crop_u8(img: &Image, crop: CropBox) -> Vec<u8> {
+    let (h, w) = (img.height(), img.width());
+    let mut out = Vec::with_capacity(img.channels() * crop.height * crop.width);
+    for c in 0..img.channels() {
+        let plane = &img.data()[c * h * w..(c + 1) * h * w];
+        for y in crop.top..crop.top + crop.height {
+            let row = &plane[y * w + crop.left..y * w + crop.left + crop.width];
+            out.extend(
+                row.iter()
+                    .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,444 @@
+//! A strict reader for the STL-10 *binary* version (`stl10_binary/`).
+//!
+//! STL-10 (Coates, Ng and Lee, "An Analysis of Single-Layer Networks in Unsupervised Feature
+//! Learning", AISTATS 2011) has 96×96 colour images in ten classes: 5 000 labelled training
+//! images, 8 000 test images and 100 000 unlabelled ones, made for unsupervised and
+//! self-supervised learning.
+//!
+//! An image file (`train_X.bin`, `test_X.bin`, `unlabeled_X.bin`) is a sequence of 27 648-byte
+//! records, each three 96×96 planes (red, green, blue) stored **column-major** (the format was
+//! written from MATLAB); the reader transposes them to row-major CHW, as torchvision's
+//! `np.transpose(images, (0, 1, 3, 2))`. A label file (`train_y.bin`, `test_y.bin`) holds one
+//! byte per image, `1..=10` on disk, returned as `0..=9`.
+//!
+//! The reader checks what it can: each file must exist and be a regular file, an image file's
+//! length must be a whole number of records, every label must be in `1..=10`, image and label
+//! files must agree in length, and (by default) each file must hold the official number of
+//! records. Any violation is an [`Error`] naming the file and, for a label, the record.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::Path;
+
+use crate::cifar::read_file;
+use crate::dataset::ImageDataset;
+use crate::error::{Error, Result};
+
+/// Side length of an STL-10 image.
+pub const STL10_SIDE: usize = 96;
+/// Bytes of one STL-10 image record (3 × 96 × 96).
+pub const STL10_IMAGE_BYTES: usize = 3 * STL10_SIDE * STL10_SIDE;
+/// The directory the official tarball unpacks to.
+pub const STL10_DIR_NAME: &str = "stl10_binary";
+/// The STL-10 class names, in label order (the official `class_names.txt`).
+pub const STL10_CLASSES: [&str; 10] = [
+    "airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck",
+];
+/// Number of labelled training images.
+pub const STL10_TRAIN_LEN: usize = 5_000;
+/// Number of test images.
+pub const STL10_TEST_LEN: usize = 8_000;
+/// Number of unlabelled images.
+pub const STL10_UNLABELED_LEN: usize = 100_000;
+
+/// Which part of STL-10 to read (torchvision's `split` argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stl10Split {
+    /// `train`: the 5 000 labelled training images.
+    Train,
+    /// `test`: the 8 000 labelled test images.
+    Test,
+    /// `unlabeled`: the 100 000 unlabelled images (targets `None`).
+    Unlabeled,
+    /// `train+unlabeled`: the 5 000 labelled training images, then the 100 000 unlabelled ones
+    /// (the usual self-supervised pre-training set).
+    TrainUnlabeled,
+}
+
+impl Stl10Split {
+    /// torchvision's name of the split (`"train"`, `"test"`, `"unlabeled"`,
+    /// `"train+unlabeled"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stl10Split::Train => "train",
+            Stl10Split::Test => "test",
+            Stl10Split::Unlabeled => "unlabeled",
+            Stl10Split::TrainUnlabeled => "train+unlabeled",
+        }
+    }
+
+    /// The `(images, labels)` file pairs of the split, in order, with their official record
+    /// counts; unlabelled parts have no label file.
+    fn parts(self) -> &'static [(&'static str, Option<&'static str>, usize)] {
+        const TRAIN: (&str, Option<&str>, usize) =
+            ("train_X.bin", Some("train_y.bin"), STL10_TRAIN_LEN);
+        const TEST: (&str, Option<&str>, usize) =
+            ("test_X.bin", Some("test_y.bin"), STL10_TEST_LEN);
+        const UNLABELED: (&str, Option<&str>, usize) =
+            ("unlabeled_X.bin", None, STL10_UNLABELED_LEN);
+        match self {
+            Stl10Split::Train => &[TRAIN],
+            Stl10Split::Test => &[TEST],
+            Stl10Split::Unlabeled => &[UNLABELED],
+            Stl10Split::TrainUnlabeled => &[TRAIN, UNLABELED],
+        }
+    }
+}
+
+impl std::str::FromStr for Stl10Split {
+    type Err = Error;
+
+    /// Parses torchvision's split names.
+    fn from_str(s: &str) -> Result<Self> {
+        [
+            Stl10Split::Train,
+            Stl10Split::Test,
+            Stl10Split::Unlabeled,
+            Stl10Split::TrainUnlabeled,
+        ]
+        .into_iter()
+        .find(|split| split.name() == s)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "unknown STL-10 split `{s}` (expected train, test, unlabeled or train+unlabeled)"
+            ))
+        })
+    }
+}
+
+/// How strictly to open [`Stl10`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stl10Options {
+    /// Require each file to hold the official number of records ([`STL10_TRAIN_LEN`],
+    /// [`STL10_TEST_LEN`], [`STL10_UNLABELED_LEN`]), so that a truncated download is caught
+    /// even when it ends on a record boundary. Default `true`; `false` accepts any whole
+    /// number of records (small synthetic files in tests, a trimmed copy), still checking that
+    /// image and label files agree.
+    pub check_official_counts: bool,
+    /// Keep only the labelled training images of one of the ten official folds (0..=9) of
+    /// `fold_indices.txt`, each of 1 000 images: the standard STL-10 evaluation protocol
+    /// (torchvision's `folds`). Only for [`Stl10Split::Train`] and
+    /// [`Stl10Split::TrainUnlabeled`] (whose unlabelled images are all kept). Default `None`:
+    /// all of them.
+    pub fold: Option<usize>,
+}
+
+impl Default for Stl10Options {
+    fn default() -> Self {
+        Self {
+            check_official_counts: true,
+            fold: None,
+        }
+    }
+}
+
+/// An STL-10 split held in memory as CHW `u8` (the unlabelled part is 2.8 GB).
+///
+/// Labelled images come first; [`ImageDataset::target`] is `None` for the unlabelled ones.
+///
+/// ```no_run
+/// use selfsup_data::{ImageDataset, Stl10, Stl10Split};
+/// let train = Stl10::open("data/stl10_binary", Stl10Split::Train)?;
+/// assert_eq!(train.len(), 5_000);
+/// assert_eq!(train.shape(0), [3, 96, 96]);
+/// println!("first image is a {}", train.classes()[train.target(0).unwrap()]);
+/// # Ok::<(), selfsup_data::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Stl10 {
+    split: Stl10Split,
+    images: Vec<u8>,
+    labels: Vec<u8>,
+    classes: Vec<String>,
+}
+
+impl Stl10 {
+    /// Opens `split` from an `stl10_binary` directory, checking the official record counts.
+    pub fn open(dir: impl AsRef<Path>, split: Stl10Split) -> Result<Self> {
+        Self::open_with(dir, split, &Stl10Options::default())
+    }
+
+    /// Opens `split` from an `stl10_binary` directory with `options`.
+    ///
+    /// Class names come from `class_names.txt` when it is there (it must then hold ten names),
+    /// otherwise from [`STL10_CLASSES`].
+    ///
+    /// # Errors
+    /// [`Error::NotADirectory`], [`Error::MissingFile`] / [`Error::NotAFile`],
+    /// [`Error::TruncatedFile`] (an image file that is not a whole number of records),
+    /// [`Error::RecordCount`] (not the official count, when checked), [`Error::CountMismatch`]
+    /// (images and labels disagree), [`Error::LabelOutOfRange`] (naming the record),
+    /// [`Error::BadClassNames`], and [`Error::Invalid`] for a bad fold.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        split: Stl10Split,
+        options: &Stl10Options,
+    ) -> Result<Self> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        if let Some(fold) = options.fold {
+            if !matches!(split, Stl10Split::Train | Stl10Split::TrainUnlabeled) {
+                return Err(Error::Invalid(format!(
+                    "STL-10: folds select training images, the {} split has none",
+                    split.name()
+                )));
+            }
+            if fold >= 10 {
+                return Err(Error::Invalid(format!(
+                    "STL-10: fold {fold} does not exist (folds are 0..=9)"
+                )));
+            }
+        }
+        // Reserve the whole split at once: `train+unlabeled` is read without a second copy.
+        let mut total = 0u64;
+        for (images, _, _) in split.parts() {
+            total += file_len(&dir.join(images))?;
+        }
+        let mut images = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+        let mut labels = Vec::new();
+        for &(image_file, label_file, official) in split.parts() {
+            let image_path = dir.join(image_file);
+            let start = images.len();
+            append_file(&image_path, &mut images)?;
+            let count = check_records(&image_path, images.len() - start)?;
+            if options.check_official_counts && count != official {
+                return Err(Error::RecordCount {
+                    path: image_path,
+                    expected: official,
+                    found: count,
+                });
+            }
+            transpose_planes(&mut images[start..]);
+            let Some(label_file) = label_file else {
+                continue;
+            };
+            let label_path = dir.join(label_file);
+            let part_labels = parse_stl10_labels(&read_file(&label_path)?, &label_path)?;
+            if options.check_official_counts && part_labels.len() != official {
+                return Err(Error::RecordCount {
+                    path: label_path,
+                    expected: official,
+                    found: part_labels.len(),
+                });
+            }
+            if part_labels.len() != count {
+                return Err(Error::CountMismatch {
+                    images: image_path,
+                    num_images: count,
+                    labels: label_path,
+                    num_labels: part_labels.len(),
+                });
+            }
+            labels.extend_from_slice(&part_labels);
+        }
+        if let Some(fold) = options.fold {
+            let keep = read_fold(&dir.join("fold_indices.txt"), fold, labels.len())?;
+            let labelled = labels.len();
+            let unlabelled = images.len() / STL10_IMAGE_BYTES - labelled;
+            let mut kept_images = Vec::with_capacity((keep.len() + unlabelled) * STL10_IMAGE_BYTES);
+            for &i in &keep {
+                kept_images
+                    .extend_from_slice(&images[i * STL10_IMAGE_BYTES..(i + 1) * STL10_IMAGE_BYTES]);
+            }
+            kept_images.extend_from_slice(&images[labelled * STL10_IMAGE_BYTES..]);
+            images = kept_images;
+            labels = keep.iter().map(|&i| labels[i]).collect();
+        }
+        Ok(Self {
+            split,
+            images,
+            labels,
+            classes: read_class_names(&dir.join("class_names.txt"))?,
+        })
+    }
+
+    /// Which split this is.
+    pub fn split(&self) -> Stl10Split {
+        self.split
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.images.len() / STL10_IMAGE_BYTES
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+
+    /// The pixels of image `index`, row-major CHW (`[3, 96, 96]` flattened).
+    ///
+    /// # Panics
+    /// If `index >= self.len()`.
+    pub fn image(&self, index: usize) -> &[u8; STL10_IMAGE_BYTES] {
+        let start = index * STL10_IMAGE_BYTES;
+        self.images[start..start + STL10_IMAGE_BYTES]
+            .try_into()
+            .expect("slice has the image length")
+    }
+
+    /// The label (0..=9) of image `index`, `None` for an unlabelled image.
+    pub fn label(&self, index: usize) -> Option<u8> {
+        self.labels.get(index).copied()
+    }
+
+    /// The labels (0..=9) of the labelled images, which come first.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// Class names, indexed by label.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+}
+
+impl ImageDataset for Stl10 {
+    fn len(&self) -> usize {
+        Stl10::len(self)
+    }
+
+    fn shape(&self, _index: usize) -> [usize; 3] {
+        [3, STL10_SIDE, STL10_SIDE]
+    }
+
+    fn pixels(&self, index: usize) -> &[u8] {
+        self.image(index)
+    }
+
+    fn target(&self, index: usize) -> Option<usize> {
+        self.label(index).map(usize::from)
+    }
+
+    fn num_classes(&self) -> usize {
+        if self.labels.is_empty() {
+            0
+        } else {
+            STL10_CLASSES.len()
+        }
+    }
+}
+
+/// Parses the bytes of an STL-10 image file into row-major CHW images (transposing each
+/// column-major plane).
+///
+/// `path` only names the file in errors. Never panics, whatever the bytes.
+pub fn parse_stl10_images(mut bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
+    check_records(path, bytes.len())?;
+    transpose_planes(&mut bytes);
+    Ok(bytes)
+}
+
+/// Parses the bytes of an STL-10 label file: one byte per image, `1..=10`, returned as `0..=9`.
+///
+/// `path` only names the file in errors. Never panics, whatever the bytes.
+pub fn parse_stl10_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    bytes
+        .iter()
+        .enumerate()
+        .map(|(record, &label)| match label {
+            1..=10 => Ok(label - 1),
+            _ => Err(Error::LabelOutOfRange {
+                path: path.to_path_buf(),
+                record,
+                label,
+                min: 1,
+                max: 10,
+            }),
+        })
+        .collect()
+}
+
+/// The number of records in `len` bytes of an image file, or [`Error::TruncatedFile`].
+fn check_records(path: &Path, len: usize) -> Result<usize> {
+    if !len.is_multiple_of(STL10_IMAGE_BYTES) {
+        return Err(Error::TruncatedFile {
+            path: path.to_path_buf(),
+            len: len as u64,
+            record_size: STL10_IMAGE_BYTES,
+            record: len / STL10_IMAGE_BYTES,
+        });
+    }
+    Ok(len / STL10_IMAGE_BYTES)
+}
+
+/// Transposes every 96×96 plane in place: column-major on disk to row-major.
+fn transpose_planes(bytes: &mut [u8]) {
+    const N: usize = STL10_SIDE;
+    for plane in bytes.chunks_exact_mut(N * N) {
+        for row in 0..N {
+            for col in row + 1..N {
+                plane.swap(row * N + col, col * N + row);
+            }
+        }
+    }
+}
+
+/// The length of a regular file.
+fn file_len(path: &Path) -> Result<u64> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(meta.len())
+}
+
+/// Appends the whole of a regular file to `buf`.
+fn append_file(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
+    let len = file_len(path)?;
+    buf.reserve(usize::try_from(len).unwrap_or(0));
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+/// The indices of fold `fold` (line `fold` of `fold_indices.txt`, whitespace-separated
+/// 0-based indices), each checked against `num_labelled`.
+fn read_fold(path: &Path, fold: usize, num_labelled: usize) -> Result<Vec<usize>> {
+    let text = String::from_utf8_lossy(&read_file(path)?).into_owned();
+    let line = text.lines().nth(fold).ok_or_else(|| {
+        Error::Invalid(format!(
+            "{}: no line for fold {fold} (it has {} lines)",
+            path.display(),
+            text.lines().count()
+        ))
+    })?;
+    line.split_whitespace()
+        .map(|token| match token.parse::<usize>() {
+            Ok(i) if i < num_labelled => Ok(i),
+            _ => Err(Error::Invalid(format!(
+                "{}: fold {fold} lists `{token}`, not an index below {num_labelled}",
+                path.display()
+            ))),
+        })
+        .collect()
+}
+
+fn read_class_names(path: &Path) -> Result<Vec<String>> {
+    if !path.exists() {
+        return Ok(STL10_CLASSES.iter().map(|s| s.to_string()).collect());
+    }
+    let text = String::from_utf8_lossy(&read_file(path)?).into_owned();
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if names.len() != STL10_CLASSES.len() {
+        return Err(Error::BadClassNames {
+            path: path.to_path_buf(),
+            expected: STL10_CLASSES.len(),
+            found: names.len(),
+        });
+    }
+    Ok(names)
+}
