@@ -28,6 +28,8 @@
 //! - [`simsiam`]: [`SimSiam`] = backbone + projection MLP + prediction MLP.
 //! - [`pretrained`]: [`ResNet::load_safetensors`], a torchvision-layout state dict saved by
 //!   PyTorch into a [`ResNet`], through Burn's store; typed [`LoadError`]s.
+//! - [`export`]: [`ResNet::save_torchvision_safetensors`], the reverse: a [`ResNet`] as a
+//!   torchvision state dict (safetensors) that PyTorch loads with `strict=True`.
 //!
 //! This crate enables no Burn backend: every constructor takes the `&Device` to build on.
 //!
@@ -61,6 +63,7 @@
 pub mod backbone;
 pub mod dino_head;
 pub mod encoder;
+pub mod export;
 pub mod heads;
 pub mod mlp;
 pub mod momentum;
@@ -77,6 +80,7 @@ pub mod weight_norm;
 pub use backbone::{Backbone, BackboneConfig};
 pub use dino_head::{DinoHead, DinoHeadConfig};
 pub use encoder::{Encoder, EncoderConfig, EncoderOf};
+pub use export::{ExportError, ExportErrorKind};
 pub use heads::{
     BarlowTwinsProjectionHead, BarlowTwinsProjectionHeadConfig, ByolPredictionHead,
     ByolPredictionHeadConfig, ByolProjectionHead, ByolProjectionHeadConfig, MocoPredictionHead,

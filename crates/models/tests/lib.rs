@@ -3,10 +3,13 @@
 //! Expected numbers come from PyTorch / torchvision through `tools/golden_resnet.py`, which
 //! writes `tests/golden/architectures.json` and `tests/golden/forward.json`, and
 //! `tools/golden_checkpoint.py`, which writes the checkpoints that `pretrained` loads
-//! (`tests/golden/*.safetensors`, `*.pt`) and `tests/golden/checkpoints.json`.
+//! (`tests/golden/*.safetensors`, `*.pt`) and `tests/golden/checkpoints.json`;
+//! `tools/golden_export.py` writes torchvision's state-dict layouts that `export` checks
+//! (`tests/golden/export_state_dicts.json`).
 
 mod support;
 
+mod export;
 mod heads;
 mod methods;
 mod pretrained;
