@@ -132,3 +132,60 @@ pub(crate) fn encode(
     }
     Ok(Tensor::cat(chunks, 0))
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Tensor};
+    use selfsup_data::ImageDataset;
+
+    use super::encode;
+    use crate::error::Error;
+
+    /// Three flat images; image 2 is taller than the others.
+    struct Mixed;
+
+    impl ImageDataset for Mixed {
+        fn len(&self) -> usize {
+            3
+        }
+
+        fn shape(&self, index: usize) -> [usize; 3] {
+            if index == 2 { [3, 6, 4] } else { [3, 4, 4] }
+        }
+
+        fn pixels(&self, index: usize) -> &[u8] {
+            let [c, h, w] = self.shape(index);
+            static PIXELS: [u8; 72] = [7; 72];
+            &PIXELS[..c * h * w]
+        }
+
+        fn target(&self, _index: usize) -> Option<usize> {
+            Some(0)
+        }
+
+        fn num_classes(&self) -> usize {
+            1
+        }
+    }
+
+    #[test]
+    fn images_of_another_size_are_an_error_naming_the_first_one() {
+        let device = Device::flex();
+        let mut calls = 0;
+        let result = encode(&Mixed, &[1, 0, 2], None, 2, &device, |x: Tensor<4>| {
+            calls += 1;
+            x.flatten(1, 3)
+        });
+        let Err(Error::Data(message)) = result else {
+            panic!("expected a data error, got {result:?}");
+        };
+        assert!(message.contains("image 2 is [3, 6, 4]"), "{message}");
+        assert!(message.contains("image 1 is [3, 4, 4]"), "{message}");
+        assert!(message.contains("CenterResized"), "{message}");
+        assert_eq!(calls, 0, "nothing is encoded before the check");
+
+        // Same-sized images go through, in order.
+        let features = encode(&Mixed, &[1, 0], None, 1, &device, |x| x.flatten(1, 3)).unwrap();
+        assert_eq!(features.dims(), [2, 48]);
+    }
+}
