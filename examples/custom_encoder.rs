@@ -1,52 +1,42 @@
 //! Bring your own encoder: a Burn module defined here, outside selfsup, pre-trained with BYOL on
-//! CIFAR-10 and evaluated by kNN from its checkpoint.
+//! 5 000 CIFAR-10 images and loaded back from its checkpoint.
 //!
-//! ```text
-//! cargo run --release --example custom_encoder -- --data-dir ../shared/data/cifar-10-batches-bin \
-//!     --out-dir runs/custom --limit 5000 --epochs 1
-//! ```
+//! `cargo run --release --example custom_encoder [-- path/to/cifar-10-batches-bin]`
 //!
 //! An encoder is any `#[derive(Module)]` type implementing [`Encoder`] (images → `[B, C]`
 //! features) with a serialisable config implementing [`EncoderConfig`]. Every method is generic
-//! over it (`ByolMethod<VggLiteConfig>` here) and the evaluation code loads it back from any run
-//! with `load_encoder::<VggLiteConfig>`.
+//! over it (`ByolMethod<VggLiteConfig>` here), and `load_encoder::<VggLiteConfig>` loads it back
+//! from any run for the probe, kNN or fine-tuning (see the `evaluate` example).
 
-mod common;
-
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Parser;
-use common::{Result, TrainArgs, main_with};
 use selfsup::burn::nn::conv::{Conv2d, Conv2dConfig};
 use selfsup::burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use selfsup::burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
+use selfsup::burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use selfsup::burn::prelude::*;
-use selfsup::data::ByolTransform;
-use selfsup::data::transforms::Normalize;
+use selfsup::burn::tensor::activation::relu;
+use selfsup::data::{ByolTransform, CifarDataset, Split, class_balanced_subset};
+use selfsup::data::{default_cache_dir, download_cifar10};
 use selfsup::models::{Encoder, EncoderConfig};
-use selfsup::train::{ByolConfig, ByolMethod, EvalSplits, KnnConfig, knn_backbone, load_encoder};
+use selfsup::train::{ByolConfig, ByolMethod, TrainData, Trainer, TrainingConfig, load_encoder};
 use serde::{Deserialize, Serialize};
 
-/// A small VGG-style encoder: `[conv 3×3 → BN → ReLU → max-pool 2]` per width, then global
+/// A small VGG-style encoder: `conv 3×3 → BN → ReLU → max-pool 2` per width, then global
 /// average pooling.
 #[derive(Module, Debug)]
 pub struct VggLite {
     convs: Vec<Conv2d>,
     norms: Vec<BatchNorm>,
-    activation: Relu,
     pool: MaxPool2d,
 }
 
 impl Encoder for VggLite {
-    fn forward_features(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = images;
+    fn forward_features(&self, mut x: Tensor<4>) -> Tensor<2> {
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
-            x = self
-                .pool
-                .forward(self.activation.forward(norm.forward(conv.forward(x))));
+            x = self.pool.forward(relu(norm.forward(conv.forward(x))));
         }
-        let [b, c, _, _] = x.dims();
-        x.mean_dim(3).mean_dim(2).reshape([b, c])
+        x.mean_dim(3).mean_dim(2).flatten(1, 3)
     }
 
     fn feature_dim(&self) -> usize {
@@ -54,7 +44,7 @@ impl Encoder for VggLite {
     }
 }
 
-/// Its config: the channel widths. Saved in every checkpoint, so the encoder can be rebuilt.
+/// Its config, saved in every checkpoint so that the encoder can be rebuilt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VggLiteConfig {
     widths: Vec<usize>,
@@ -65,21 +55,14 @@ impl EncoderConfig for VggLiteConfig {
 
     fn init(&self, device: &Device) -> VggLite {
         let inputs = std::iter::once(3).chain(self.widths.iter().copied());
+        let conv = |(i, &o)| Conv2dConfig::new([i, o], [3, 3]).with_padding(PaddingConfig2d::Same);
+        let norm = |&w: &usize| BatchNormConfig::new(w).init(device);
         VggLite {
             convs: inputs
                 .zip(&self.widths)
-                .map(|(i, &o)| {
-                    Conv2dConfig::new([i, o], [3, 3])
-                        .with_padding(PaddingConfig2d::Same)
-                        .init(device)
-                })
+                .map(|c| conv(c).init(device))
                 .collect(),
-            norms: self
-                .widths
-                .iter()
-                .map(|&w| BatchNormConfig::new(w).init(device))
-                .collect(),
-            activation: Relu::new(),
+            norms: self.widths.iter().map(norm).collect(),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
         }
     }
@@ -89,41 +72,40 @@ impl EncoderConfig for VggLiteConfig {
     }
 }
 
-/// BYOL pre-training of a user-defined encoder, then kNN on its frozen features.
-#[derive(Parser, Debug)]
-#[command(version)]
-struct Args {
-    #[command(flatten)]
-    train: TrainArgs,
-}
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The directory given, else CIFAR-10 downloaded once into the user cache.
+    let dir = match std::env::args().nth(1) {
+        Some(dir) => PathBuf::from(dir),
+        None => download_cifar10(default_cache_dir().ok_or("no cache directory")?)?,
+    };
+    let train = Arc::new(CifarDataset::cifar10(&dir, Split::Train)?);
+    let subset = class_balanced_subset(train.as_ref(), 5000, 0)?;
 
-fn main() -> std::process::ExitCode {
-    main_with(|| run(Args::parse()))
-}
-
-fn run(args: Args) -> Result<()> {
+    // BYOL with its paper heads around our encoder, for one epoch.
     let encoder = VggLiteConfig {
         widths: vec![32, 64, 128],
     };
-    let method = ByolMethod::new(ByolConfig::paper(encoder));
-    args.train.run(method, Arc::new(ByolTransform::cifar10()))?;
+    let config = TrainingConfig {
+        epochs: 1,
+        ..TrainingConfig::paper()
+    };
+    let device = selfsup::device::default_device_spec().device()?;
+    let trainer = Trainer::new(ByolMethod::new(ByolConfig::paper(encoder)), config, &device)?
+        .with_out_dir("runs/example-custom")
+        .with_overwrite(true);
+    let data = TrainData::new(train, Arc::new(ByolTransform::cifar10())).with_indices(subset);
+    trainer.fit(trainer.init_model(), &data)?;
 
     // The evaluation side knows only the encoder type and the checkpoint.
-    let device = args.train.device.device()?;
-    let checkpoint = args.train.out_dir.join(selfsup::train::files::CHECKPOINT);
-    let loaded = load_encoder::<VggLiteConfig>(&checkpoint, &device)?;
-    let (train, train_indices) = args.train.data.train(args.train.seed)?;
-    let (test, test_indices) = args.train.data.test(Some(1000), args.train.seed)?;
-    let normalize = Normalize::cifar10();
-    let splits = EvalSplits {
-        train: train.as_ref(),
-        train_indices: &train_indices,
-        test: test.as_ref(),
-        test_indices: &test_indices,
-        normalize: Some(&normalize),
-        batch_size: 256,
-    };
-    let report = knn_backbone(&loaded.encoder, splits, &KnnConfig::new(), &device)?;
-    println!("kNN accuracy: {:.2}%", 100.0 * report.top1());
+    let loaded =
+        load_encoder::<VggLiteConfig>("runs/example-custom/checkpoint.ckpt".as_ref(), &device)?;
+    let features = loaded
+        .encoder
+        .forward_features(Tensor::zeros([2, 3, 32, 32], &device));
+    println!(
+        "loaded the {} run's encoder: features {:?}",
+        loaded.method,
+        features.dims()
+    );
     Ok(())
 }

@@ -1,61 +1,58 @@
-//! SimSiam pre-training on CIFAR-10 (the README's main job).
+//! SimSiam pre-training (Chen & He 2021) through the library's `Trainer`: a small CNN on 5 000
+//! CIFAR-10 images for two epochs, each epoch's line printed from the progress callback.
 //!
 //! ```text
-//! cargo run --release --example simsiam -- --data-dir ../shared/data/cifar-10-batches-bin \
-//!     --out-dir runs/simsiam --epochs 100 --batch-size 256
-//! cargo run --release --features tch --example simsiam -- --device tch --limit 5000 ...
+//! cargo run --release --example simsiam                      # CIFAR-10 from the user cache
+//! cargo run --release --example simsiam -- path/to/cifar-10-batches-bin
 //! ```
 //!
-//! Writes `config.json`, `history.json`, `loss.png`, `train.log` and `checkpoint.ckpt` into
-//! `--out-dir`; `--resume <out-dir>/checkpoint.ckpt` continues an interrupted run. Evaluate
-//! the result with the `linear_probe` and `knn` examples.
+//! The run goes to `runs/example-simsiam`; evaluate it with the `evaluate` example. The
+//! `selfsup pretrain simsiam` command does the same with every flag.
 
-mod common;
-
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Parser;
-use common::{Result, TrainArgs, main_with};
-use selfsup::data::SimSiamTransform;
-use selfsup::models::{SimSiamConfig, SimSiamPredictionHeadConfig, SimSiamProjectionHeadConfig};
-use selfsup::train::SimSiamMethod;
+use selfsup::data::{
+    CifarDataset, SimSiamTransform, Split, class_balanced_subset, default_cache_dir,
+    download_cifar10,
+};
+use selfsup::device::default_device_spec;
+use selfsup::models::{BackboneConfig, SimSiamConfig, SmallCnnConfig};
+use selfsup::train::{Progress, SimSiamMethod, TrainData, Trainer, TrainingConfig};
 
-/// SimSiam (Chen & He 2021): a siamese encoder, a predictor, and a stop-gradient.
-#[derive(Parser, Debug)]
-#[command(version)]
-struct Args {
-    #[command(flatten)]
-    train: TrainArgs,
-    /// Output dimension of the 3-layer projector (and of the predictor); the paper's is 2048.
-    #[arg(long, default_value_t = 2048)]
-    proj_dim: usize,
-    /// Hidden (bottleneck) dimension of the predictor; the paper's is 512.
-    #[arg(long, default_value_t = 512)]
-    pred_dim: usize,
-    /// Keep the predictor's LR fixed while the rest decays (the paper's --fix-pred-lr).
-    #[arg(long)]
-    fix_predictor_lr: bool,
-}
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = match std::env::args().nth(1) {
+        Some(dir) => PathBuf::from(dir),
+        None => download_cifar10(default_cache_dir().ok_or("no cache directory")?)?,
+    };
+    let train = Arc::new(CifarDataset::cifar10(&dir, Split::Train)?);
+    let subset = class_balanced_subset(train.as_ref(), 5000, 0)?;
 
-fn main() -> std::process::ExitCode {
-    main_with(|| run(Args::parse()))
-}
+    // The paper's CIFAR-10 model (projector 2048, predictor bottleneck 512) on a small CNN.
+    let encoder = BackboneConfig::SmallCnn(SmallCnnConfig::new());
+    let method = SimSiamMethod::new(SimSiamConfig::paper(encoder));
+    let mut config = TrainingConfig::paper();
+    config.epochs = 2;
+    config.batch_size = 128;
 
-fn run(args: Args) -> Result<()> {
-    let backbone = args.train.backbone.config();
-    let model = SimSiamConfig::new(
-        backbone.clone(),
-        SimSiamProjectionHeadConfig::new()
-            .with_input_dim(backbone.feature_dim())
-            .with_hidden_dim(args.proj_dim)
-            .with_output_dim(args.proj_dim),
-        SimSiamPredictionHeadConfig::new()
-            .with_input_dim(args.proj_dim)
-            .with_hidden_dim(args.pred_dim)
-            .with_output_dim(args.proj_dim),
+    let trainer = Trainer::new(method, config, &default_device_spec().device()?)?
+        .with_out_dir("runs/example-simsiam")
+        .with_overwrite(true)
+        .with_progress(|event| {
+            if let Progress::Epoch { record, .. } = event {
+                println!(
+                    "epoch {}: loss {:.4}, {:.1} img/s",
+                    record.epoch + 1,
+                    record.loss,
+                    record.images_per_second
+                );
+            }
+        });
+    let data = TrainData::new(train, Arc::new(SimSiamTransform::cifar10())).with_indices(subset);
+    let outcome = trainer.fit(trainer.init_model(), &data)?;
+    println!(
+        "{} steps; checkpoint in runs/example-simsiam",
+        outcome.history.step_losses.len()
     );
-    let method = SimSiamMethod::new(model).with_fix_predictor_lr(args.fix_predictor_lr);
-    args.train
-        .run(method, Arc::new(SimSiamTransform::cifar10()))?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use selfsup::train::embedding::{TsneConfig, pca_2d, tsne};
 use selfsup::train::extract_features;
 
 use crate::Result;
@@ -69,7 +70,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     let [n, d] = features.features.dims();
     let values: Vec<f32> = features.features.into_data().try_to_vec::<f32>()?;
     tracing::info!("projecting {n} × {d} features with {:?}", args.method);
-    let (points, axes, caption) = project(&args, &values, n, d)?;
+    let (points, axes, caption) = project(&args, &values, d)?;
 
     let csv = args.out.with_extension("csv");
     let mut file = std::io::BufWriter::new(
@@ -99,9 +100,31 @@ pub fn run(args: EmbedArgs) -> Result<()> {
 fn project(
     args: &EmbedArgs,
     values: &[f32],
-    n: usize,
     d: usize,
 ) -> Result<(Vec<[f32; 2]>, (&'static str, &'static str), String)> {
-    let _ = (args, values, n, d);
-    Err("embedding: not wired yet".into())
+    Ok(match args.method {
+        Projection::Pca => {
+            let pca = pca_2d(values, d)?;
+            let [r1, r2] = pca.explained_variance_ratio;
+            let caption = format!(
+                "PCA ({:.1} % + {:.1} % of the variance)",
+                100.0 * r1,
+                100.0 * r2
+            );
+            (pca.coords, ("PC 1", "PC 2"), caption)
+        }
+        Projection::Tsne => {
+            let config = TsneConfig::new()
+                .with_perplexity(args.perplexity)
+                .with_seed(args.seed);
+            let out = tsne(values, d, &config)?;
+            tracing::info!(
+                "t-SNE: {} iterations, KL divergence {:.3}",
+                out.iterations,
+                out.kl_divergence
+            );
+            let caption = format!("t-SNE (perplexity {})", args.perplexity);
+            (out.embedding, ("t-SNE 1", "t-SNE 2"), caption)
+        }
+    })
 }

@@ -331,10 +331,14 @@ pub fn draw_scatter(
             .y_label_area_size(60)
             .build_cartesian_2d(x.0..x.1, y.0..y.1)
             .map_err(plot_error)?;
+        let x_label = |v: &f64| tick_label(*v, x.0, x.1);
+        let y_label = |v: &f64| tick_label(*v, y.0, y.1);
         chart
             .configure_mesh()
             .x_desc(axes.0)
             .y_desc(axes.1)
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
             .label_style(("sans-serif", 13))
             .axis_desc_style(("sans-serif", 15))
             .light_line_style(WHITE.mix(0.0))

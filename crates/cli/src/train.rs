@@ -170,7 +170,16 @@ impl TrainArgs {
             None => trainer.fit(initial(&trainer)?, &data),
         };
         progress.finish();
-        let outcome = outcome?;
+        let outcome = outcome.map_err(|err| match err {
+            selfsup::train::Error::RunExists { checkpoint } => format!(
+                "{} already holds a run: continue it with --resume {}, write elsewhere with \
+                 --out-dir, or replace it with --overwrite",
+                out_dir.display(),
+                out_dir.display()
+            )
+            .into(),
+            err => Box::<dyn std::error::Error + Send + Sync>::from(err),
+        })?;
         summarize(&outcome, &out_dir);
         Ok(outcome)
     }

@@ -1,0 +1,432 @@
+//! The `selfsup` binary end to end, on small datasets written by the tests: every command runs,
+//! writes what it says, and refuses bad input with a message naming the flag to fix.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn selfsup(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_selfsup"))
+        .args(args)
+        .env_remove("SELFSUP_MIRROR")
+        .output()
+        .expect("the selfsup binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `selfsup args`, asserts success and returns stdout.
+fn ok(args: &[&str]) -> String {
+    let out = selfsup(args);
+    assert!(
+        out.status.success(),
+        "selfsup {args:?} failed:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// A small CIFAR-10 in the binary format: `per_file` records in each of the five train batches
+/// and the test batch, labels cycling through the ten classes, each class a different mean
+/// brightness (so that a kNN has something to find).
+fn fake_cifar10(dir: &Path, per_file: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut state = 12345u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as u8
+    };
+    let names = [
+        "data_batch_1",
+        "data_batch_2",
+        "data_batch_3",
+        "data_batch_4",
+        "data_batch_5",
+    ];
+    for name in names.iter().chain(&["test_batch"]) {
+        let mut bytes = Vec::new();
+        for i in 0..per_file {
+            let label = (i % 10) as u8;
+            bytes.push(label);
+            bytes.extend((0..3072).map(|_| label * 20 + next() / 8));
+        }
+        std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();
+    }
+}
+
+/// The accuracy a command printed (`accuracy: NN.NN%`).
+fn accuracy(stdout: &str) -> f64 {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("accuracy: "))
+        .unwrap_or_else(|| panic!("no accuracy line in:\n{stdout}"));
+    let value: f64 = line.trim_end_matches('%').parse().unwrap();
+    assert!((0.0..=100.0).contains(&value), "{line}");
+    value
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (image.width(), image.height())
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn pretrain_then_every_evaluation_reads_the_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cifar");
+    fake_cifar10(&data, 20);
+    let run = tmp.path().join("run");
+    let data_args = ["--data-dir", s(&data)];
+
+    let out = selfsup(&[
+        "pretrain",
+        "simsiam",
+        "--data-dir",
+        s(&data),
+        "--backbone",
+        "small-cnn",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "20",
+        "--out-dir",
+        s(&run),
+        "--knn-every",
+        "1",
+        "--knn-train",
+        "50",
+        "--knn-test",
+        "20",
+        "--workers",
+        "1",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Off a terminal, the progress comes as log lines, and the epoch lines are logged too.
+    assert!(stderr.contains("epoch 1/2 step 5/5"), "{stderr}");
+    assert!(stderr.contains("kNN top-1"), "{stderr}");
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert!(log.contains("epoch 2/2: loss"), "{log}");
+    assert_eq!(png_size(&run.join("loss.png")), (900, 540));
+    // LR, kNN and the collapse monitor: three panels.
+    assert_eq!(png_size(&run.join("metrics.png")), (900, 940));
+    std::fs::remove_file(run.join("loss.png")).unwrap();
+    let redrawn = ok(&["plot", s(&run)]);
+    assert!(
+        redrawn.contains("loss.png") && run.join("loss.png").is_file(),
+        "{redrawn}"
+    );
+
+    // The same command again refuses to overwrite the finished run.
+    let again = selfsup(&[
+        "pretrain",
+        "simsiam",
+        "--data-dir",
+        s(&data),
+        "--backbone",
+        "small-cnn",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "20",
+        "--out-dir",
+        s(&run),
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("--overwrite"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let knn = ok(&[&["knn", s(&run), "--k", "5"][..], &data_args].concat());
+    accuracy(&knn);
+    assert!(knn.contains("airplane"), "classes are named: {knn}");
+    // The checkpoint file works where the directory does.
+    let checkpoint = run.join("checkpoint.ckpt");
+    accuracy(&ok(&[
+        &["probe", s(&checkpoint), "--epochs", "2"][..],
+        &data_args,
+    ]
+    .concat()));
+    accuracy(&ok(&[
+        &["knn", "--random-init", "--backbone", "small-cnn"][..],
+        &data_args,
+    ]
+    .concat()));
+
+    let map = tmp.path().join("map.png");
+    let embed = ok(&[
+        &[
+            "embed",
+            s(&run),
+            "--method",
+            "pca",
+            "--images",
+            "20",
+            "--out",
+            s(&map),
+        ][..],
+        &data_args,
+    ]
+    .concat());
+    assert!(embed.contains("map.csv"), "{embed}");
+    let csv = std::fs::read_to_string(tmp.path().join("map.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "index,label,class,x,y");
+    assert_eq!(rows.len(), 21, "{csv}");
+    for row in &rows[1..] {
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields.len(), 5, "{row}");
+        assert!(fields[3].parse::<f32>().unwrap().is_finite(), "{row}");
+    }
+    assert_eq!(png_size(&map), (1080, 800));
+
+    let finetune = ok(&[
+        &[
+            "finetune",
+            s(&run),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "10",
+            "--limit",
+            "20",
+        ][..],
+        &["--out-dir", s(&tmp.path().join("ft")), "--workers", "1"],
+        &data_args,
+    ]
+    .concat());
+    accuracy(&finetune);
+
+    // The small CNN has no torchvision counterpart: export says so.
+    let export = selfsup(&[
+        "export",
+        s(&run),
+        "--out",
+        s(&tmp.path().join("e.safetensors")),
+    ]);
+    assert!(!export.status.success());
+    assert!(
+        text(&export.stderr).contains("small CNN"),
+        "{}",
+        text(&export.stderr)
+    );
+}
+
+#[test]
+fn a_resnet_run_exports_torchvision_names_and_views_draw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cifar");
+    fake_cifar10(&data, 10);
+    let run = tmp.path().join("baseline");
+    let stdout = ok(&[
+        "baseline",
+        "--data-dir",
+        s(&data),
+        "--backbone",
+        "resnet18",
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "10",
+        "--epochs",
+        "1",
+        "--out-dir",
+        s(&run),
+        "--workers",
+        "1",
+    ]);
+    accuracy(&stdout);
+    let file = tmp.path().join("resnet18.safetensors");
+    let printed = ok(&["export", s(&run), "--out", s(&file)]);
+    assert!(
+        printed.contains("torchvision.models.resnet18()"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("model.maxpool = torch.nn.Identity()"),
+        "{printed}"
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    for key in [
+        "conv1.weight",
+        "bn1.running_var",
+        "layer4.1.bn2.num_batches_tracked",
+    ] {
+        assert!(header.get(key).is_some(), "{key} missing from {header}");
+    }
+    assert!(
+        header.get("fc.weight").is_none(),
+        "the encoder alone is exported"
+    );
+
+    let views = tmp.path().join("views.png");
+    let printed = ok(&[
+        "views",
+        "byol",
+        "--data-dir",
+        s(&data),
+        "--n",
+        "3",
+        "--out",
+        s(&views),
+    ]);
+    assert!(printed.contains("2 views"), "{printed}");
+    // 3 rows × (original + 2 views) of 32 × 4 pixels, 2-pixel gaps around each.
+    assert_eq!(png_size(&views), (3 * 128 + 4 * 2, 3 * 128 + 4 * 2));
+}
+
+#[test]
+fn own_image_folders_train_and_evaluate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("images");
+    for (class, shade) in [("cats", 40u8), ("dogs", 200u8)] {
+        std::fs::create_dir_all(folder.join(class)).unwrap();
+        for i in 0..6u32 {
+            // Different sizes and aspect ratios: the crops see each image at its own size.
+            let (w, h) = (40 + 7 * i, 36 + 5 * (5 - i));
+            let image = image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([shade, (x * 5) as u8, (y * 5) as u8])
+            });
+            image
+                .save(folder.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let run = tmp.path().join("run");
+    let args = [
+        "--dataset",
+        "folder",
+        "--data-dir",
+        s(&folder),
+        "--image-size",
+        "32",
+    ];
+    ok(&[
+        &["pretrain", "simclr"][..],
+        &args,
+        &[
+            "--backbone",
+            "small-cnn",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--workers",
+            "1",
+        ],
+        &["--out-dir", s(&run)],
+    ]
+    .concat());
+    let knn = ok(&[
+        &["knn", s(&run), "--k", "3", "--test-dir", s(&folder)][..],
+        &args,
+    ]
+    .concat());
+    assert!(knn.contains("cats") && knn.contains("dogs"), "{knn}");
+    accuracy(&knn);
+    // Without held-out images the evaluation says which flag is missing.
+    let out = selfsup(&[&["knn", s(&run)][..], &args].concat());
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--test-dir"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn without_data_or_network_it_fails_at_once_saying_how_to_point_at_a_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let run = |extra: &[(&str, &str)], offline: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_selfsup"));
+        command
+            .args(["knn", "--random-init", "--backbone", "small-cnn"])
+            .env("SELFSUP_CACHE_DIR", &cache);
+        if offline {
+            command.arg("--offline");
+        }
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let started = std::time::Instant::now();
+        let out = command.output().unwrap();
+        (out, started.elapsed())
+    };
+    let (out, _) = run(&[], true);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--offline") && stderr.contains("--data-dir"),
+        "{stderr}"
+    );
+
+    // A download that cannot connect (a closed local port as the mirror) fails with the same
+    // advice, and leaves nothing behind in the cache.
+    let (out, _) = run(&[("SELFSUP_MIRROR", "http://127.0.0.1:9")], false);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("could not download"), "{stderr}");
+    assert!(
+        stderr.contains("127.0.0.1:9/cifar-10-binary.tar.gz"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--data-dir"), "{stderr}");
+    let left: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn bad_flags_are_refused_naming_them() {
+    let out = selfsup(&["pretrain", "simsam"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("simsam") && stderr.contains("barlow-twins"),
+        "{stderr}"
+    );
+
+    let out = selfsup(&["pretrain", "byol", "--dataset", "folder"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--data-dir"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let help = ok(&["pretrain", "--help"]);
+    for method in [
+        "simclr",
+        "simsiam",
+        "byol",
+        "moco",
+        "moco-v3",
+        "barlow-twins",
+        "vicreg",
+        "dino",
+        "swav",
+    ] {
+        assert!(help.contains(method), "{method} missing from:\n{help}");
+    }
+    let out = selfsup(&["probe", "/nonexistent/run"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("/nonexistent/run"),
+        "{}",
+        text(&out.stderr)
+    );
+}
