@@ -9,7 +9,8 @@
 //! L    = (1/2N) · Σ_i ℓ(i)
 //! ```
 //!
-//! (SimCLR, Chen et al. 2020, eq. 1 and Algorithm 1; seed 003's `simclr_loss_naive`.)
+//! (SimCLR, Chen et al. 2020, eq. 1 and Algorithm 1; the CS231n SimCLR exercise's
+//! `simclr_loss_naive`.)
 
 use burn::prelude::*;
 use burn::tensor::{IndexingUpdateOp, activation};
@@ -29,7 +30,7 @@ pub const NORMALIZE_EPS: f64 = 1e-12;
 /// [`NORMALIZE_EPS`]), the `2N × 2N` matrix of cosine similarities of `z = cat[z_a, z_b]` is
 /// divided by `temperature`, the diagonal (each view's similarity with itself) is masked out, and
 /// each anchor `i` is scored by `−log softmax` at its partner `i ↔ i + N`; the result is the mean
-/// over the `2N` anchors. This is the quantity seed 003's `simclr_loss_naive` and
+/// over the `2N` anchors. This is the quantity the CS231n SimCLR exercise's `simclr_loss_naive` and
 /// `simclr_loss_vectorized` compute (see [`nt_xent_naive`]).
 ///
 /// Numerically stable for any positive temperature: each row's log-sum-exp is taken relative to
@@ -126,7 +127,8 @@ fn nt_xent_of_unit_rows(z: Tensor<2>, temperature: f64) -> Tensor<1> {
     loss.autodiff() + (surrogate.clone() - surrogate.detach())
 }
 
-/// NT-Xent by loops: a transcription of seed 003's (cs231n) `simclr_loss_naive`, kept as the
+/// NT-Xent by loops: a transcription of the CS231n SimCLR exercise's `simclr_loss_naive`, kept as
+/// the
 /// test oracle of [`nt_xent`].
 ///
 /// ```python
@@ -197,7 +199,7 @@ pub fn nt_xent_naive(z_a: Tensor<2>, z_b: Tensor<2>, temperature: f64) -> Tensor
 #[derive(Config, Debug)]
 pub struct NtXentConfig {
     /// The temperature `τ` dividing the cosine similarities; positive and finite.
-    /// Default 0.5: seed 003's `train(..., temperature=0.5)` and lightly's
+    /// Default 0.5: the CS231n SimCLR exercise's `train(..., temperature=0.5)` and lightly's
     /// `NTXentLoss(temperature=0.5)`, the value SimCLR's CIFAR-10 experiments use.
     #[config(default = 0.5)]
     pub temperature: f64,

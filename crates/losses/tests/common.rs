@@ -1,5 +1,5 @@
 //! Helpers shared by the test modules: a seeded generator, tensor I/O, tolerances and a float64
-//! host transcription of seed 003's `simclr_loss_naive`.
+//! host transcription of the CS231n SimCLR exercise's `simclr_loss_naive`.
 
 use burn::prelude::*;
 
@@ -108,7 +108,8 @@ pub fn assert_all_close(what: &str, actual: &[f32], expected: &[f64]) {
     }
 }
 
-/// Seed 003's `simclr_loss_naive`, transcribed on the host in float64 (where `exp(1/τ)` does not
+/// The CS231n SimCLR exercise's `simclr_loss_naive`, transcribed on the host in float64 (where
+/// `exp(1/τ)` does not
 /// overflow before `τ ≈ 0.0014`): the reference for temperatures the float32 loop oracle cannot
 /// reach. `z_a`, `z_b` are `[n, d]` row-major.
 pub fn nt_xent_f64(z_a: &[f32], z_b: &[f32], n: usize, d: usize, tau: f64) -> f64 {

@@ -29,8 +29,8 @@ pub type SimSiamPredictionHead = Mlp;
 /// SimCLR (Chen et al., 2020, §2.1): "We use a MLP with one hidden layer to obtain
 /// z_i = g(h_i) = W⁽²⁾σ(W⁽¹⁾h_i) where σ is a ReLU non-linearity."
 ///
-/// The defaults are seed 000's CIFAR head, `Linear(512, 512) → ReLU → Linear(512, 128)`.
-/// [`SimClrProjectionHeadConfig::cs231n`] is seed 003's (cs231n) ResNet-50 head,
+/// The defaults are the CSEN 342 tutorial's CIFAR head,
+/// `Linear(512, 512) → ReLU → Linear(512, 128)`. [`SimClrProjectionHeadConfig::cs231n`] is the CS231n SimCLR exercise's ResNet-50 head,
 /// `Linear(2048, 512, bias=False) → BatchNorm1d(512) → ReLU → Linear(512, 128)`.
 #[derive(Config, Debug)]
 pub struct SimClrProjectionHeadConfig {
@@ -44,14 +44,14 @@ pub struct SimClrProjectionHeadConfig {
     #[config(default = 128)]
     pub output_dim: usize,
     /// Batch norm after the hidden linear layer (which then has no bias). Default `false`
-    /// (seed 000); `true` in the cs231n variant.
+    /// (the CSEN 342 tutorial); `true` in the cs231n variant.
     #[config(default = false)]
     pub hidden_batch_norm: bool,
 }
 
 impl SimClrProjectionHeadConfig {
-    /// Seed 003's (cs231n) head for a ResNet-50: `Linear(2048, 512, bias=False) → BN(512) →
-    /// ReLU → Linear(512, 128)`.
+    /// The CS231n SimCLR exercise's head for a ResNet-50:
+    /// `Linear(2048, 512, bias=False) → BN(512) → ReLU → Linear(512, 128)`.
     pub fn cs231n() -> Self {
         Self::new()
             .with_input_dim(2048)
@@ -138,22 +138,25 @@ impl SimSiamProjectionHeadConfig {
 /// dimension of h's input and output (z and p) is d = 2048, and h's hidden layer's dimension is
 /// 512, making h a bottleneck structure."
 ///
-/// The dimension defaults are seed 000's CIFAR predictor, 128 → 64 → 128 (it follows a 128-d
+/// The dimension defaults are the CSEN 342 tutorial's CIFAR predictor, 128 → 64 → 128 (it follows a
+/// 128-d
 /// projection); [`SimSiamPredictionHeadConfig::paper`] gives the paper's 2048 → 512 → 2048.
-/// Seed 000's predictor also has no batch norm: `with_hidden_batch_norm(false)` reproduces it.
+/// The CSEN 342 tutorial's predictor also has no batch norm: `with_hidden_batch_norm(false)`
+/// reproduces it.
 #[derive(Config, Debug)]
 pub struct SimSiamPredictionHeadConfig {
-    /// Input features: the projection's output dimension. Default 128 (seed 000).
+    /// Input features: the projection's output dimension. Default 128 (the CSEN 342 tutorial).
     #[config(default = 128)]
     pub input_dim: usize,
-    /// Hidden (bottleneck) features. Default 64 (seed 000).
+    /// Hidden (bottleneck) features. Default 64 (the CSEN 342 tutorial).
     #[config(default = 64)]
     pub hidden_dim: usize,
-    /// Output features `p`; must equal `input_dim` for SimSiam's loss. Default 128 (seed 000).
+    /// Output features `p`; must equal `input_dim` for SimSiam's loss. Default 128 (the CSEN 342
+    /// tutorial).
     #[config(default = 128)]
     pub output_dim: usize,
     /// Batch norm after the hidden linear layer (which then has no bias). Default `true` (the
-    /// paper's); seed 000 has none.
+    /// paper's); the CSEN 342 tutorial has none.
     #[config(default = true)]
     pub hidden_batch_norm: bool,
 }

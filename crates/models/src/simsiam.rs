@@ -15,7 +15,8 @@ use crate::heads::{
 ///
 /// The dimensions must chain: projector `input_dim` = the backbone's feature dimension, and
 /// predictor `input_dim` = predictor `output_dim` = projector `output_dim`. The heads' defaults
-/// do not chain with each other (the projector's are the paper's, the predictor's seed 000's):
+/// do not chain with each other (the projector's are the paper's, the predictor's the CSEN 342
+/// tutorial's):
 /// set them together, e.g. [`SimSiamPredictionHeadConfig::paper`] after the default projector.
 ///
 /// The encoder is any [`EncoderConfig`], the built-in [`BackboneConfig`] by default.

@@ -1,4 +1,5 @@
-//! The small CNN encoder of seeds 001/002: four `conv3×3 → (BN) → ReLU → max-pool 2×2` blocks.
+//! The small CNN encoder of the low-label comparison study and the small-CNN SSL tutorial: four
+//! `conv3×3 → (BN) → ReLU → max-pool 2×2` blocks.
 //!
 //! About ten times cheaper than ResNet-18 on CIFAR, which makes it the encoder for quick CPU
 //! experiments and for tests.
@@ -13,13 +14,14 @@ use burn::tensor::activation::relu;
 #[derive(Config, Debug)]
 pub struct SmallCnnConfig {
     /// Output channels of each block; the feature dimension is the last one.
-    /// Default `[64, 128, 256, 512]` (seed 002's encoder).
+    /// Default `[64, 128, 256, 512]` (the small-CNN SSL tutorial's encoder).
     #[config(default = "vec![64, 128, 256, 512]")]
     pub channels: Vec<usize>,
     /// Input image channels. Default 3.
     #[config(default = 3)]
     pub in_channels: usize,
-    /// Batch normalisation after each convolution. Seed 002 has none; it makes SSL training
+    /// Batch normalisation after each convolution. The small-CNN SSL tutorial has none; it makes
+    /// SSL training
     /// far more stable, so it is on by default.
     #[config(default = true)]
     pub batch_norm: bool,

@@ -52,7 +52,8 @@ fn simsiam_shapes_on_resnet18() {
     }
 }
 
-/// SimSiam on the small CNN with seed 000's CIFAR predictor dimensions (128 → 64 → 128).
+/// SimSiam on the small CNN with the CSEN 342 tutorial's CIFAR predictor dimensions (128 → 64 →
+/// 128).
 #[test]
 fn simsiam_shapes_on_small_cnn() {
     let device = Device::flex();

@@ -54,7 +54,7 @@ fn default_workers() -> usize {
 }
 
 impl TrainingConfig {
-    /// Seed 000's tutorial recipe: Adam at 10⁻³, constant LR, batch 128.
+    /// The CSEN 342 tutorial's recipe: Adam at 10⁻³, constant LR, batch 128.
     pub fn tutorial() -> Self {
         Self {
             epochs: 10,
