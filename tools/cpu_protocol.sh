@@ -9,17 +9,17 @@
 #   tools/cpu_protocol.sh [CIFAR10_DIR] [OUT_DIR]
 #   METHODS="byol moco barlow-twins vicreg dino swav" tools/cpu_protocol.sh   # other methods
 #
-# METHODS takes the `--method` names of the `pretrain` example (default: simclr simsiam).
+# METHODS takes the method names of `selfsup pretrain` (default: simclr simsiam).
 # Prints one line per step with its wall time, then the accuracies; every log is kept in OUT_DIR.
 set -euo pipefail
 data="${1:-../shared/data/cifar-10-batches-bin}"
 out="${2:-runs/cpu-protocol}"
 methods="${METHODS:-simclr simsiam}"
-bin="${CARGO_TARGET_DIR:-target}/debug/examples"
+selfsup="${CARGO_TARGET_DIR:-target}/debug/selfsup"
 mkdir -p "$out"
 
 pretrain="--device tch --data-dir $data --backbone small-cnn --limit 20000 --batch-size 128 --recipe tutorial --epochs 3 --seed 0 --overwrite"
-eval_common="--device tch --data-dir $data --test-limit 2000 --seed 0"
+eval_common="--device tch --data-dir $data --test-limit 2000 --seed 0 --labels 5000"
 
 step() { # name, command...
     local name="$1"
@@ -30,21 +30,21 @@ step() { # name, command...
 }
 
 for run in $methods; do
-    step "$run" "$bin/pretrain" --method "$run" $pretrain --out-dir "$out/$run"
+    step "$run" "$selfsup" pretrain "$run" $pretrain --out-dir "$out/$run"
 done
 for run in $methods random; do
     if [ "$run" = random ]; then
         backbone="--random-init --backbone small-cnn"
     else
-        backbone="--checkpoint $out/$run/checkpoint.ckpt"
+        backbone="$out/$run"
     fi
-    step "probe-$run" "$bin/linear_probe" $eval_common $backbone --labels 5000
-    step "knn-$run" "$bin/knn" $eval_common $backbone --train-limit 5000
+    step "probe-$run" "$selfsup" probe $backbone $eval_common
+    step "knn-$run" "$selfsup" knn $backbone $eval_common
 done
 
 echo
 for run in $methods; do
-    grep '^done:' "$out/$run.log" | sed "s/^/$run /"
+    grep 'done:' "$out/$run.log" | sed "s/^/$run /"
 done
 for run in $methods random; do
     echo "$run: linear $(grep '^accuracy:' "$out/probe-$run.log" | cut -d' ' -f2), kNN $(grep '^accuracy:' "$out/knn-$run.log" | cut -d' ' -f2)"
