@@ -120,7 +120,7 @@ impl Default for TwoViewConfig {
 }
 
 impl TwoViewConfig {
-    /// Seed 000's CIFAR-10 setting (see the field docs for each default).
+    /// The CSEN 342 tutorial's CIFAR-10 setting (see the field docs for each default).
     pub fn cifar10() -> Self {
         Self {
             input_size: 32,
@@ -317,7 +317,7 @@ two_view_preset!(
     /// # Ok::<(), selfsup_data::transforms::TransformError>(())
     /// ```
     SimClrTransform,
-    /// Seed 000's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
+    /// The CSEN 342 tutorial's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
     cifar10 = TwoViewConfig::cifar10()
 );
 
@@ -326,7 +326,7 @@ two_view_preset!(
     /// SimCLR's recipe unchanged; [`SimSiamTransform::cifar10`] therefore
     /// has exactly [`SimClrTransform::cifar10`]'s knobs ([`TwoViewConfig::cifar10`]).
     SimSiamTransform,
-    /// Seed 000's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
+    /// The CSEN 342 tutorial's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
     cifar10 = TwoViewConfig::cifar10()
 );
 

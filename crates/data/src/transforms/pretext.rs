@@ -69,7 +69,7 @@ pub struct ShearPretext {
 }
 
 impl ShearPretext {
-    /// Seed 001's shear factors.
+    /// The low-label comparison study's shear factors.
     pub const DEFAULT_LEVELS: [f32; 3] = [0.0, 0.2, 0.4];
 
     /// One class per shear factor.
@@ -237,8 +237,8 @@ pub struct PretextViews {
 }
 
 impl PretextViews {
-    /// Seed 001's CIFAR-10 setting: a random horizontal flip, the default tasks (4 rotations,
-    /// shears {0, 0.2, 0.4}, 3 colour changes), CIFAR-10 normalization.
+    /// The low-label comparison study's CIFAR-10 setting: a random horizontal flip, the default
+    /// tasks (4 rotations, shears {0, 0.2, 0.4}, 3 colour changes), CIFAR-10 normalization.
     pub fn cifar10() -> Self {
         Self {
             base: super::Compose::new().then(super::RandomHorizontalFlip::default()),
