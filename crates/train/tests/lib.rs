@@ -5,6 +5,7 @@
 mod support;
 
 mod custom;
+mod embedding;
 mod hooks;
 mod knn;
 mod lars;
