@@ -171,7 +171,7 @@ impl TrainArgs {
         };
         progress.finish();
         let outcome = outcome.map_err(|err| match err {
-            selfsup::train::Error::RunExists { checkpoint } => format!(
+            selfsup::train::Error::RunExists { .. } => format!(
                 "{} already holds a run: continue it with --resume {}, write elsewhere with \
                  --out-dir, or replace it with --overwrite",
                 out_dir.display(),

@@ -28,10 +28,12 @@ fn ok(args: &[&str]) -> String {
     text(&out.stdout)
 }
 
-/// A small CIFAR-10 in the binary format: `per_file` records in each of the five train batches
-/// and the test batch, labels cycling through the ten classes, each class a different mean
-/// brightness (so that a kNN has something to find).
-fn fake_cifar10(dir: &Path, per_file: usize) {
+/// A synthetic CIFAR-10 in the binary format, with the official record counts (10 000 in each of
+/// the five train batches and the test batch: the reader refuses other counts), labels cycling
+/// through the ten classes, each class a different mean brightness (so that a kNN has something
+/// to find). The commands then work on small subsets of it.
+fn fake_cifar10(dir: &Path) {
+    let per_file = 10_000;
     std::fs::create_dir_all(dir).unwrap();
     let mut state = 12345u64;
     let mut next = || {
@@ -82,13 +84,22 @@ fn s(path: &Path) -> &str {
 fn pretrain_then_every_evaluation_reads_the_run_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("cifar");
-    fake_cifar10(&data, 20);
+    fake_cifar10(&data);
     let run = tmp.path().join("run");
-    let data_args = ["--data-dir", s(&data)];
+    let data_args = [
+        "--data-dir",
+        s(&data),
+        "--labels",
+        "100",
+        "--test-limit",
+        "50",
+    ];
 
     let out = selfsup(&[
         "pretrain",
         "simsiam",
+        "--limit",
+        "100",
         "--data-dir",
         s(&data),
         "--backbone",
@@ -129,6 +140,8 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
     let again = selfsup(&[
         "pretrain",
         "simsiam",
+        "--limit",
+        "100",
         "--data-dir",
         s(&data),
         "--backbone",
@@ -165,19 +178,17 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
 
     let map = tmp.path().join("map.png");
     let embed = ok(&[
-        &[
-            "embed",
-            s(&run),
-            "--method",
-            "pca",
-            "--images",
-            "20",
-            "--out",
-            s(&map),
-        ][..],
-        &data_args,
-    ]
-    .concat());
+        "embed",
+        s(&run),
+        "--method",
+        "pca",
+        "--images",
+        "20",
+        "--out",
+        s(&map),
+        "--data-dir",
+        s(&data),
+    ]);
     assert!(embed.contains("map.csv"), "{embed}");
     let csv = std::fs::read_to_string(tmp.path().join("map.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
@@ -191,20 +202,23 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
     assert_eq!(png_size(&map), (1080, 800));
 
     let finetune = ok(&[
-        &[
-            "finetune",
-            s(&run),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "10",
-            "--limit",
-            "20",
-        ][..],
-        &["--out-dir", s(&tmp.path().join("ft")), "--workers", "1"],
-        &data_args,
-    ]
-    .concat());
+        "finetune",
+        s(&run),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "10",
+        "--limit",
+        "20",
+        "--test-limit",
+        "20",
+        "--out-dir",
+        s(&tmp.path().join("ft")),
+        "--workers",
+        "1",
+        "--data-dir",
+        s(&data),
+    ]);
     accuracy(&finetune);
 
     // The small CNN has no torchvision counterpart: export says so.
@@ -226,10 +240,14 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
 fn a_resnet_run_exports_torchvision_names_and_views_draw() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("cifar");
-    fake_cifar10(&data, 10);
+    fake_cifar10(&data);
     let run = tmp.path().join("baseline");
     let stdout = ok(&[
         "baseline",
+        "--limit",
+        "10",
+        "--test-limit",
+        "10",
         "--data-dir",
         s(&data),
         "--backbone",
