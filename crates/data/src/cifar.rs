@@ -5,8 +5,13 @@
 //! label bytes (coarse, then fine) before the same pixels.
 //!
 //! The reader checks everything it can: each file must exist and be a regular file, its length
-//! must be a whole number of records, and every label must be in range. Any violation is an
-//! [`Error`] naming the file and, where it applies, the record index.
+//! must be a whole number of records, it must hold the official number of records (10 000 per
+//! CIFAR-10 batch and test file; 50 000 in CIFAR-100's `train.bin`, 10 000 in its `test.bin`;
+//! [`CifarOptions::check_official_counts`]), and every label must be in range. On request
+//! ([`CifarOptions::verify_md5`]) each CIFAR-10 file is also checked against its official MD5,
+//! which is what catches a well-formed file in the wrong place (a `test_batch.bin` copied over
+//! `data_batch_1.bin`). Any violation is an [`Error`] naming the file and, where it applies, the
+//! record index.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -83,6 +88,30 @@ impl CifarVariant {
         }
     }
 
+    /// The official number of records in each file of `split` ([`files`](Self::files)): 10 000
+    /// per CIFAR-10 file; 50 000 in CIFAR-100's `train.bin` and 10 000 in its `test.bin`
+    /// (Krizhevsky, 2009, and the dataset's page).
+    pub const fn official_records_per_file(self, split: Split) -> usize {
+        match (self, split) {
+            (CifarVariant::Cifar10, _) => 10_000,
+            (CifarVariant::Cifar100, Split::Train) => 50_000,
+            (CifarVariant::Cifar100, Split::Test) => 10_000,
+        }
+    }
+
+    /// The official MD5 digest of one of this variant's files, where one is known
+    /// ([`CIFAR10_MD5`] for CIFAR-10; none for CIFAR-100, whose binary archive is verified
+    /// whole by [`download_archive`](crate::download_archive)).
+    pub fn official_md5(self, file: &str) -> Option<&'static str> {
+        match self {
+            CifarVariant::Cifar10 => CIFAR10_MD5
+                .iter()
+                .find(|(name, _)| *name == file)
+                .map(|(_, md5)| *md5),
+            CifarVariant::Cifar100 => None,
+        }
+    }
+
     /// The batch files of a split, in the official order.
     pub fn files(self, split: Split) -> &'static [&'static str] {
         match (self, split) {
@@ -100,6 +129,34 @@ impl CifarVariant {
     }
 }
 
+/// How strictly [`CifarDataset::open_with`] checks the files.
+///
+/// Whatever the options, every file must be a whole number of records and every label in range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CifarOptions {
+    /// Require each file to hold its official number of records
+    /// ([`CifarVariant::official_records_per_file`]), so that an empty file, a download cut on a
+    /// record boundary or a file with a record too many is refused. Default `true`; `false`
+    /// accepts any whole number of records, none included (small synthetic files in tests, a
+    /// trimmed copy).
+    pub check_official_counts: bool,
+    /// Check each file against its official MD5 digest ([`CIFAR10_MD5`], `batches.meta.txt`
+    /// included when present): catches a file that is well-formed but not the right one (a
+    /// `test_batch.bin` copied over a training batch), which no size or label check can see.
+    /// Costs one MD5 pass over the data (about 180 MB for CIFAR-10). Default `false`. CIFAR-100
+    /// has no per-file digests here: asking for them is an [`Error::Invalid`].
+    pub verify_md5: bool,
+}
+
+impl Default for CifarOptions {
+    fn default() -> Self {
+        Self {
+            check_official_counts: true,
+            verify_md5: false,
+        }
+    }
+}
+
 /// The records of one parsed batch file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CifarBatch {
@@ -111,20 +168,14 @@ pub struct CifarBatch {
     pub coarse_labels: Vec<u8>,
 }
 
-/// Parses the bytes of one batch file, checking its length and every label.
+/// Parses the bytes of one batch file, checking its length and every label (the record count
+/// is the caller's business: see [`CifarDataset::open_with`]).
 ///
-/// `path` only names the file in errors. This never panics, whatever the bytes.
+/// `path` only names the file in errors. This never panics, whatever the bytes; a rejection is
+/// [`Error::TruncatedFile`] or [`Error::BadLabel`].
 pub fn parse_batch(bytes: &[u8], variant: CifarVariant, path: &Path) -> Result<CifarBatch> {
     let record_size = variant.record_size();
-    if !bytes.len().is_multiple_of(record_size) {
-        return Err(Error::TruncatedFile {
-            path: path.to_path_buf(),
-            len: bytes.len() as u64,
-            record_size,
-            record: bytes.len() / record_size,
-        });
-    }
-    let n = bytes.len() / record_size;
+    let n = whole_records(path, bytes.len() as u64, record_size)?;
     let mut batch = CifarBatch {
         images: Vec::with_capacity(n * CIFAR_IMAGE_BYTES),
         labels: Vec::with_capacity(n),
@@ -156,6 +207,36 @@ pub fn parse_batch(bytes: &[u8], variant: CifarVariant, path: &Path) -> Result<C
         batch.images.extend_from_slice(pixels);
     }
     Ok(batch)
+}
+
+/// The number of records in `len` bytes, or [`Error::TruncatedFile`] naming `path`.
+fn whole_records(path: &Path, len: u64, record_size: usize) -> Result<usize> {
+    let size = record_size as u64;
+    if !len.is_multiple_of(size) {
+        return Err(Error::TruncatedFile {
+            path: path.to_path_buf(),
+            len,
+            record_size,
+            record: usize::try_from(len / size).unwrap_or(usize::MAX),
+        });
+    }
+    usize::try_from(len / size).map_err(|_| {
+        Error::Invalid(format!(
+            "{}: {len} bytes is too large for this machine",
+            path.display()
+        ))
+    })
+}
+
+/// The length of a regular file, without reading it.
+fn file_len(path: &Path) -> Result<u64> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(meta.len())
 }
 
 /// Reads a whole file after checking that it is a regular file.
@@ -192,7 +273,8 @@ pub struct CifarDataset {
 }
 
 impl CifarDataset {
-    /// Opens a CIFAR-10 split from a `cifar-10-batches-bin` directory.
+    /// Opens a CIFAR-10 split from a `cifar-10-batches-bin` directory, with the default
+    /// [`CifarOptions`] (official record counts checked, no MD5).
     ///
     /// Class names come from `batches.meta.txt` when it is there (it must then hold ten names),
     /// otherwise from [`CIFAR10_CLASSES`].
@@ -201,25 +283,90 @@ impl CifarDataset {
     }
 
     /// Opens a CIFAR-100 split from a `cifar-100-binary` directory (`train.bin`, `test.bin`,
-    /// optional `fine_label_names.txt`).
+    /// optional `fine_label_names.txt`), with the default [`CifarOptions`].
     pub fn cifar100(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
         Self::open(dir.as_ref(), CifarVariant::Cifar100, split)
     }
 
-    /// Opens `split` of `variant` from `dir`.
+    /// Opens `split` of `variant` from `dir` with the default [`CifarOptions`].
     pub fn open(dir: &Path, variant: CifarVariant, split: Split) -> Result<Self> {
+        Self::open_with(dir, variant, split, &CifarOptions::default())
+    }
+
+    /// Opens `split` of `variant` from `dir`, checking the files as `options` asks.
+    ///
+    /// Every file's size is checked before any is read, so a short or empty last batch is
+    /// reported at once; then each file is read, its labels checked and, with
+    /// [`verify_md5`](CifarOptions::verify_md5), its digest.
+    ///
+    /// # Errors
+    /// [`Error::NotADirectory`]; for a file of the split: [`Error::MissingFile`],
+    /// [`Error::NotAFile`], [`Error::TruncatedFile`] (not a whole number of records, giving the
+    /// byte length), [`Error::RecordCount`] (not the official count, when checked),
+    /// [`Error::BadLabel`] (naming the record), [`Error::ChecksumMismatch`] (with `verify_md5`);
+    /// [`Error::BadClassNames`] for a class-name file without one name per class; and
+    /// [`Error::Invalid`] for `verify_md5` on CIFAR-100.
+    pub fn open_with(
+        dir: &Path,
+        variant: CifarVariant,
+        split: Split,
+        options: &CifarOptions,
+    ) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::NotADirectory {
                 path: dir.to_path_buf(),
             });
         }
+        if options.verify_md5 && variant == CifarVariant::Cifar100 {
+            return Err(Error::Invalid(
+                "CIFAR-100: no official per-file md5 digests are known; the archive's is \
+                 checked on download (leave verify_md5 off)"
+                    .into(),
+            ));
+        }
+        let record_size = variant.record_size();
+        let official = variant.official_records_per_file(split);
+        for name in variant.files(split) {
+            let path = dir.join(name);
+            let len = file_len(&path)?;
+            let records = whole_records(&path, len, record_size)?;
+            if options.check_official_counts && records != official {
+                return Err(Error::RecordCount {
+                    path,
+                    expected: official,
+                    found: records,
+                });
+            }
+        }
         let mut all = CifarBatch::default();
         for name in variant.files(split) {
             let path = dir.join(name);
-            let batch = parse_batch(&read_file(&path)?, variant, &path)?;
+            let bytes = read_file(&path)?;
+            let batch = parse_batch(&bytes, variant, &path)?;
+            // The file may have changed since it was measured: check the count again.
+            if options.check_official_counts && batch.labels.len() != official {
+                return Err(Error::RecordCount {
+                    path,
+                    expected: official,
+                    found: batch.labels.len(),
+                });
+            }
+            if options.verify_md5
+                && let Some(expected) = variant.official_md5(name)
+            {
+                check_md5(&path, &bytes, expected)?;
+            }
             all.images.extend_from_slice(&batch.images);
             all.labels.extend_from_slice(&batch.labels);
             all.coarse_labels.extend_from_slice(&batch.coarse_labels);
+        }
+        if options.verify_md5 && variant == CifarVariant::Cifar10 {
+            let meta = dir.join("batches.meta.txt");
+            if meta.exists()
+                && let Some(expected) = variant.official_md5("batches.meta.txt")
+            {
+                check_md5(&meta, &read_file(&meta)?, expected)?;
+            }
         }
         let classes = read_class_names(dir, variant)?;
         Ok(Self {
@@ -346,9 +493,13 @@ pub fn verify_cifar10(dir: impl AsRef<Path>) -> Result<()> {
 
 /// Checks one file against an expected hexadecimal MD5 digest.
 pub fn verify_md5(path: &Path, expected: &str) -> Result<()> {
+    check_md5(path, &read_file(path)?, expected)
+}
+
+/// Checks the bytes of `path`, already read, against an expected hexadecimal MD5 digest.
+fn check_md5(path: &Path, bytes: &[u8], expected: &str) -> Result<()> {
     use md5::{Digest, Md5};
-    let bytes = read_file(path)?;
-    let actual = crate::download::hex(&Md5::digest(&bytes));
+    let actual = crate::download::hex(&Md5::digest(bytes));
     if actual.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {

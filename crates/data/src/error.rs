@@ -168,6 +168,15 @@ pub enum Error {
         /// The folder at fault (the dataset's root, or one of its class folders).
         path: PathBuf,
     },
+    /// A symbolic link loop in an image folder: a path that leads back to a folder containing
+    /// it, which a recursive listing would follow forever.
+    #[error("{path} is a symbolic link loop: it leads back to {target}, a folder that contains it")]
+    SymlinkLoop {
+        /// The path reached (through a link).
+        path: PathBuf,
+        /// The folder it leads back to (canonical path).
+        target: PathBuf,
+    },
     /// A dataset or request that makes no sense (empty folder, impossible subset size, ...).
     #[error("{0}")]
     Invalid(String),

@@ -8,6 +8,7 @@
 //! portrait taken with a rotated camera comes out upright), and everything is decoded once, in
 //! parallel, into memory.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,9 +43,10 @@ pub struct ImageFolderOptions {
     /// just a huge scan) is refused before it is decoded, with an error naming it. Default
     /// [`DEFAULT_MAX_PIXELS`].
     pub max_pixels: u64,
-    /// Skip files that cannot be read, decoded, or are over `max_pixels` (listing them in
-    /// [`ImageFolder::skipped`]) instead of failing. Default `false`: such a file is an error
-    /// naming it.
+    /// Skip files that cannot be read, decoded, or are over `max_pixels`, and symbolic link
+    /// loops (a link to a folder that contains it, which would recurse forever), listing them
+    /// in [`ImageFolder::skipped`] instead of failing. Default `false`: such a file or loop is
+    /// an error naming it.
     pub skip_unreadable: bool,
     /// Decoding threads; 0 (the default) uses [`std::thread::available_parallelism`]. The result
     /// does not depend on it.
@@ -70,9 +72,15 @@ impl Default for ImageFolderOptions {
 /// - **Unlabelled**: when `root` has no sub-directory, every image file in it is read.
 ///
 /// Names starting with `.` are ignored; files are read in sorted path order, which is the
-/// dataset order whatever [`ImageFolderOptions::threads`] is. Each image is decoded with its
-/// EXIF orientation applied, converted to 8-bit RGB (grey copied to the three channels, alpha
-/// dropped, 16-bit samples scaled to 8 bits) and, with
+/// dataset order whatever [`ImageFolderOptions::threads`] is. Symbolic links are followed, but
+/// each folder is read once: a link to a folder that contains it (a loop, which would recurse
+/// forever) is an [`Error::SymlinkLoop`], or a skip with
+/// [`skip_unreadable`](ImageFolderOptions::skip_unreadable); a second path to a folder already
+/// read is always skipped, so no image is read twice. Both are listed in
+/// [`skipped`](ImageFolder::skipped); a class folder skipped that way is not a class.
+///
+/// Each image is decoded with its EXIF orientation applied, converted to 8-bit RGB (grey copied
+/// to the three channels, alpha dropped, 16-bit samples scaled to 8 bits) and, with
 /// [`max_shorter_side`](ImageFolderOptions::max_shorter_side), downscaled.
 ///
 /// The images generally differ in size ([`ImageDataset::shape`] is per image): train through a
@@ -102,7 +110,8 @@ impl ImageFolder {
     /// # Errors
     /// [`Error::NotADirectory`] for a missing `root`; [`Error::EmptyFolder`] for a `root` or a
     /// class folder without image files; [`Error::Invalid`] for a zero
-    /// `max_shorter_side` or `max_pixels`; and, unless `skip_unreadable`, the error of the first
+    /// `max_shorter_side` or `max_pixels`; and, unless `skip_unreadable`, the first folder
+    /// that is a symbolic link loop ([`Error::SymlinkLoop`]) or the error of the first
     /// file (in dataset order) that cannot be read ([`Error::Io`]), decoded ([`Error::Image`])
     /// or is too large ([`Error::ImageTooLarge`]).
     pub fn open(root: impl AsRef<Path>, options: &ImageFolderOptions) -> Result<Self> {
@@ -128,21 +137,30 @@ impl ImageFolder {
             .collect::<Vec<_>>();
         let mut files: Vec<(PathBuf, Option<usize>)> = Vec::new();
         let mut classes = Vec::new();
+        let mut walk = Walk::new(root, options.skip_unreadable)?;
         if subdirs.is_empty() {
-            files.extend(image_files(root, false)?.into_iter().map(|p| (p, None)));
+            files.extend(flat_image_files(root)?.into_iter().map(|p| (p, None)));
             if files.is_empty() {
                 return Err(Error::EmptyFolder {
                     path: root.to_path_buf(),
                 });
             }
         } else {
-            for (label, dir) in subdirs.iter().enumerate() {
-                let found = image_files(dir, true)?;
+            for dir in &subdirs {
+                let Some(found) = walk.image_files(dir)? else {
+                    continue; // a loop or a folder already read: skipped, not a class
+                };
                 if found.is_empty() {
                     return Err(Error::EmptyFolder { path: dir.clone() });
                 }
+                let label = classes.len();
                 classes.push(dir.file_name().unwrap().to_string_lossy().into_owned());
                 files.extend(found.into_iter().map(|p| (p, Some(label))));
+            }
+            if classes.is_empty() {
+                return Err(Error::EmptyFolder {
+                    path: root.to_path_buf(),
+                });
             }
         }
 
@@ -153,7 +171,7 @@ impl ImageFolder {
             labels: Vec::new(),
             classes,
             paths: Vec::with_capacity(files.len()),
-            skipped: Vec::new(),
+            skipped: walk.skipped,
         };
         for ((path, label), result) in files.into_iter().zip(decoded) {
             match result {
@@ -184,8 +202,10 @@ impl ImageFolder {
         &self.paths
     }
 
-    /// Files that could not be loaded and were skipped (with
-    /// [`skip_unreadable`](ImageFolderOptions::skip_unreadable)), with the reason.
+    /// What was left out, with the reason: folders reached a second time through symbolic
+    /// links (always), then symbolic link loops and files that could not be loaded (with
+    /// [`skip_unreadable`](ImageFolderOptions::skip_unreadable)), folders first, then files in
+    /// dataset order.
     pub fn skipped(&self) -> &[(PathBuf, String)] {
         &self.skipped
     }
@@ -239,18 +259,82 @@ fn is_image_file(path: &Path) -> bool {
         })
 }
 
-fn image_files(dir: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
+/// The image files directly in `dir` (a flat, unlabelled folder: sub-folders are not read).
+fn flat_image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in sorted_entries(dir)? {
-        if path.is_dir() {
-            if recursive {
-                out.extend(image_files(&path, true)?);
-            }
-        } else if is_image_file(&path) {
+        if !path.is_dir() && is_image_file(&path) {
             out.push(path);
         }
     }
     Ok(out)
+}
+
+fn canonical(dir: &Path) -> Result<PathBuf> {
+    fs::canonicalize(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// A recursive listing that follows symbolic links but enters each folder (by canonical path)
+/// once, so a link to an ancestor cannot recurse forever and a folder linked twice is not read
+/// twice.
+struct Walk {
+    /// Canonical path of each folder entered, and the path it was first entered by.
+    visited: HashMap<PathBuf, PathBuf>,
+    /// Canonical paths of the folders being listed, outermost first.
+    ancestors: Vec<PathBuf>,
+    skip_loops: bool,
+    skipped: Vec<(PathBuf, String)>,
+}
+
+impl Walk {
+    fn new(root: &Path, skip_loops: bool) -> Result<Self> {
+        let root_canonical = canonical(root)?;
+        Ok(Self {
+            visited: HashMap::from([(root_canonical.clone(), root.to_path_buf())]),
+            ancestors: vec![root_canonical],
+            skip_loops,
+            skipped: Vec::new(),
+        })
+    }
+
+    /// The image files under `dir`, recursively, in sorted path order; `None` when `dir` is
+    /// skipped: a loop (with `skip_loops`) or a folder already read through another path.
+    fn image_files(&mut self, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+        let target = canonical(dir)?;
+        if self.ancestors.contains(&target) {
+            let err = Error::SymlinkLoop {
+                path: dir.to_path_buf(),
+                target,
+            };
+            if !self.skip_loops {
+                return Err(err);
+            }
+            self.skipped.push((dir.to_path_buf(), err.to_string()));
+            return Ok(None);
+        }
+        if let Some(first) = self.visited.get(&target) {
+            let reason = format!(
+                "{} leads to {}, already read as {}",
+                dir.display(),
+                target.display(),
+                first.display()
+            );
+            self.skipped.push((dir.to_path_buf(), reason));
+            return Ok(None);
+        }
+        self.visited.insert(target.clone(), dir.to_path_buf());
+        self.ancestors.push(target);
+        let mut out = Vec::new();
+        for path in sorted_entries(dir)? {
+            if path.is_dir() {
+                out.extend(self.image_files(&path)?.unwrap_or_default());
+            } else if is_image_file(&path) {
+                out.push(path);
+            }
+        }
+        self.ancestors.pop();
+        Ok(Some(out))
+    }
 }
 
 /// One decoded image: CHW bytes and `[3, height, width]`.

@@ -59,8 +59,8 @@ pub mod transforms;
 
 pub use center::CenterResized;
 pub use cifar::{
-    CIFAR_IMAGE_BYTES, CIFAR_SIDE, CIFAR10_CLASSES, CifarBatch, CifarDataset, CifarVariant, Split,
-    parse_batch, verify_cifar10, verify_md5,
+    CIFAR_IMAGE_BYTES, CIFAR_SIDE, CIFAR10_CLASSES, CifarBatch, CifarDataset, CifarOptions,
+    CifarVariant, Split, parse_batch, verify_cifar10, verify_md5,
 };
 pub use dataset::ImageDataset;
 pub use download::{

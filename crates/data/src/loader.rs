@@ -11,12 +11,10 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
 
 use crate::dataset::ImageDataset;
 use crate::error::{Error, Result};
-use crate::transforms::{Image, MultiViewTransform, rng_for};
+use crate::transforms::{Image, MultiViewTransform, TransformRng, rng_for, shuffle, splitmix64};
 
 /// How a [`Loader`] batches an epoch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,13 +197,17 @@ impl Loader {
     }
 
     /// The dataset indices of epoch `epoch`, in visiting order.
+    ///
+    /// With [`shuffle`](LoaderConfig::shuffle), the indices are permuted by the project's
+    /// Fisher–Yates [`shuffle`](crate::transforms::shuffle) over a [`TransformRng`] seeded from
+    /// `(seed, epoch)`: the order depends only on those two numbers and the indices, in every
+    /// release (it does not go through `rand`'s `StdRng`, whose stream may change between
+    /// versions).
     pub fn epoch_order(&self, epoch: u64) -> Vec<usize> {
         let mut order = (*self.indices).clone();
         if self.config.shuffle {
-            let seed = crate::transforms::splitmix64(
-                self.config.seed ^ crate::transforms::splitmix64(epoch.wrapping_add(0x5eed)),
-            );
-            order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+            let seed = splitmix64(self.config.seed ^ splitmix64(epoch.wrapping_add(0x5eed)));
+            shuffle(&mut order, &mut TransformRng::from_u64(seed));
         }
         order
     }

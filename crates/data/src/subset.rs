@@ -1,14 +1,17 @@
 //! Label-budget subsets: a seeded, class-balanced choice of labelled examples (keeping, say,
 //! 5 000 of CIFAR-10's 50 000 training labels).
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-
 use crate::dataset::ImageDataset;
 use crate::error::{Error, Result};
+use crate::transforms::{TransformRng, shuffle};
 
 /// Picks `total` indices of `dataset`, `total / num_classes` from each class, uniformly at random
 /// from a generator seeded with `seed`. The result is sorted (dataset order).
+///
+/// Class by class (in label order), the class's indices are shuffled by the project's
+/// Fisher–Yates [`shuffle`](crate::transforms::shuffle) over one [`TransformRng`] seeded with
+/// `seed`, and the first `total / num_classes` are kept. The choice depends only on the labels
+/// and `seed`, in every release.
 ///
 /// Errors when the dataset is unlabelled, when `total` is zero or not a multiple of the number
 /// of classes, or when a class has fewer images than its share.
@@ -35,7 +38,7 @@ pub fn class_balanced_subset(
             by_class[label].push(i);
         }
     }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = TransformRng::from_u64(seed);
     let mut chosen = Vec::with_capacity(total);
     for (class, mut members) in by_class.into_iter().enumerate() {
         if members.len() < per_class {
@@ -44,7 +47,7 @@ pub fn class_balanced_subset(
                 members.len()
             )));
         }
-        members.shuffle(&mut rng);
+        shuffle(&mut members, &mut rng);
         chosen.extend_from_slice(&members[..per_class]);
     }
     chosen.sort_unstable();

@@ -407,3 +407,83 @@ fn empty_and_missing_folders_and_zero_limits_are_errors() {
     let err = ImageFolder::open(root.path(), &opts).unwrap_err();
     assert!(err.to_string().contains("must be positive"), "{err}");
 }
+
+/// A directory symlink back to an ancestor would make a recursive listing go on forever
+/// (`root/cat/up -> root`, `root/dog/self -> root/dog`): each folder is read once, and a loop is
+/// an error naming it, or a reported skip with `skip_unreadable`.
+#[test]
+fn symlink_loops_are_refused_or_skipped_and_reported() {
+    use std::os::unix::fs::symlink;
+    let root = tempfile::tempdir().unwrap();
+    for class in ["cat", "dog"] {
+        fs::create_dir(root.path().join(class)).unwrap();
+    }
+    write_png(&root.path().join("cat/a.png"), 2, 2, [1, 1, 1]);
+    write_png(&root.path().join("dog/b.png"), 2, 2, [2, 2, 2]);
+    symlink(root.path(), root.path().join("cat/up")).unwrap();
+
+    let err = ImageFolder::open(root.path(), &ImageFolderOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, Error::SymlinkLoop { path, .. } if path.ends_with("cat/up")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("cat/up"), "{err}");
+
+    symlink(root.path().join("dog"), root.path().join("dog/self")).unwrap();
+    let options = ImageFolderOptions {
+        skip_unreadable: true,
+        ..Default::default()
+    };
+    let folder = ImageFolder::open(root.path(), &options).unwrap();
+    assert_eq!(folder.classes(), &["cat".to_string(), "dog".to_string()]);
+    assert_eq!(folder.len(), 2, "each image once");
+    let skipped: Vec<_> = folder.skipped().iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(
+        skipped,
+        vec![root.path().join("cat/up"), root.path().join("dog/self")]
+    );
+    assert!(
+        folder.skipped()[0].1.contains("symbolic link loop"),
+        "{:?}",
+        folder.skipped()
+    );
+}
+
+/// Links that are not loops are followed: a class folder that is a link, and a link inside one.
+/// A folder reached by two paths is read once, under the first, and the second is reported.
+#[test]
+fn symlinked_folders_are_followed_and_read_once() {
+    use std::os::unix::fs::symlink;
+    let root = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    fs::create_dir(elsewhere.path().join("more")).unwrap();
+    write_png(&elsewhere.path().join("x.png"), 2, 2, [5, 5, 5]);
+    write_png(&elsewhere.path().join("more/y.png"), 2, 2, [6, 6, 6]);
+    fs::create_dir(root.path().join("a")).unwrap();
+    write_png(&root.path().join("a/z.png"), 2, 2, [7, 7, 7]);
+    symlink(elsewhere.path().join("more"), root.path().join("a/linked")).unwrap();
+    symlink(elsewhere.path(), root.path().join("b")).unwrap();
+
+    let folder = ImageFolder::open(root.path(), &ImageFolderOptions::default()).unwrap();
+    assert_eq!(folder.classes(), &["a".to_string(), "b".to_string()]);
+    let names: Vec<_> = folder
+        .paths()
+        .iter()
+        .map(|p| p.strip_prefix(root.path()).unwrap().to_path_buf())
+        .collect();
+    assert_eq!(
+        names,
+        ["a/linked/y.png", "a/z.png", "b/x.png"]
+            .map(std::path::PathBuf::from)
+            .to_vec(),
+        "b/more is elsewhere/more, already read through a/linked"
+    );
+    assert_eq!(folder.skipped().len(), 1, "{:?}", folder.skipped());
+    assert_eq!(folder.skipped()[0].0, root.path().join("b/more"));
+    assert!(
+        folder.skipped()[0].1.contains("already read as")
+            && folder.skipped()[0].1.contains("a/linked"),
+        "{:?}",
+        folder.skipped()
+    );
+}

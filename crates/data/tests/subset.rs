@@ -39,3 +39,50 @@ fn impossible_budgets_are_errors() {
     let msg = class_balanced_subset(&data, 60, 0).unwrap_err().to_string();
     assert!(msg.contains("has 5 images, fewer than the 6"), "{msg}");
 }
+
+/// CIFAR-10-shaped labels without the pixels: 50 000 images, 5 000 of each class.
+struct Labels;
+
+impl ImageDataset for Labels {
+    fn len(&self) -> usize {
+        50_000
+    }
+
+    fn shape(&self, _index: usize) -> [usize; 3] {
+        [3, 1, 1]
+    }
+
+    fn pixels(&self, _index: usize) -> &[u8] {
+        &[0; 3]
+    }
+
+    fn target(&self, index: usize) -> Option<usize> {
+        Some(index % 10)
+    }
+
+    fn num_classes(&self) -> usize {
+        10
+    }
+}
+
+/// The 10 % label budget is pinned: the project's own generator and Fisher–Yates shuffle fix the
+/// subset of a seed for every release. Computed once with this code, and agreeing with the
+/// independent Python transcription `tests/golden/shuffle_order.py`; a change of the shuffle,
+/// the generator or the seeding changes them and fails this test. The subset is sorted, so the
+/// sum of all 5 000 indices pins the rest.
+#[test]
+fn golden_subset_of_5000_cifar10_labels() {
+    let subset = class_balanced_subset(&Labels, 5_000, 0).unwrap();
+    assert_eq!(subset.len(), 5_000);
+    assert_eq!(subset[..10], SUBSET_SEED_0);
+    assert_eq!(subset.iter().sum::<usize>(), 125_809_950);
+    let other = class_balanced_subset(&Labels, 5_000, 1).unwrap();
+    assert_ne!(
+        other[..10],
+        SUBSET_SEED_0,
+        "the goldens are specific to the seed"
+    );
+}
+
+// python3 crates/data/tests/golden/shuffle_order.py
+const SUBSET_SEED_0: [usize; 10] = [4, 8, 14, 21, 23, 25, 34, 40, 55, 63];

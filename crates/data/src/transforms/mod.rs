@@ -89,7 +89,7 @@ pub use pretext::{
     ShearPretext, shear_x,
 };
 pub use rng::{
-    TransformRng, below, bernoulli, permutation, rng_for, splitmix64, uniform, unit_f64,
+    TransformRng, below, bernoulli, permutation, rng_for, shuffle, splitmix64, uniform, unit_f64,
 };
 
 use rand::RngCore;

@@ -140,9 +140,31 @@ pub fn bernoulli(rng: &mut dyn RngCore, p: f64) -> bool {
 /// A uniformly random permutation of `0..N` (Fisher–Yates with [`below`]), like `torch.randperm`.
 pub fn permutation<const N: usize>(rng: &mut dyn RngCore) -> [usize; N] {
     let mut p: [usize; N] = std::array::from_fn(|i| i);
-    for i in (1..N).rev() {
-        let j = below(rng, i + 1);
-        p.swap(i, j);
-    }
+    shuffle(&mut p, rng);
     p
+}
+
+/// Shuffles `items` in place: the Fisher–Yates shuffle (Knuth's Algorithm P, from the last
+/// position down, each swapped with a position drawn by [`below`] among those not yet fixed).
+///
+/// Every shuffle of the project (epoch orders, label-budget subsets, probe batches) goes through
+/// this function with a [`TransformRng`], so a seed gives the same order in every release:
+/// unlike `rand`'s `SliceRandom::shuffle` over `StdRng`, neither the algorithm nor the generator
+/// may change with a `rand` upgrade.
+///
+/// ```
+/// use selfsup_data::transforms::{TransformRng, shuffle};
+/// let mut a: Vec<u32> = (0..10).collect();
+/// shuffle(&mut a, &mut TransformRng::from_u64(3));
+/// let mut b: Vec<u32> = (0..10).collect();
+/// shuffle(&mut b, &mut TransformRng::from_u64(3));
+/// assert_eq!(a, b);
+/// a.sort();
+/// assert_eq!(a, (0..10).collect::<Vec<_>>());
+/// ```
+pub fn shuffle<T>(items: &mut [T], rng: &mut dyn RngCore) {
+    for i in (1..items.len()).rev() {
+        let j = below(rng, i + 1);
+        items.swap(i, j);
+    }
 }
