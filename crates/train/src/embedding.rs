@@ -52,7 +52,7 @@ fn rows(data: &[f32], dim: usize, what: &str) -> Result<usize> {
             "{what}: the dimension must be positive"
         )));
     }
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(Error::Data(format!(
             "{what}: {} values are not whole rows of {dim}",
             data.len()
@@ -813,7 +813,7 @@ fn descend(p: &[f64], y: &mut [[f64; 2]], stage: Stage, lr: f64, min_grad_norm: 
     let mut last = stage.iters.start;
     for i in stage.iters.clone() {
         last = i;
-        let check = (i + 1) % CHECK_EVERY == 0;
+        let check = (i + 1).is_multiple_of(CHECK_EVERY);
         let (mut grad, error) = gradient(p, y, stage.exaggeration, check);
         for k in 0..n {
             for c in 0..2 {
