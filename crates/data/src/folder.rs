@@ -362,6 +362,12 @@ fn decode(path: &Path, options: &ImageFolderOptions) -> Result<Decoded> {
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(image_err)?;
     let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(Error::Image {
+            path: path.to_path_buf(),
+            reason: format!("the image is {width}×{height}: it has no pixels"),
+        });
+    }
     if u64::from(width) * u64::from(height) > options.max_pixels {
         return Err(Error::ImageTooLarge {
             path: path.to_path_buf(),
@@ -379,6 +385,23 @@ fn decode(path: &Path, options: &ImageFolderOptions) -> Result<Decoded> {
     let rgb = cap_shorter_side(img.into_rgb8(), options.max_shorter_side);
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     Ok((hwc_to_chw(&rgb), [3, h, w]))
+}
+
+/// [`decode`], with a panic inside a decoder (a bug of the image crate on a malformed file)
+/// turned into an [`Error::Image`] naming the file, so one bad file cannot bring the whole
+/// folder down, and is skipped like any undecodable file with `skip_unreadable`.
+fn decode_guarded(path: &Path, options: &ImageFolderOptions) -> Result<Decoded> {
+    std::panic::catch_unwind(|| decode(path, options)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::Image {
+            path: path.to_path_buf(),
+            reason: format!("the decoder panicked: {message}"),
+        })
+    })
 }
 
 /// Downscales `img` so that its shorter side is `cap`, when it is longer (see
@@ -443,7 +466,7 @@ fn decode_all(
                         if i >= files.len() || i > first_failure.load(Ordering::Relaxed) {
                             return done;
                         }
-                        let result = decode(&files[i].0, options);
+                        let result = decode_guarded(&files[i].0, options);
                         if result.is_err() && !options.skip_unreadable {
                             first_failure.fetch_min(i, Ordering::Relaxed);
                         }

@@ -14,6 +14,7 @@ mod center;
 mod cifar;
 mod download;
 mod folder;
+mod fuzz;
 mod loader;
 mod stl10;
 mod subset;
