@@ -14,9 +14,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
+use selfsup_data::transforms::{TransformRng, shuffle};
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -180,13 +178,15 @@ pub fn linear_probe(
     let mut classifier = LinearConfig::new(dim, num_classes).init(&device);
     let mut optimizer = config.optimizer.init()?;
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let mut rng = StdRng::seed_from_u64(config.seed);
+    // The project's own generator and Fisher–Yates shuffle: the batch order of a seed is the
+    // same in every release (rand's StdRng documents no such promise).
+    let mut rng = TransformRng::from_u64(config.seed);
     let mut order: Vec<i64> = (0..num_train as i64).collect();
     let mut epoch_losses = Vec::with_capacity(config.epochs);
     let mut step = 0;
 
     for _ in 0..config.epochs {
-        order.shuffle(&mut rng);
+        shuffle(&mut order, &mut rng);
         let mut loss_sum = Tensor::<1>::zeros([1], &device.clone().inner());
         for batch in order.chunks(config.batch_size) {
             let index = Tensor::<1, Int>::from_data(
