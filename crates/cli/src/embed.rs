@@ -97,11 +97,10 @@ pub fn run(args: EmbedArgs) -> Result<()> {
 }
 
 /// The 2-D points, the axis names and a caption.
-fn project(
-    args: &EmbedArgs,
-    values: &[f32],
-    d: usize,
-) -> Result<(Vec<[f32; 2]>, (&'static str, &'static str), String)> {
+type Projected = (Vec<[f32; 2]>, (&'static str, &'static str), String);
+
+/// Maps `values` (rows of `d` features) to 2-D.
+fn project(args: &EmbedArgs, values: &[f32], d: usize) -> Result<Projected> {
     Ok(match args.method {
         Projection::Pca => {
             let pca = pca_2d(values, d)?;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use selfsup::data::image_grid;
 use selfsup::data::transforms::{Image, rng_for};
 
@@ -58,11 +58,11 @@ pub fn run(args: ViewsArgs) -> Result<()> {
     grid.save(&args.out)
         .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     println!(
-        "wrote {} ({} images × original + {} views of {:?})",
+        "wrote {} ({} images × original + {} views of {})",
         args.out.display(),
         rows.len(),
         transform.num_views(),
-        args.method
+        args.method.to_possible_value().expect("not skipped").get_name()
     );
     Ok(())
 }

@@ -29,6 +29,9 @@
 //!   rows.
 //! - [`probe`]: [`linear_probe`], a linear classifier trained on frozen features.
 //! - [`metrics`]: [`ClassificationReport`], top-1 accuracy and a per-class table.
+//! - [`embedding`]: 2-D maps of features, [`pca_2d`](embedding::pca_2d) and exact
+//!   [`tsne`](embedding::tsne) with scikit-learn's defaults.
+//! - [`Progress`]: what [`Trainer::with_progress`] reports (start, every step, every epoch).
 //! - [`Error`] / [`Result`]: invalid configs, unreadable checkpoints, non-finite losses, data
 //!   that does not fit. Tensor shape and label contracts are assertions.
 #![warn(missing_docs)]
@@ -54,10 +57,11 @@ pub mod schedule;
 pub mod trainer;
 
 pub use checkpoint::{
-    Checkpoint, CheckpointState, LoadedBackbone, LoadedEncoder, load_backbone, load_encoder,
+    CHECKPOINT_FORMAT, Checkpoint, CheckpointState, LoadedBackbone, LoadedEncoder,
+    first_non_finite_parameter, load_backbone, load_encoder,
 };
 pub use config::TrainingConfig;
-pub use error::{Error, Result};
+pub use error::{CheckpointFault, Error, Result};
 pub use evaluate::{EvalSplits, evaluate_classifier, knn_backbone, linear_probe_backbone};
 pub use features::{LabeledFeatures, extract_features};
 pub use history::{EpochRecord, EpochSums, History};
