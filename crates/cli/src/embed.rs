@@ -1,6 +1,10 @@
 //! `selfsup embed`: a 2-D map of an encoder's frozen features, coloured by class: a PNG
 //! scatter with a legend, and the coordinates as CSV (the UMAP / t-SNE figures of
 //! self-supervised papers and of the SimSiam low-label comparison study).
+//!
+//! UMAP is not offered: no maintained Rust crate does it on its own (`umap-rs` wants the
+//! neighbour graph and initial layout from the caller; others pull in another Burn version).
+//! t-SNE shows the same cluster structure; the CSV feeds `umap-learn` for those who want it.
 
 use std::io::Write;
 use std::path::PathBuf;
