@@ -31,14 +31,20 @@ pub enum Error {
         action: &'static str,
         /// The file.
         path: std::path::PathBuf,
+        /// The kind of the underlying I/O error (e.g. [`StorageFull`](std::io::ErrorKind::StorageFull)
+        /// for a full disk).
+        kind: std::io::ErrorKind,
         /// The underlying error.
         message: String,
     },
-    /// A checkpoint file is not one this crate wrote, is truncated, or does not fit the model.
+    /// A checkpoint file is not one this crate wrote, is truncated, corrupted, of another format
+    /// version, or does not fit the run or model it is loaded into; `fault` says which.
     #[error("bad checkpoint {}: {reason}", path.display())]
     Checkpoint {
         /// The file.
         path: std::path::PathBuf,
+        /// Which kind of problem.
+        fault: CheckpointFault,
         /// What is wrong with it.
         reason: String,
     },
@@ -60,6 +66,28 @@ pub enum Error {
         /// The last checkpoint written, if any (it is left as it was).
         checkpoint: Option<std::path::PathBuf>,
     },
+    /// A step left non-finite weights (NaN or ±∞) although its loss was finite (a divergence, an
+    /// overflowing gradient); found when a checkpoint was about to be written, which was not
+    /// written. The run stopped; `checkpoint` (if any) holds finite weights and is untouched.
+    #[error(
+        "non-finite weights after step {step} (epoch {epoch}), first in `{parameter}`: training \
+         stopped without writing a checkpoint; {}",
+        match checkpoint {
+            Some(path) => format!("the last good checkpoint is {}", path.display()),
+            None => "no checkpoint was written yet".to_string(),
+        }
+    )]
+    NonFiniteWeights {
+        /// The epoch of the step (from 0).
+        epoch: usize,
+        /// Optimizer steps taken, the diverging one included.
+        step: usize,
+        /// The path of the first non-finite parameter in the model (e.g.
+        /// `backbone.blocks.0.conv.weight`).
+        parameter: String,
+        /// The last checkpoint written, if any (it is left as it was).
+        checkpoint: Option<std::path::PathBuf>,
+    },
     /// A fresh run was asked to write where a run already is.
     #[error(
         "{} already holds a run: resume it, choose another output directory, or allow overwriting",
@@ -75,25 +103,71 @@ pub enum Error {
     Data(String),
 }
 
+/// What is wrong with a checkpoint file ([`Error::Checkpoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CheckpointFault {
+    /// The file ends before the length its header announces (an interrupted copy, a full disk
+    /// under a tool other than selfsup).
+    Truncated,
+    /// The file does not start like a selfsup checkpoint: another kind of file, or garbage.
+    NotACheckpoint,
+    /// The checksum over the file does not match its bytes: something changed them after they
+    /// were written (a bit flip, an overwrite).
+    ChecksumMismatch,
+    /// A checkpoint of a format version this build does not read (written by a newer selfsup).
+    UnsupportedVersion,
+    /// The checksum matches (or the format has none: v1) but a section does not parse.
+    Corrupt,
+    /// A sound checkpoint of something else: another method, another training config, or a
+    /// model whose tensors do not fit.
+    Mismatch,
+}
+
+impl std::fmt::Display for CheckpointFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Truncated => "truncated",
+            Self::NotACheckpoint => "not a checkpoint",
+            Self::ChecksumMismatch => "checksum mismatch",
+            Self::UnsupportedVersion => "unsupported version",
+            Self::Corrupt => "corrupt",
+            Self::Mismatch => "mismatch",
+        })
+    }
+}
+
 impl Error {
     /// Shorthand for [`Error::Io`].
-    pub(crate) fn io(
-        action: &'static str,
-        path: &std::path::Path,
-        err: impl std::fmt::Display,
-    ) -> Self {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, err: std::io::Error) -> Self {
         Self::Io {
             action,
             path: path.to_path_buf(),
+            kind: err.kind(),
             message: err.to_string(),
         }
     }
 
     /// Shorthand for [`Error::Checkpoint`].
-    pub(crate) fn checkpoint(path: &std::path::Path, reason: impl Into<String>) -> Self {
+    pub(crate) fn checkpoint(
+        path: &std::path::Path,
+        fault: CheckpointFault,
+        reason: impl Into<String>,
+    ) -> Self {
         Self::Checkpoint {
             path: path.to_path_buf(),
+            fault,
             reason: reason.into(),
+        }
+    }
+
+    /// The config field an [`Error::InvalidConfig`] names (`"batch_size"`, `"lr"`,
+    /// `"temperature"`, `"momentum.base"`, …), for a command line to name its flag; `None` for
+    /// other errors.
+    pub fn config_field(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidConfig { field, .. } => Some(field),
+            _ => None,
         }
     }
 

@@ -151,6 +151,14 @@ pub trait Method: Serialize + DeserializeOwned + Send + Sync {
         Ok(())
     }
 
+    /// The views per image [`step`](Method::step) needs; the [`Trainer`](crate::Trainer) refuses,
+    /// before any work, a transform that makes fewer
+    /// ([`MultiViewTransform::num_views`](selfsup_data::MultiViewTransform::num_views)).
+    /// Default 1; 2 for the siamese methods, the global views for multi-crop ones.
+    fn required_views(&self) -> usize {
+        1
+    }
+
     /// Builds a freshly initialised model on `device` (the trainer passes an autodiff device).
     fn init_model(&self, device: &Device) -> Self::Model;
 

@@ -1,8 +1,19 @@
 //! A run's output directory: `config.json`, `history.json`, `train.log` and the
 //! checkpoint (written by [`Checkpoint`](crate::Checkpoint)).
+//!
+//! # Durability
+//! Every file but the log is replaced atomically ([`write_atomically`]): its new content goes to
+//! `<name>.tmp` beside it, which is flushed and synced (`fsync`), renamed over the file, and the
+//! directory is synced so that the rename itself survives a power cut. A crash at any moment
+//! leaves either the previous file or the new one, never a mix; a failed write (a full disk)
+//! removes its `.tmp` and leaves the previous file as it was.
+//!
+//! `train.log` is append-only: each line is written with one `write`, flushed and synced
+//! (`fdatasync`) before the call returns, so a crash loses at most the line being written. Lines
+//! are rare (one per epoch and event), so the sync costs nothing measurable.
 
-use std::fs::OpenOptions;
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -70,7 +81,11 @@ impl RunDir {
             .create(true)
             .append(true)
             .open(&path)
-            .and_then(|mut f| writeln!(f, "{line}"))
+            .and_then(|mut f| {
+                f.write_all(format!("{line}\n").as_bytes())?;
+                f.flush()?;
+                f.sync_data()
+            })
             .map_err(|e| Error::io("cannot write", &path, e))
     }
 }
@@ -97,11 +112,68 @@ pub(crate) fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
     line
 }
 
-/// `value` as pretty JSON in `path`, through a temporary file and a rename.
+/// `value` as pretty JSON in `path`, atomically ([`write_atomically`]).
 pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).expect("plain data serialises");
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
+    write_atomically(path, open_file, |out| out.write_all(text.as_bytes()))
         .map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// The temporary file beside `path` that [`write_atomically`] writes: `<name>.tmp`.
+pub(crate) fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Creates (or truncates) `path` for writing, buffered.
+pub(crate) fn open_file(path: &Path) -> io::Result<Box<dyn Write>> {
+    Ok(Box::new(io::BufWriter::with_capacity(
+        1 << 20,
+        File::create(path)?,
+    )))
+}
+
+/// Replaces `path` atomically with what `fill` writes: into `<name>.tmp` (opened by `open`),
+/// flushed, synced, renamed over `path`, then the directory synced. On error the `.tmp` is
+/// removed and `path` is left as it was.
+pub(crate) fn write_atomically(
+    path: &Path,
+    open: impl FnOnce(&Path) -> io::Result<Box<dyn Write>>,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let tmp = tmp_path(path);
+    let written = (|| {
+        let mut out = open(&tmp)?;
+        fill(&mut out)?;
+        out.flush()?;
+        drop(out);
+        // Reopened for the sync, so that `open` may hand any writer; Windows needs write access
+        // to flush a file's buffers.
+        OpenOptions::new().write(true).open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(err) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err);
+    }
+    sync_dir(path)
+}
+
+/// Syncs the directory holding `path`, so that a rename into it is durable. A no-op where
+/// directories cannot be opened (Windows, whose renames are durable once they return).
+fn sync_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
 }

@@ -5,9 +5,23 @@
 //! LR (with the method's parameter groups) and lets the method change the model (its EMA
 //! target); see [`Method`]. Per epoch: a line of log (`train.log` and [`tracing`]),
 //! `history.json`, the collapse monitor, the optional online kNN accuracy, and an atomic
-//! checkpoint. [`Trainer::with_progress`] reports every step and epoch to a callback (the
-//! `selfsup` command line draws its progress bar and plots from it). [`Trainer::resume`] continues from a
-//! checkpoint and, with the same config, reproduces the loss sequence of an uninterrupted run.
+//! checkpoint, written only from finite weights. [`Trainer::with_progress`] reports every step
+//! and epoch to a callback (the `selfsup` command line draws its progress bar and plots from
+//! it). [`Trainer::resume`] continues from a checkpoint and, with the same config, reproduces the
+//! loss sequence of an uninterrupted run.
+//!
+//! # Stopping cleanly
+//! [`Trainer::with_stop_signal`] takes a flag that another thread (a Ctrl-C or SIGTERM handler)
+//! sets: the trainer finishes the step in progress, writes a checkpoint at that exact position
+//! (mid-epoch if need be), logs a line and returns a [`TrainOutcome`] whose
+//! [`stopped_at_step`](TrainOutcome::stopped_at_step) says where; resuming from that checkpoint
+//! gives the losses and weights of an uninterrupted run.
+//!
+//! # Refused before any work
+//! [`Trainer::new`] checks the training config and the method's hyper-parameters
+//! ([`Error::InvalidConfig`] naming the field, see [`Error::config_field`]); [`Trainer::fit`]
+//! and [`Trainer::resume`] check that the transform makes the views the method needs
+//! ([`Method::required_views`]) and that the images make one batch, before they write anything.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -20,7 +34,7 @@
 //! let method = SimSiamMethod::new(SimSiamConfig::paper(BackboneConfig::SmallCnn(
 //!     SmallCnnConfig::new(),
 //! )));
-//! let trainer = Trainer::new(method, TrainingConfig::paper(), &Device::flex())?
+//! let trainer = Trainer::new(method, TrainingConfig::simsiam_cifar10(), &Device::flex())?
 //!     .with_out_dir("runs/simsiam");
 //! let data = TrainData::new(Arc::new(train), Arc::new(SimSiamTransform::cifar10()));
 //! let outcome = trainer.fit(trainer.init_model(), &data)?;
@@ -30,6 +44,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
@@ -37,7 +52,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use selfsup_data::{ImageDataset, Loader, LoaderConfig, MultiViewTransform};
 
-use crate::checkpoint::{Checkpoint, CheckpointState};
+use crate::checkpoint::{Checkpoint, CheckpointState, first_non_finite_parameter};
 use crate::config::TrainingConfig;
 use crate::error::{Error, Result};
 use crate::history::{EpochRecord, History};
@@ -98,8 +113,16 @@ pub struct TrainOutcome<Model> {
     pub model: Model,
     /// What was logged.
     pub history: History,
-    /// `false` when [`Trainer::stop_after_steps`] cut the run short.
+    /// `false` when the run was cut short: by its stop signal
+    /// ([`stopped_at_step`](Self::stopped_at_step) is then set) or by
+    /// [`Trainer::stop_after_steps`].
     pub finished: bool,
+    /// The optimizer steps taken when the stop signal ([`Trainer::with_stop_signal`]) ended
+    /// the run; the checkpoint then holds exactly that position. `None` otherwise.
+    pub stopped_at_step: Option<usize>,
+    /// The last checkpoint this run wrote (`None` without an output directory, or when it wrote
+    /// none): what to resume from.
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// The training loop of any [`Method`]. Build with [`new`](Self::new), add outputs with
@@ -113,6 +136,7 @@ pub struct Trainer<M: Method> {
     progress: Option<ProgressFn>,
     run_info: serde_json::Value,
     stop_after: Option<usize>,
+    stop_signal: Option<Arc<AtomicBool>>,
     overwrite: bool,
 }
 
@@ -143,6 +167,7 @@ impl<M: Method> Trainer<M> {
             progress: None,
             run_info: serde_json::Value::Null,
             stop_after: None,
+            stop_signal: None,
             overwrite: false,
         })
     }
@@ -174,7 +199,7 @@ impl<M: Method> Trainer<M> {
     /// # )));
     /// let steps = Arc::new(AtomicUsize::new(0));
     /// let seen = steps.clone();
-    /// let trainer = Trainer::new(method, TrainingConfig::paper(), &Device::flex())?
+    /// let trainer = Trainer::new(method, TrainingConfig::simsiam_cifar10(), &Device::flex())?
     ///     .with_progress(move |event: Progress<'_>| {
     ///         if let Progress::Step(step) = event {
     ///             seen.store(step.step, Ordering::Relaxed);
@@ -216,6 +241,41 @@ impl<M: Method> Trainer<M> {
         self
     }
 
+    /// Stop cleanly when `stop` becomes `true` (set it from a Ctrl-C / SIGTERM handler, or any
+    /// thread): the trainer finishes the step in progress, writes a checkpoint at that exact
+    /// position (mid-epoch if need be; at an epoch's last step it first completes the epoch's
+    /// record), logs `stopped on request after step N`, and returns
+    /// `Ok(TrainOutcome { finished: false, stopped_at_step: Some(N), checkpoint, .. })`.
+    /// [`resume`](Self::resume) from that checkpoint continues as if nothing happened. The flag
+    /// is read once per step, never reset by the trainer.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::AtomicBool;
+    /// # use burn::tensor::Device;
+    /// # use selfsup_models::{BackboneConfig, SimSiamConfig, SmallCnnConfig};
+    /// use selfsup_train::{SimSiamMethod, Trainer, TrainingConfig};
+    /// # let method = SimSiamMethod::new(SimSiamConfig::paper(BackboneConfig::SmallCnn(
+    /// #     SmallCnnConfig::new(),
+    /// # )));
+    /// let stop = Arc::new(AtomicBool::new(false));
+    /// // e.g. signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())
+    /// let trainer = Trainer::new(method, TrainingConfig::simsiam_cifar10(), &Device::flex())?
+    ///     .with_out_dir("runs/simsiam")
+    ///     .with_stop_signal(stop.clone());
+    /// # Ok::<(), selfsup_train::Error>(())
+    /// ```
+    pub fn with_stop_signal(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop_signal = Some(stop);
+        self
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop_signal
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::SeqCst))
+    }
+
     /// The method.
     pub fn method(&self) -> &M {
         &self.method
@@ -251,11 +311,15 @@ impl<M: Method> Trainer<M> {
     /// Trains `model` from the first step.
     ///
     /// # Errors
-    /// [`Error::RunExists`] when the output directory already holds a run's checkpoint (and
-    /// [`with_overwrite`](Self::with_overwrite) was not asked for), [`Error::NonFiniteLoss`] when
-    /// the loss stops being finite, [`Error::Data`] when the data does not fit the method,
-    /// [`Error::Io`] when an output cannot be written.
+    /// Before any work: [`Error::Data`] when the transform makes fewer views than the method
+    /// needs or the images do not make one batch, [`Error::RunExists`] when the output directory
+    /// already holds a run's checkpoint (and [`with_overwrite`](Self::with_overwrite) was not
+    /// asked for). While training: [`Error::NonFiniteLoss`] when the loss stops being finite,
+    /// [`Error::NonFiniteWeights`] when a checkpoint is due and the weights are not finite,
+    /// [`Error::Data`] when a batch does not fit the method, [`Error::Io`] when an output cannot
+    /// be written. After a training error, the last checkpoint (named in the error) is a good one.
     pub fn fit(&self, model: M::Model, data: &TrainData) -> Result<TrainOutcome<M::Model>> {
+        self.check_data(data)?;
         if let Some(path) = self
             .checkpoint_path()
             .filter(|p| p.exists() && !self.overwrite)
@@ -276,15 +340,19 @@ impl<M: Method> Trainer<M> {
     /// `checkpoint_every` may differ).
     ///
     /// # Errors
-    /// [`Error::Checkpoint`] when the file is not a checkpoint of this method and config, and
-    /// as [`fit`](Self::fit).
+    /// [`Error::Checkpoint`] when the file is not a sound checkpoint (its
+    /// [`CheckpointFault`](crate::CheckpointFault) says why) or not one of this method and
+    /// config ([`Mismatch`](crate::CheckpointFault::Mismatch), naming both methods or configs),
+    /// and as [`fit`](Self::fit).
     pub fn resume(&self, checkpoint: &Path, data: &TrainData) -> Result<TrainOutcome<M::Model>> {
+        self.check_data(data)?;
         let saved = Checkpoint::read(checkpoint)?;
         let method: M = saved.method(checkpoint)?;
         let ours = serde_json::to_value(&self.method).expect("a method serialises");
         if serde_json::to_value(&method).expect("a method serialises") != ours {
             return Err(Error::checkpoint(
                 checkpoint,
+                crate::CheckpointFault::Mismatch,
                 format!(
                     "its {} config differs from this run's: {} vs {ours}",
                     M::NAME,
@@ -295,6 +363,7 @@ impl<M: Method> Trainer<M> {
         if saved.state.training.resumable() != self.config.resumable() {
             return Err(Error::checkpoint(
                 checkpoint,
+                crate::CheckpointFault::Mismatch,
                 format!(
                     "its training config differs from this run's: {:?} vs {:?}",
                     saved.state.training, self.config
@@ -319,6 +388,27 @@ impl<M: Method> Trainer<M> {
         self.run(model, optimizer, data, position, saved.state.history)
     }
 
+    /// Refuses data that cannot train this method: a transform making fewer views than
+    /// [`Method::required_views`], or fewer images than a batch.
+    fn check_data(&self, data: &TrainData) -> Result<()> {
+        let (needed, made) = (self.method.required_views(), data.transform.num_views());
+        if made < needed {
+            return Err(Error::Data(format!(
+                "{} needs {needed} views per image, but the transform {} makes {made}",
+                M::NAME,
+                transform_name(data.transform.as_ref())
+            )));
+        }
+        let num_images = data.num_images();
+        if self.config.steps_per_epoch(num_images) == 0 {
+            return Err(Error::Data(format!(
+                "{num_images} training images do not make one batch of {} (batch_size)",
+                self.config.batch_size
+            )));
+        }
+        Ok(())
+    }
+
     /// The optimizer of the config, with the method's no-weight-decay group.
     fn optimizer(&self, model: &M::Model) -> Result<ModuleOptimizer> {
         let groups = self.method.param_groups();
@@ -338,12 +428,6 @@ impl<M: Method> Trainer<M> {
     ) -> Result<TrainOutcome<M::Model>> {
         let num_images = data.num_images();
         let steps_per_epoch = self.config.steps_per_epoch(num_images);
-        if steps_per_epoch == 0 {
-            return Err(Error::Data(format!(
-                "{num_images} training images do not make one batch of {}",
-                self.config.batch_size
-            )));
-        }
         let total_steps = self.config.total_steps(num_images);
         let schedule = self
             .config
@@ -376,6 +460,8 @@ impl<M: Method> Trainer<M> {
         let mut step = start.step;
         let mut epoch = start.epoch;
         let mut skip = start.batch_in_epoch;
+        // Set when the stop signal came at an epoch's last step: the epoch is completed first.
+        let mut stop_at_epoch_end = false;
         while epoch < self.config.epochs && step < total_steps {
             let started = Instant::now();
             let mut images_here = 0usize;
@@ -446,6 +532,8 @@ impl<M: Method> Trainer<M> {
                         model,
                         history,
                         finished: false,
+                        stopped_at_step: None,
+                        checkpoint: last_checkpoint,
                     });
                 }
                 let position = Position {
@@ -453,13 +541,24 @@ impl<M: Method> Trainer<M> {
                     batch_in_epoch: batch_index + 1,
                     step,
                 };
-                if self
-                    .config
-                    .checkpoint_every
-                    .is_some_and(|every| step.is_multiple_of(every))
-                    && batch_index + 1 < steps_per_epoch
+                let mid_epoch = batch_index + 1 < steps_per_epoch;
+                if step < total_steps && self.stop_requested() {
+                    if !mid_epoch {
+                        stop_at_epoch_end = true;
+                        break;
+                    }
+                    last_checkpoint =
+                        self.checkpoint(&model, &optimizer, position, &history, &last_checkpoint)?;
+                    return self.stopped(model, history, position, last_checkpoint);
+                }
+                if mid_epoch
+                    && self
+                        .config
+                        .checkpoint_every
+                        .is_some_and(|every| step.is_multiple_of(every))
                 {
-                    last_checkpoint = self.checkpoint(&model, &optimizer, position, &history)?;
+                    last_checkpoint =
+                        self.checkpoint(&model, &optimizer, position, &history, &last_checkpoint)?;
                 }
             }
             let seconds = started.elapsed().as_secs_f64();
@@ -506,12 +605,46 @@ impl<M: Method> Trainer<M> {
                 batch_in_epoch: 0,
                 step,
             };
-            last_checkpoint = self.checkpoint(&model, &optimizer, position, &history)?;
+            last_checkpoint =
+                self.checkpoint(&model, &optimizer, position, &history, &last_checkpoint)?;
+            if stop_at_epoch_end {
+                return self.stopped(model, history, position, last_checkpoint);
+            }
         }
         Ok(TrainOutcome {
             model,
             history,
             finished: true,
+            stopped_at_step: None,
+            checkpoint: last_checkpoint,
+        })
+    }
+
+    /// The outcome of a run stopped by its signal at `position` (its checkpoint written).
+    fn stopped(
+        &self,
+        model: M::Model,
+        history: History,
+        position: Position,
+        checkpoint: Option<PathBuf>,
+    ) -> Result<TrainOutcome<M::Model>> {
+        self.run_dir.save_history(&history)?;
+        self.run_dir.log_line(&format!(
+            "stopped on request after step {} ({} batches into epoch {}): {}",
+            position.step,
+            position.batch_in_epoch,
+            position.epoch + 1,
+            match &checkpoint {
+                Some(path) => format!("checkpoint {} holds this position", path.display()),
+                None => "no output directory, no checkpoint".to_string(),
+            }
+        ))?;
+        Ok(TrainOutcome {
+            model,
+            history,
+            finished: false,
+            stopped_at_step: Some(position.step),
+            checkpoint,
         })
     }
 
@@ -537,16 +670,36 @@ impl<M: Method> Trainer<M> {
         .map_err(|e| Error::Data(e.to_string()))
     }
 
+    /// Writes a checkpoint at `position` when there is an output directory, after checking the
+    /// weights are finite; otherwise returns [`Error::NonFiniteWeights`] naming `last` (left as
+    /// it was).
     fn checkpoint(
         &self,
         model: &M::Model,
         optimizer: &ModuleOptimizer,
         position: Position,
         history: &History,
+        last: &Option<PathBuf>,
     ) -> Result<Option<PathBuf>> {
         let Some(path) = self.checkpoint_path() else {
             return Ok(None);
         };
+        if let Some(parameter) = first_non_finite_parameter(model) {
+            self.run_dir.save_history(history)?;
+            let err = Error::NonFiniteWeights {
+                // The epoch of the last step: an epoch-end position already names the next one.
+                epoch: if position.batch_in_epoch == 0 {
+                    position.epoch.saturating_sub(1)
+                } else {
+                    position.epoch
+                },
+                step: position.step,
+                parameter,
+                checkpoint: last.clone(),
+            };
+            self.run_dir.log_line(&format!("error: {err}"))?;
+            return Err(err);
+        }
         let state = CheckpointState {
             method: M::NAME.to_string(),
             method_config: serde_json::to_value(&self.method).expect("a method serialises"),
@@ -575,6 +728,15 @@ impl<M: Method> Trainer<M> {
             "run": self.run_info,
         })
     }
+}
+
+/// The name of a transform for messages: its type, without its (long) fields.
+fn transform_name(transform: &dyn MultiViewTransform) -> String {
+    let debug = format!("{transform:?}");
+    let end = debug
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(debug.len());
+    debug[..end].to_string()
 }
 
 /// Touches every parameter, which initialises the lazy ones.

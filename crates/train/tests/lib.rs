@@ -4,6 +4,7 @@
 
 mod support;
 
+mod checkpoint;
 mod custom;
 mod embedding;
 mod hooks;
@@ -15,3 +16,4 @@ mod optim;
 mod probe;
 mod schedule;
 mod trainer;
+mod validation;

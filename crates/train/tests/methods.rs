@@ -39,7 +39,7 @@ pub fn tiny_byol() -> ByolMethod {
     })
 }
 
-fn tiny_moco_v2() -> MocoMethod {
+pub fn tiny_moco_v2() -> MocoMethod {
     MocoMethod::new(MocoConfig {
         backbone: tiny_backbone(),
         projector: MocoProjectionHeadConfig::new()
@@ -91,7 +91,7 @@ fn tiny_vicreg() -> VicRegMethod {
     })
 }
 
-fn tiny_dino() -> DinoMethod {
+pub fn tiny_dino() -> DinoMethod {
     DinoMethod::new(DinoConfig {
         backbone: tiny_backbone(),
         head: DinoHeadConfig::new()
@@ -102,7 +102,7 @@ fn tiny_dino() -> DinoMethod {
     })
 }
 
-fn tiny_swav(queue_start_epoch: usize) -> SwavMethod {
+pub fn tiny_swav(queue_start_epoch: usize) -> SwavMethod {
     let mut method = SwavMethod::new(SwavConfig {
         backbone: tiny_backbone(),
         projector: SwavProjectionHeadConfig::new()

@@ -1,8 +1,8 @@
 //! The trainer: resume reproduces an uninterrupted run, the non-finite guard keeps the last good
 //! checkpoint, the outputs of a run, each method's contract, and evaluation in eval mode.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use burn::prelude::*;
 use rand::rngs::StdRng;
@@ -16,10 +16,11 @@ use selfsup_models::{
     SimSiamPredictionHeadConfig, SimSiamProjectionHeadConfig, SmallCnnConfig,
 };
 use selfsup_train::{
-    Checkpoint, ClassifierConfig, Error, EvalSplits, KnnConfig, LinearProbeConfig, Method,
-    OnlineKnn, PretextMethod, PretextModelConfig, Progress, SimClrMethod, SimSiamMethod,
-    StepContext, StepOutput, SupervisedMethod, TrainData, Trainer, TrainingConfig,
-    evaluate_classifier, extract_features, knn_backbone, linear_probe_backbone, load_backbone,
+    Checkpoint, CheckpointFault, ClassifierConfig, Error, EvalSplits, KnnConfig, LinearProbeConfig,
+    LrScaling, Method, OnlineKnn, OptimizerConfig, PretextMethod, PretextModelConfig, Progress,
+    SimClrMethod, SimSiamMethod, StepContext, StepOutput, SupervisedMethod, TrainData, Trainer,
+    TrainingConfig, evaluate_classifier, extract_features, knn_backbone, linear_probe_backbone,
+    load_backbone,
 };
 use serde::{Deserialize, Serialize};
 
@@ -48,11 +49,11 @@ pub fn dataset(n: usize, classes: usize, separable: bool) -> Arc<CifarDataset> {
     ))
 }
 
-fn tiny_backbone() -> BackboneConfig {
+pub fn tiny_backbone() -> BackboneConfig {
     BackboneConfig::SmallCnn(SmallCnnConfig::new().with_channels(vec![4, 8]))
 }
 
-fn tiny_simsiam() -> SimSiamMethod {
+pub fn tiny_simsiam() -> SimSiamMethod {
     SimSiamMethod::new(SimSiamConfig::new(
         tiny_backbone(),
         SimSiamProjectionHeadConfig::new()
@@ -66,7 +67,7 @@ fn tiny_simsiam() -> SimSiamMethod {
     ))
 }
 
-fn tiny_simclr() -> SimClrMethod {
+pub fn tiny_simclr() -> SimClrMethod {
     SimClrMethod::new(
         SimClrConfig::new(tiny_backbone()).with_projector(
             SimClrProjectionHeadConfig::new()
@@ -77,22 +78,27 @@ fn tiny_simclr() -> SimClrMethod {
     )
 }
 
+/// SGD at 0.05 × B/256, momentum 0.9, weight decay 5·10⁻⁴, cosine: spelled out, as the
+/// `simsiam_v1.ckpt` fixture's run used it (what `TrainingConfig::paper()` held then).
 pub fn config(epochs: usize, batch_size: usize) -> TrainingConfig {
     TrainingConfig {
         epochs,
         batch_size,
         lr: 0.05,
+        lr_scaling: LrScaling::Linear,
+        cosine: true,
+        optimizer: OptimizerConfig::sgd(0.9, 5e-4),
         num_workers: 1,
         seed: 3,
-        ..TrainingConfig::paper()
+        ..TrainingConfig::tutorial()
     }
 }
 
-fn ssl_data(n: usize) -> TrainData {
+pub fn ssl_data(n: usize) -> TrainData {
     TrainData::new(dataset(n, 10, false), Arc::new(SimSiamTransform::cifar10()))
 }
 
-fn single_view() -> Arc<dyn MultiViewTransform> {
+pub fn single_view() -> Arc<dyn MultiViewTransform> {
     Arc::new(
         MultiView::new(vec![Box::new(
             Compose::new()
@@ -170,7 +176,13 @@ fn resume_reproduces_the_loss_sequence_of_an_uninterrupted_run() {
         .resume(&checkpoint, &data)
         .unwrap_err();
     assert!(
-        err.to_string().contains("a simsiam run, not a simclr one"),
+        matches!(
+            err,
+            Error::Checkpoint {
+                fault: CheckpointFault::Mismatch,
+                ..
+            }
+        ) && err.to_string().contains("a simsiam run, not a simclr one"),
         "{err}"
     );
 }
@@ -657,7 +669,17 @@ fn bad_checkpoint_files_are_named_errors() {
     std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
     let err = load_backbone(&cut, &device()).unwrap_err();
     assert!(
-        err.to_string().contains("truncated in the optimizer"),
+        matches!(
+            err,
+            Error::Checkpoint {
+                fault: CheckpointFault::Truncated,
+                ..
+            }
+        ) && err.to_string().contains(&format!(
+            "truncated: {} of the {} bytes",
+            bytes.len() - 10,
+            bytes.len()
+        )),
         "{err}"
     );
 }
@@ -731,4 +753,229 @@ fn checkpoints_of_the_earlier_format_still_load_and_resume() {
         .unwrap();
     assert!(resumed.finished);
     assert_eq!(resumed.history, saved.state.history);
+}
+
+/// Sets `stop` from the progress callback once the run has taken `at` steps.
+fn stop_at(stop: &Arc<AtomicBool>, at: usize) -> impl Fn(Progress<'_>) + Send + Sync + 'static {
+    let stop = stop.clone();
+    move |event| {
+        if let Progress::Step(s) = event
+            && s.step == at
+        {
+            stop.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A stop signal mid-epoch (after step 3 of 6) and another at an epoch's last step (step 6):
+/// each run checkpoints its exact position and says where it stopped; resuming twice gives the
+/// uninterrupted run's losses and final tensors bit for bit.
+#[test]
+fn a_stop_signal_checkpoints_the_exact_position_and_resuming_is_bit_for_bit() {
+    let data = ssl_data(48); // 6 steps of 8 per epoch
+    let whole = Trainer::new(tiny_simsiam(), config(2, 8), &device()).unwrap();
+    let initial = whole.init_model();
+    let initial_copy = crate::methods::independent_copy(&whole, &initial);
+    let reference = whole.fit(initial, &data).unwrap();
+    assert_eq!(reference.history.step_losses.len(), 12);
+    assert_eq!(reference.stopped_at_step, None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.ckpt");
+    let stop = Arc::new(AtomicBool::new(false));
+    let first = Trainer::new(tiny_simsiam(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .with_stop_signal(stop.clone())
+        .with_progress(stop_at(&stop, 3))
+        .fit(initial_copy, &data)
+        .unwrap();
+    assert!(!first.finished);
+    assert_eq!(first.stopped_at_step, Some(3));
+    assert_eq!(first.checkpoint.as_deref(), Some(path.as_path()));
+    assert_eq!(
+        first.history.step_losses,
+        reference.history.step_losses[..3],
+        "the step in progress was finished, no other"
+    );
+    let saved = Checkpoint::read(&path).unwrap();
+    let position = (
+        saved.state.epoch,
+        saved.state.batch_in_epoch,
+        saved.state.step,
+    );
+    assert_eq!(position, (0, 3, 3), "the exact position, mid-epoch");
+    let log = std::fs::read_to_string(dir.path().join("train.log")).unwrap();
+    assert!(
+        log.contains("stopped on request after step 3 (3 batches into epoch 1)"),
+        "{log}"
+    );
+
+    // Resumed, and stopped again at the last step of the first epoch.
+    let stop = Arc::new(AtomicBool::new(false));
+    let second = Trainer::new(tiny_simsiam(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .with_stop_signal(stop.clone())
+        .with_progress(stop_at(&stop, 6))
+        .resume(&path, &data)
+        .unwrap();
+    assert_eq!(second.stopped_at_step, Some(6));
+    assert_eq!(second.history.epochs.len(), 1, "the epoch was completed");
+    let saved = Checkpoint::read(&path).unwrap();
+    assert_eq!(
+        (
+            saved.state.epoch,
+            saved.state.batch_in_epoch,
+            saved.state.step
+        ),
+        (1, 0, 6)
+    );
+
+    // A stop signal set at the run's last step changes nothing: the run is finished.
+    let stop = Arc::new(AtomicBool::new(false));
+    let last = Trainer::new(tiny_simsiam(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .with_stop_signal(stop.clone())
+        .with_progress(stop_at(&stop, 12))
+        .resume(&path, &data)
+        .unwrap();
+    assert!(last.finished);
+    assert_eq!(last.stopped_at_step, None);
+    assert_eq!(
+        last.history.step_losses, reference.history.step_losses,
+        "the interrupted and resumed runs' losses are the uninterrupted run's, bit for bit"
+    );
+    let epoch_losses =
+        |h: &selfsup_train::History| h.epochs.iter().map(|e| e.loss).collect::<Vec<_>>();
+    assert_eq!(
+        epoch_losses(&last.history),
+        epoch_losses(&reference.history)
+    );
+    let (a, b) = (
+        crate::methods::all_values(&last.model),
+        crate::methods::all_values(&reference.model),
+    );
+    assert_eq!(a.len(), b.len());
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "the same final tensors (weights and batch-norm statistics), bit for bit"
+    );
+}
+
+/// A supervised method whose step `at_step` adds `sqrt(Σ(w − w.detach()))` over the head's
+/// weights to the loss: exactly 0 (the loss stays finite), but its gradient is 1/(2·√0) = +∞,
+/// so the optimizer step leaves the head's weights at −∞.
+#[derive(Serialize, Deserialize)]
+struct Diverging {
+    inner: SupervisedMethod,
+    at_step: usize,
+}
+
+impl Method for Diverging {
+    type EncoderConfig = BackboneConfig;
+    type Model = selfsup_train::Classifier;
+    const NAME: &'static str = "diverging";
+
+    fn init_model(&self, device: &Device) -> Self::Model {
+        self.inner.init_model(device)
+    }
+
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> selfsup_train::Result<StepOutput> {
+        let mut out = self.inner.step(model, batch, ctx)?;
+        if ctx.step == self.at_step {
+            let w = model.head.weight.val();
+            let zero = (w.clone() - w.detach()).sum();
+            out.loss = out.loss + zero.sqrt();
+        }
+        Ok(out)
+    }
+
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m Backbone {
+        &model.backbone
+    }
+
+    fn backbone_config(&self) -> &BackboneConfig {
+        self.inner.backbone_config()
+    }
+}
+
+#[test]
+fn non_finite_weights_are_never_checkpointed_and_the_last_good_checkpoint_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.ckpt");
+    let method = Diverging {
+        inner: SupervisedMethod::new(ClassifierConfig::new(tiny_backbone(), 10)),
+        at_step: 3,
+    };
+    // The checkpoint of step 2, as it is when step 3 is done.
+    let good = Arc::new(Mutex::new(Vec::new()));
+    let seen = good.clone();
+    let watched = path.clone();
+    let trainer = Trainer::new(
+        method,
+        TrainingConfig {
+            checkpoint_every: Some(2),
+            ..config(3, 8)
+        },
+        &device(),
+    )
+    .unwrap()
+    .with_out_dir(dir.path())
+    .with_progress(move |event| {
+        if let Progress::Step(s) = event
+            && s.step == 3
+        {
+            *seen.lock().unwrap() = std::fs::read(&watched).unwrap();
+        }
+    });
+    let data = TrainData::new(dataset(48, 10, false), single_view());
+    let err = trainer.fit(trainer.init_model(), &data).unwrap_err();
+    match &err {
+        Error::NonFiniteWeights {
+            epoch,
+            step,
+            parameter,
+            checkpoint,
+        } => {
+            assert_eq!((*epoch, *step), (0, 4));
+            assert_eq!(parameter, "head.weight");
+            assert_eq!(checkpoint.as_deref(), Some(path.as_path()));
+        }
+        other => panic!("expected non-finite weights, got {other}"),
+    }
+    assert!(
+        err.to_string().contains("the last good checkpoint is"),
+        "{err}"
+    );
+    let good = good.lock().unwrap().clone();
+    assert!(!good.is_empty());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        good,
+        "the last good checkpoint is byte-identical"
+    );
+    assert!(!dir.path().join("checkpoint.ckpt.tmp").exists());
+    let saved = Checkpoint::read(&path).unwrap();
+    assert_eq!(saved.state.step, 2);
+    let model = saved
+        .load_model(
+            ClassifierConfig::new(tiny_backbone(), 10).init(&device()),
+            &path,
+        )
+        .unwrap();
+    assert_eq!(selfsup_train::first_non_finite_parameter(&model), None);
+    // The diverging step's loss was finite: only the weights give the divergence away.
+    let history: selfsup_train::History =
+        serde_json::from_slice(&std::fs::read(dir.path().join("history.json")).unwrap()).unwrap();
+    assert_eq!(history.step_losses.len(), 4);
+    assert!(history.step_losses.iter().all(|l| l.is_finite()));
+    let log = std::fs::read_to_string(dir.path().join("train.log")).unwrap();
+    assert!(log.contains("non-finite weights after step 4"), "{log}");
 }

@@ -119,6 +119,10 @@ impl<C: EncoderConfig> Method for BarlowTwinsMethod<C> {
     type Model = ProjectionNet<EncoderOf<C>>;
     const NAME: &'static str = "barlow_twins";
 
+    fn required_views(&self) -> usize {
+        2
+    }
+
     fn validate(&self) -> Result<()> {
         error::non_negative(BARLOW, "lambda", self.lambda)?;
         error::positive(BARLOW, "scale", self.scale)

@@ -175,6 +175,10 @@ impl<C: EncoderConfig> Method for ByolMethod<C> {
     type Model = Byol<EncoderOf<C>>;
     const NAME: &'static str = "byol";
 
+    fn required_views(&self) -> usize {
+        2
+    }
+
     fn init_model(&self, device: &Device) -> Self::Model {
         self.model.init(device)
     }

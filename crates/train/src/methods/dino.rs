@@ -188,6 +188,10 @@ impl<C: EncoderConfig> Method for DinoMethod<C> {
     type Model = Dino<EncoderOf<C>>;
     const NAME: &'static str = "dino";
 
+    fn required_views(&self) -> usize {
+        self.global_views.max(2)
+    }
+
     fn validate(&self) -> Result<()> {
         error::positive(DINO, "teacher_temp", self.loss.teacher_temp)?;
         error::positive(DINO, "warmup_teacher_temp", self.loss.warmup_teacher_temp)?;

@@ -281,6 +281,10 @@ impl<C: EncoderConfig> Method for MocoMethod<C> {
     type Model = Moco<EncoderOf<C>>;
     const NAME: &'static str = "moco";
 
+    fn required_views(&self) -> usize {
+        2
+    }
+
     fn validate(&self) -> Result<()> {
         error::positive(MOCO, "temperature", self.temperature)?;
         error::momentum_schedule(MOCO, &self.momentum)

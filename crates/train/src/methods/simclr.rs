@@ -45,6 +45,14 @@ impl<C: EncoderConfig> Method for SimClrMethod<C> {
     type Model = SimClr<EncoderOf<C>>;
     const NAME: &'static str = "simclr";
 
+    fn required_views(&self) -> usize {
+        2
+    }
+
+    fn validate(&self) -> Result<()> {
+        crate::error::positive("simclr", "temperature", self.temperature)
+    }
+
     fn init_model(&self, device: &Device) -> Self::Model {
         self.model.init(device)
     }

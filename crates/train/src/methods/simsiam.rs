@@ -43,6 +43,10 @@ impl<C: EncoderConfig> Method for SimSiamMethod<C> {
     type Model = SimSiam<EncoderOf<C>>;
     const NAME: &'static str = "simsiam";
 
+    fn required_views(&self) -> usize {
+        2
+    }
+
     fn init_model(&self, device: &Device) -> Self::Model {
         self.model.init(device)
     }

@@ -196,6 +196,10 @@ impl<C: EncoderConfig> Method for SwavMethod<C> {
     type Model = Swav<EncoderOf<C>>;
     const NAME: &'static str = "swav";
 
+    fn required_views(&self) -> usize {
+        self.model.high_resolution_views.max(2)
+    }
+
     fn validate(&self) -> Result<()> {
         error::positive(SWAV, "temperature", self.loss.temperature)?;
         error::positive(SWAV, "sinkhorn_epsilon", self.loss.sinkhorn_epsilon)?;

@@ -102,6 +102,10 @@ impl<C: EncoderConfig> Method for VicRegMethod<C> {
     type Model = ProjectionNet<EncoderOf<C>>;
     const NAME: &'static str = "vicreg";
 
+    fn required_views(&self) -> usize {
+        2
+    }
+
     fn validate(&self) -> Result<()> {
         error::non_negative(VICREG, "invariance", self.loss.invariance)?;
         error::non_negative(VICREG, "variance", self.loss.variance)?;
