@@ -487,3 +487,17 @@ fn symlinked_folders_are_followed_and_read_once() {
         folder.skipped()
     );
 }
+
+/// An image with no pixels (a header declaring a width of 0) is refused like any undecodable
+/// file, naming it, rather than becoming a 0×h image that crops cannot handle.
+#[test]
+fn an_image_without_pixels_is_an_error_naming_it() {
+    let root = tempfile::tempdir().unwrap();
+    let path = root.path().join("empty.ppm");
+    fs::write(&path, b"P6\n0 4\n255\n").unwrap();
+    let err = ImageFolder::open(root.path(), &ImageFolderOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Image { path: p, .. } if p == &path),
+        "{err:?}"
+    );
+}
