@@ -23,9 +23,7 @@ fn assert_names(err: Error, field: &str, value: &str) {
 }
 
 fn refused<M: Method>(method: M, config: TrainingConfig) -> Error {
-    Trainer::new(method, config, &device())
-        .err()
-        .expect("refused at construction")
+    Trainer::new(method, config, &device()).expect_err("refused at construction")
 }
 
 #[test]
