@@ -79,8 +79,8 @@ impl BackboneArgs {
 /// Optimizer, LR and schedule presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Recipe {
-    /// SGD, LR 0.05 × batch / 256, momentum 0.9, weight decay 5·10⁻⁴, cosine decay (the
-    /// SimSiam paper's recipe).
+    /// The SimSiam paper's CIFAR-10 recipe (Chen & He 2021, appendix D): SGD, LR 0.03 × batch /
+    /// 256, momentum 0.9, weight decay 5·10⁻⁴, cosine decay.
     Paper,
     /// Adam, LR 10⁻³, constant: the quick setting of the CSEN 342 SimCLR-to-SimSiam tutorial.
     Tutorial,

@@ -259,11 +259,18 @@ fn download(archive: &Archive<'_>, cache: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// All images, or a class-balanced subset of `limit` (a random one when unlabelled).
-pub fn subset(dataset: &dyn ImageDataset, limit: Option<usize>, seed: u64) -> Result<Vec<usize>> {
+/// All images, or a class-balanced subset of `limit` (a random one when unlabelled); `flag`
+/// names the flag that asked for it in errors.
+pub fn subset(
+    dataset: &dyn ImageDataset,
+    limit: Option<usize>,
+    seed: u64,
+    flag: &str,
+) -> Result<Vec<usize>> {
     Ok(match limit {
+        Some(0) => return Err(format!("{flag} 0: there must be at least one image").into()),
         Some(n) if n < dataset.len() && dataset.num_classes() > 0 => {
-            class_balanced_subset(dataset, n, seed)?
+            class_balanced_subset(dataset, n, seed).map_err(|e| format!("{flag} {n}: {e}"))?
         }
         Some(n) if n < dataset.len() => {
             // A partial Fisher-Yates shuffle with the transforms' stable generator.

@@ -61,7 +61,12 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         .encoder
         .load(&device, args.data.image_size(), args.seed)?;
     let test = args.data.open(Part::Test)?;
-    let indices = subset(test.dataset.as_ref(), Some(args.images), args.seed)?;
+    let indices = subset(
+        test.dataset.as_ref(),
+        Some(args.images),
+        args.seed,
+        "--images",
+    )?;
     tracing::info!("encoding {} images with {what}", indices.len());
     let features = extract_features(
         &backbone,

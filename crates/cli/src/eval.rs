@@ -77,8 +77,13 @@ impl EvalArgs {
         let train = self.data.open(Part::Train)?;
         let test = self.data.open(Part::Test)?;
         Ok(Prepared {
-            train_indices: subset(train.dataset.as_ref(), self.labels, self.seed)?,
-            test_indices: subset(test.dataset.as_ref(), self.test_limit, self.seed)?,
+            train_indices: subset(train.dataset.as_ref(), self.labels, self.seed, "--labels")?,
+            test_indices: subset(
+                test.dataset.as_ref(),
+                self.test_limit,
+                self.seed,
+                "--test-limit",
+            )?,
             device,
             backbone,
             what,
@@ -258,7 +263,12 @@ fn report_test_accuracy(
     test_limit: Option<usize>,
 ) -> Result<()> {
     let test = train.data.open(Part::Test)?;
-    let indices = subset(test.dataset.as_ref(), test_limit, train.seed)?;
+    let indices = subset(
+        test.dataset.as_ref(),
+        test_limit,
+        train.seed,
+        "--test-limit",
+    )?;
     let report = evaluate_classifier(
         classifier,
         test.dataset.as_ref(),

@@ -19,6 +19,7 @@ mod export;
 mod logging;
 mod plots;
 mod pretrain;
+mod stop;
 mod train;
 mod views;
 
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<train::Interrupted>() => ExitCode::from(130),
         Err(err) => {
             logging::clear_bar();
             eprintln!("error: {err}");

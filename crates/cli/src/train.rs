@@ -1,7 +1,7 @@
 //! The flags of every training command and the run of a method through the trainer: progress,
 //! plots, online kNN, resume.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
@@ -116,13 +116,17 @@ impl TrainArgs {
     ) -> Result<TrainOutcome<M::Model>> {
         let device = self.device.device()?;
         let out_dir = self.out_dir(out_name);
+        // The hyper-parameters are checked before any data is read.
+        let trainer = Trainer::new(method, self.training_config(), &device)
+            .map_err(|err| explain(err, &out_dir))?;
         let train = self.data.open(part)?;
-        let indices = subset(train.dataset.as_ref(), self.limit, self.seed)?;
+        let indices = subset(train.dataset.as_ref(), self.limit, self.seed, "--limit")?;
         let progress = Arc::new(TrainProgress::new());
         let reporter = progress.clone();
         let plot_dir = out_dir.clone();
         let method_name = M::NAME;
-        let mut trainer = Trainer::new(method, self.training_config(), &device)?
+        let mut trainer = trainer
+            .with_stop_signal(crate::stop::install())
             .with_out_dir(&out_dir)
             .with_overwrite(self.overwrite)
             .with_progress(move |event| {
@@ -146,9 +150,19 @@ impl TrainArgs {
             let bank = self.data.open(Part::Train)?;
             let test = self.data.open(Part::Test)?;
             trainer = trainer.with_online_knn(OnlineKnn {
-                train_indices: subset(bank.dataset.as_ref(), Some(self.knn_train), self.seed)?,
+                train_indices: subset(
+                    bank.dataset.as_ref(),
+                    Some(self.knn_train),
+                    self.seed,
+                    "--knn-train",
+                )?,
                 train: bank.dataset,
-                test_indices: subset(test.dataset.as_ref(), Some(self.knn_test), self.seed)?,
+                test_indices: subset(
+                    test.dataset.as_ref(),
+                    Some(self.knn_test),
+                    self.seed,
+                    "--knn-test",
+                )?,
                 test: test.dataset,
                 normalize: Some(self.data.normalize()),
                 config: KnnConfig::new(),
@@ -170,23 +184,66 @@ impl TrainArgs {
             None => trainer.fit(initial(&trainer)?, &data),
         };
         progress.finish();
-        let outcome = outcome.map_err(|err| match err {
-            selfsup::train::Error::RunExists { .. } => format!(
-                "{} already holds a run: continue it with --resume {}, write elsewhere with \
-                 --out-dir, or replace it with --overwrite",
+        let outcome = outcome.map_err(|err| explain(err, &out_dir))?;
+        if let Some(step) = outcome.stopped_at_step {
+            tracing::warn!(
+                "stopped after step {step}; the run is saved in {}. Continue it with:\n  {}",
                 out_dir.display(),
-                out_dir.display()
-            )
-            .into(),
-            err => Box::<dyn std::error::Error + Send + Sync>::from(err),
-        })?;
+                crate::stop::resume_command(&out_dir)
+            );
+            return Err(Interrupted.into());
+        }
         summarize(&outcome, &out_dir);
         Ok(outcome)
     }
 }
 
+/// A run stopped by Ctrl-C / SIGTERM, saved: the command ends with status 130, as an
+/// interrupted program does.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted (the run is saved and can be resumed)")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// A library error in the command line's words: the flag to change, where there is one.
+fn explain(err: selfsup::train::Error, out_dir: &Path) -> Box<dyn std::error::Error + Send + Sync> {
+    match err {
+        selfsup::train::Error::RunExists { .. } => format!(
+            "{} already holds a run: continue it with --resume {}, write elsewhere with \
+             --out-dir, or replace it with --overwrite",
+            out_dir.display(),
+            out_dir.display()
+        )
+        .into(),
+        err => match err.config_field().and_then(flag_of) {
+            Some(flag) => format!("{flag}: {err}").into(),
+            None => err.into(),
+        },
+    }
+}
+
+/// The flag that sets a training config field, for error messages.
+fn flag_of(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "epochs" => "--epochs",
+        "batch_size" => "--batch-size",
+        "max_steps" => "--max-steps",
+        "checkpoint_every" => "--checkpoint-every",
+        "lr" => "--lr",
+        "num_workers" => "--workers",
+        "seed" => "--seed",
+        _ => return None,
+    })
+}
+
 /// Logs the end of a run.
-fn summarize<Model>(outcome: &TrainOutcome<Model>, out_dir: &std::path::Path) {
+fn summarize<Model>(outcome: &TrainOutcome<Model>, out_dir: &Path) {
     let epochs = &outcome.history.epochs;
     if let (Some(first), Some(last)) = (epochs.first(), epochs.last()) {
         let seconds: f64 = epochs.iter().map(|e| e.seconds).sum();

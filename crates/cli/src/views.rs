@@ -62,7 +62,10 @@ pub fn run(args: ViewsArgs) -> Result<()> {
         args.out.display(),
         rows.len(),
         transform.num_views(),
-        args.method.to_possible_value().expect("not skipped").get_name()
+        args.method
+            .to_possible_value()
+            .expect("not skipped")
+            .get_name()
     );
     Ok(())
 }

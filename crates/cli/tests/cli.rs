@@ -160,6 +160,15 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
         text(&again.stderr)
     );
 
+    // A label budget that does not split over the classes names its flag.
+    let out = selfsup(&[&["knn", s(&run), "--data-dir", s(&data), "--labels", "95"][..]].concat());
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--labels 95") && stderr.contains("10 classes"),
+        "{stderr}"
+    );
+
     let knn = ok(&[&["knn", s(&run), "--k", "5"][..], &data_args].concat());
     accuracy(&knn);
     assert!(knn.contains("airplane"), "classes are named: {knn}");
@@ -440,6 +449,32 @@ fn bad_flags_are_refused_naming_them() {
     ] {
         assert!(help.contains(method), "{method} missing from:\n{help}");
     }
+    // Bad hyper-parameters are refused before any data is read (there is none here), naming
+    // the flag.
+    let empty = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--batch-size", "0"),
+        ("--lr", "NaN"),
+        ("--lr", "-0.1"),
+        ("--epochs", "0"),
+    ] {
+        let out = selfsup(&[
+            "pretrain",
+            "simsiam",
+            &format!("{flag}={value}"),
+            "--data-dir",
+            s(empty.path()),
+            "--out-dir",
+            s(&empty.path().join("run")),
+        ]);
+        assert!(!out.status.success(), "{flag}={value} accepted");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("error: {flag}: ")),
+            "{flag}={value}: {stderr}"
+        );
+    }
+
     let out = selfsup(&["probe", "/nonexistent/run"]);
     assert!(!out.status.success());
     assert!(
