@@ -104,11 +104,11 @@ fn check_pca(n: usize, dim: usize, stds: &[f64], seed: u64) {
     }
     // Coordinates: the centred rows projected on the axes.
     for (i, c) in pca.coords.iter().enumerate() {
-        for k in 0..2 {
+        for (coordinate, axis) in c.iter().zip(&pca.components) {
             let x: f64 = (0..dim)
-                .map(|j| (f64::from(data[i * dim + j]) - pca.mean[j]) * pca.components[k][j])
+                .map(|j| (f64::from(data[i * dim + j]) - pca.mean[j]) * axis[j])
                 .sum();
-            assert!((f64::from(c[k]) - x).abs() < 1e-4 * (1.0 + x.abs()));
+            assert!((f64::from(*coordinate) - x).abs() < 1e-4 * (1.0 + x.abs()));
         }
     }
 }
