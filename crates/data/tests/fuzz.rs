@@ -31,7 +31,7 @@ enum Expected {
 
 fn expected_cifar(bytes: &[u8], variant: CifarVariant) -> Expected {
     let size = variant.record_size();
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Expected::Truncated {
             len: bytes.len() as u64,
             record: bytes.len() / size,
