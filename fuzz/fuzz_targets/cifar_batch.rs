@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         let size = variant.record_size();
         match parse_batch(data, variant, path) {
             Ok(batch) => {
-                assert_eq!(data.len() % size, 0);
+                assert!(data.len().is_multiple_of(size));
                 let records = data.len() / size;
                 assert_eq!(batch.labels.len(), records);
                 assert_eq!(batch.images.len(), records * CIFAR_IMAGE_BYTES);
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
                 record,
             }) => {
                 assert_eq!(p, path);
-                assert_ne!(data.len() % size, 0);
+                assert!(!data.len().is_multiple_of(size));
                 assert_eq!(
                     (len, record_size, record),
                     (data.len() as u64, size, data.len() / size)

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzz/train_X.bin");
     match parse_stl10_images(data.to_vec(), path) {
         Ok(images) => {
-            assert_eq!(data.len() % STL10_IMAGE_BYTES, 0);
+            assert!(data.len().is_multiple_of(STL10_IMAGE_BYTES));
             assert_eq!(images.len(), data.len());
             const N: usize = STL10_SIDE;
             for (plane, (out, input)) in images
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
             record,
         }) => {
             assert_eq!(p, path);
-            assert_ne!(data.len() % STL10_IMAGE_BYTES, 0);
+            assert!(!data.len().is_multiple_of(STL10_IMAGE_BYTES));
             assert_eq!(
                 (len, record_size, record),
                 (

@@ -234,7 +234,7 @@ proptest! {
         let path = Path::new("fuzz/train_X.bin");
         match parse_stl10_images(bytes.clone(), path) {
             Ok(images) => {
-                prop_assert_eq!(len % STL10_IMAGE_BYTES, 0);
+                prop_assert!(len.is_multiple_of(STL10_IMAGE_BYTES));
                 prop_assert_eq!(images.len(), len);
                 // Column-major planes on disk, row-major out.
                 const N: usize = STL10_SIDE;
@@ -249,7 +249,7 @@ proptest! {
             }
             Err(Error::TruncatedFile { path: p, len: l, record_size, record }) => {
                 prop_assert_eq!(p.as_path(), path);
-                prop_assert_ne!(len % STL10_IMAGE_BYTES, 0);
+                prop_assert!(!len.is_multiple_of(STL10_IMAGE_BYTES));
                 prop_assert_eq!((l, record_size, record), (len as u64, STL10_IMAGE_BYTES, len / STL10_IMAGE_BYTES));
             }
             Err(other) => prop_assert!(false, "unexpected error {:?}", other),
