@@ -7,9 +7,9 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use selfsup::data::transforms::{Normalize, below, rng_for};
 use selfsup::data::{
-    Archive, CenterResized, CifarDataset, DownloadProgress, ImageDataset, ImageFolder,
-    ImageFolderOptions, Split, Stl10, Stl10Split, class_balanced_subset, default_cache_dir,
-    download_archive_with_progress,
+    Archive, CenterResized, CifarDataset, CifarOptions, CifarVariant, DownloadProgress,
+    ImageDataset, ImageFolder, ImageFolderOptions, Split, Stl10, Stl10Split, class_balanced_subset,
+    default_cache_dir, download_archive_with_progress,
 };
 
 use crate::Result;
@@ -61,6 +61,10 @@ pub struct DataArgs {
     /// Skip folder files that cannot be decoded (they are listed) instead of failing.
     #[arg(long)]
     pub skip_unreadable: bool,
+    /// Check every CIFAR-10 file against its official MD5 before use (about a second): catches
+    /// a well-formed but wrong file, e.g. the test batch copied over a training batch.
+    #[arg(long)]
+    pub verify_md5: bool,
 }
 
 /// Which images of the dataset.
@@ -117,11 +121,15 @@ impl DataArgs {
                 } else {
                     Split::Train
                 };
-                let dataset = if self.dataset == DatasetKind::Cifar10 {
-                    CifarDataset::cifar10(&dir, split)?
-                } else {
-                    CifarDataset::cifar100(&dir, split)?
+                let variant = match self.dataset {
+                    DatasetKind::Cifar10 => CifarVariant::Cifar10,
+                    _ => CifarVariant::Cifar100,
                 };
+                let options = CifarOptions {
+                    verify_md5: self.verify_md5,
+                    ..CifarOptions::default()
+                };
+                let dataset = CifarDataset::open_with(&dir, variant, split, &options)?;
                 let what = format!("{:?} {split:?} ({})", self.dataset, dir.display());
                 Ok(Opened {
                     classes: dataset.classes().to_vec(),

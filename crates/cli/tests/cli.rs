@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::fake_cifar10;
+
 fn selfsup(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_selfsup"))
         .args(args)
@@ -26,38 +29,6 @@ fn ok(args: &[&str]) -> String {
         text(&out.stderr)
     );
     text(&out.stdout)
-}
-
-/// A synthetic CIFAR-10 in the binary format, with the official record counts (10 000 in each of
-/// the five train batches and the test batch: the reader refuses other counts), labels cycling
-/// through the ten classes, each class a different mean brightness (so that a kNN has something
-/// to find). The commands then work on small subsets of it.
-fn fake_cifar10(dir: &Path) {
-    let per_file = 10_000;
-    std::fs::create_dir_all(dir).unwrap();
-    let mut state = 12345u64;
-    let mut next = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 33) as u8
-    };
-    let names = [
-        "data_batch_1",
-        "data_batch_2",
-        "data_batch_3",
-        "data_batch_4",
-        "data_batch_5",
-    ];
-    for name in names.iter().chain(&["test_batch"]) {
-        let mut bytes = Vec::new();
-        for i in 0..per_file {
-            let label = (i % 10) as u8;
-            bytes.push(label);
-            bytes.extend((0..3072).map(|_| label * 20 + next() / 8));
-        }
-        std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();
-    }
 }
 
 /// The accuracy a command printed (`accuracy: NN.NN%`).
@@ -158,6 +129,23 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
         text(&again.stderr).contains("--overwrite"),
         "{}",
         text(&again.stderr)
+    );
+
+    // --verify-md5 catches files that are not the official ones (these are synthetic).
+    let out = selfsup(&[
+        "knn",
+        "--random-init",
+        "--backbone",
+        "small-cnn",
+        "--verify-md5",
+        "--data-dir",
+        s(&data),
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("data_batch_1.bin") && stderr.contains("md5"),
+        "{stderr}"
     );
 
     // A label budget that does not split over the classes names its flag.

@@ -9,32 +9,8 @@ use std::time::{Duration, Instant};
 use selfsup::burn::tensor::Device;
 use selfsup::train::{History, load_backbone};
 
-/// CIFAR-10 files with the official record counts (see `cli.rs`); small-valued pixels.
-fn fake_cifar10(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut state = 99u64;
-    for name in [
-        "data_batch_1",
-        "data_batch_2",
-        "data_batch_3",
-        "data_batch_4",
-        "data_batch_5",
-        "test_batch",
-    ] {
-        let mut bytes = Vec::with_capacity(10_000 * 3073);
-        for i in 0..10_000 {
-            let label = (i % 10) as u8;
-            bytes.push(label);
-            bytes.extend((0..3072).map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                label * 20 + (state >> 59) as u8
-            }));
-        }
-        std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();
-    }
-}
+mod common;
+use common::fake_cifar10;
 
 /// `selfsup pretrain simsiam` on `data` into `out`, fresh or resumed.
 fn pretrain(data: &Path, out: &Path, resume: bool) -> Command {
@@ -100,12 +76,11 @@ fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     }
 }
 
-#[test]
-fn killed_at_random_moments_and_resumed_it_ends_as_an_uninterrupted_run() {
+/// A temporary directory with the data and an uninterrupted reference run in it.
+fn data_and_reference() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("cifar");
     fake_cifar10(&data);
-
     let reference = tmp.path().join("reference");
     let out = pretrain(&data, &reference, false).output().unwrap();
     assert!(
@@ -113,6 +88,12 @@ fn killed_at_random_moments_and_resumed_it_ends_as_an_uninterrupted_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (tmp, data, reference)
+}
+
+#[test]
+fn killed_at_random_moments_and_resumed_it_ends_as_an_uninterrupted_run() {
+    let (tmp, data, reference) = data_and_reference();
     let expected = history(&reference);
     assert_eq!(expected.step_losses.len(), 30);
 
@@ -167,16 +148,7 @@ fn killed_at_random_moments_and_resumed_it_ends_as_an_uninterrupted_run() {
 
 #[test]
 fn sigterm_stops_cleanly_with_a_checkpoint_and_the_resume_command() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("cifar");
-    fake_cifar10(&data);
-    let reference = tmp.path().join("reference");
-    let out = pretrain(&data, &reference, false).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (tmp, data, reference) = data_and_reference();
 
     let run = tmp.path().join("stopped");
     let mut child = pretrain(&data, &run, false).spawn().unwrap();

@@ -32,8 +32,8 @@
 use std::sync::Mutex;
 
 use burn::config::Config;
-use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use selfsup_data::transforms::TransformRng;
 
 use crate::error::{self, Error, Result};
 
@@ -314,7 +314,7 @@ fn unit_vector_orthogonal_to(u: &[f64], dim: usize) -> Vec<f64> {
 
 /// Orthonormalises the `k` columns (stored as rows of `m`) of `q` by modified Gram–Schmidt,
 /// twice; a column that vanishes (rank deficiency) is replaced by a pseudo-random one.
-fn orthonormalize(q: &mut [Vec<f64>], rng: &mut StdRng) {
+fn orthonormalize(q: &mut [Vec<f64>], rng: &mut TransformRng) {
     for c in 0..q.len() {
         let (done, rest) = q.split_at_mut(c);
         let v = &mut rest[0];
@@ -403,7 +403,7 @@ const PCA_TOL: f64 = 1e-10;
 /// The two largest eigenpairs of the symmetric `m × m` matrix `s` (`m ≥ 2`).
 fn top_two_eigenpairs(s: &[f64], m: usize) -> ([f64; 2], [Vec<f64>; 2]) {
     let k = m.min(PCA_BLOCK);
-    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let mut rng = TransformRng::seed_from_u64(0x5eed);
     let mut q: Vec<Vec<f64>> = (0..k)
         .map(|_| (0..m).map(|_| rng.random::<f64>() - 0.5).collect())
         .collect();
@@ -894,7 +894,7 @@ pub fn tsne(data: &[f32], dim: usize, config: &TsneConfig) -> Result<TsneOutput>
                 .collect()
         }
         TsneInit::Random => {
-            let mut rng = StdRng::seed_from_u64(config.seed);
+            let mut rng = TransformRng::seed_from_u64(config.seed);
             (0..n)
                 .map(|_| {
                     [
@@ -948,7 +948,7 @@ pub fn tsne(data: &[f32], dim: usize, config: &TsneConfig) -> Result<TsneOutput>
 }
 
 /// A standard normal draw (Box–Muller).
-fn standard_normal(rng: &mut StdRng) -> f64 {
+fn standard_normal(rng: &mut TransformRng) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
     let u2: f64 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
