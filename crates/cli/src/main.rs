@@ -92,3 +92,93 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+    use proptest::prelude::*;
+
+    use super::Cli;
+
+    /// clap's own consistency checks of every command and flag (conflicts, defaults, names).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// Words that make up command lines: commands, flags, values good and bad.
+    const WORDS: &[&str] = &[
+        "pretrain",
+        "probe",
+        "knn",
+        "finetune",
+        "baseline",
+        "embed",
+        "export",
+        "views",
+        "plot",
+        "simsiam",
+        "simclr",
+        "dino",
+        "swav",
+        "bogus",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--limit",
+        "--labels",
+        "--dataset",
+        "folder",
+        "stl10",
+        "cifar100",
+        "--device",
+        "flex",
+        "tch-cuda:7",
+        "wgpu",
+        "--random-init",
+        "--backbone",
+        "resnet50",
+        "--stem",
+        "--resume",
+        "--out-dir",
+        "--image-size",
+        "--method",
+        "tsne",
+        "pca",
+        "--k",
+        "--temperature",
+        "0",
+        "-1",
+        "NaN",
+        "inf",
+        "1e309",
+        "18446744073709551616",
+        "",
+        "--",
+        "-q",
+        "--quiet",
+        "--help",
+        "--version",
+        "runs/x",
+        "é",
+        "--seed",
+        "--max-side",
+        "--verify-md5",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// Any sequence of those words parses or is refused with clap's error: never a panic.
+        #[test]
+        fn arbitrary_command_lines_parse_or_are_refused(
+            words in proptest::collection::vec(proptest::sample::select(WORDS), 0..8),
+        ) {
+            let args = std::iter::once("selfsup").chain(words.iter().copied());
+            match Cli::try_parse_from(args) {
+                Ok(_) => {}
+                Err(err) => prop_assert!(!err.to_string().is_empty()),
+            }
+        }
+    }
+}
