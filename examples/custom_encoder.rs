@@ -1,12 +1,7 @@
-//! Bring your own encoder: a Burn module defined here, outside selfsup, pre-trained with BYOL on
-//! 5 000 CIFAR-10 images and loaded back from its checkpoint.
-//!
-//! `cargo run --release --example custom_encoder [-- path/to/cifar-10-batches-bin]`
-//!
-//! An encoder is any `#[derive(Module)]` type implementing [`Encoder`] (images → `[B, C]`
-//! features) with a serialisable config implementing [`EncoderConfig`]. Every method is generic
-//! over it (`ByolMethod<VggLiteConfig>` here), and `load_encoder::<VggLiteConfig>` loads it back
-//! from any run for the probe, kNN or fine-tuning (see the `evaluate` example).
+//! Bring your own encoder: a Burn module defined here, implementing [`Encoder`] and
+//! [`EncoderConfig`], pre-trained with BYOL (`ByolMethod<VggLiteConfig>`) on 5 000 CIFAR-10
+//! images and loaded back from its checkpoint with `load_encoder::<VggLiteConfig>`, as the probe,
+//! kNN and fine-tuning do. `cargo run --release --example custom_encoder [-- CIFAR10_DIR]`
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,8 +17,7 @@ use selfsup::models::{Encoder, EncoderConfig};
 use selfsup::train::{ByolConfig, ByolMethod, TrainData, Trainer, TrainingConfig, load_encoder};
 use serde::{Deserialize, Serialize};
 
-/// A small VGG-style encoder: `conv 3×3 → BN → ReLU → max-pool 2` per width, then global
-/// average pooling.
+/// A small VGG-style encoder: `conv 3×3 → BN → ReLU → max-pool 2` per width, then average pooling.
 #[derive(Module, Debug)]
 pub struct VggLite {
     convs: Vec<Conv2d>,
@@ -73,7 +67,6 @@ impl EncoderConfig for VggLiteConfig {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The directory given, else CIFAR-10 downloaded once into the user cache.
     let dir = match std::env::args().nth(1) {
         Some(dir) => PathBuf::from(dir),
         None => download_cifar10(default_cache_dir().ok_or("no cache directory")?)?,
@@ -85,10 +78,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let encoder = VggLiteConfig {
         widths: vec![32, 64, 128],
     };
-    let config = TrainingConfig {
-        epochs: 1,
-        ..TrainingConfig::paper()
-    };
+    let mut config = TrainingConfig::paper();
+    config.epochs = 1;
     let device = selfsup::device::default_device_spec().device()?;
     let trainer = Trainer::new(ByolMethod::new(ByolConfig::paper(encoder)), config, &device)?
         .with_out_dir("runs/example-custom")
