@@ -1,8 +1,9 @@
 //! `--dataset`: which images, where they are (downloading them on first use), at what size, and
 //! the normalization that goes with them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use clap::{Args, ValueEnum};
 use selfsup::data::transforms::{Normalize, below, rng_for};
@@ -65,10 +66,14 @@ pub struct DataArgs {
     /// a well-formed but wrong file, e.g. the test batch copied over a training batch.
     #[arg(long)]
     pub verify_md5: bool,
+    /// The parts opened so far: a command that needs a part twice (training and the online
+    /// kNN's memory bank, the label count and the training) reads it once.
+    #[arg(skip)]
+    opened: Arc<Mutex<HashMap<Part, Opened>>>,
 }
 
 /// Which images of the dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Part {
     /// Everything a self-supervised method may train on (STL-10: unlabelled + train).
     Pretrain,
@@ -79,6 +84,7 @@ pub enum Part {
 }
 
 /// Images, opened.
+#[derive(Clone)]
 pub struct Opened {
     /// The images.
     pub dataset: Arc<dyn ImageDataset>,
@@ -86,6 +92,12 @@ pub struct Opened {
     pub what: String,
     /// The class names (empty when unlabelled).
     pub classes: Vec<String>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened").field("what", &self.what).finish()
+    }
 }
 
 impl DataArgs {
@@ -113,6 +125,22 @@ impl DataArgs {
     /// Opens `part` of the dataset. Evaluation parts (`Train`, `Test`) of a folder dataset are
     /// resized and centre-cropped to `--image-size`, as torchvision's `Resize` + `CenterCrop`.
     pub fn open(&self, part: Part) -> Result<Opened> {
+        // CIFAR's pre-training images are its labelled training images.
+        let part = match (self.dataset, part) {
+            (DatasetKind::Cifar10 | DatasetKind::Cifar100, Part::Pretrain) => Part::Train,
+            _ => part,
+        };
+        let mut opened = self.opened.lock().expect("no panic while opening");
+        if let Some(done) = opened.get(&part) {
+            return Ok(done.clone());
+        }
+        let done = self.read(part)?;
+        opened.insert(part, done.clone());
+        Ok(done)
+    }
+
+    /// Reads `part` of the dataset from disk.
+    fn read(&self, part: Part) -> Result<Opened> {
         match self.dataset {
             DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
                 let dir = self.dataset_dir()?;
