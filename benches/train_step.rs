@@ -29,10 +29,10 @@ use selfsup::burn::nn::{BatchNormConfig, PaddingConfig2d};
 use selfsup::burn::optim::GradientsParams;
 use selfsup::burn::prelude::*;
 use selfsup::burn::tensor::activation::relu;
-use selfsup::burn::tensor::module::batch_norm_train;
 use selfsup::burn::tensor::{Distribution, s};
 use selfsup::device::DeviceSpec;
 use selfsup::losses::simsiam_loss;
+use selfsup::models::ops::{batch_norm, batch_norm_train, conv2d_forward};
 use selfsup::models::{BackboneConfig, ResNetConfig, SimSiamConfig, Stem};
 use selfsup::train::OptimizerConfig;
 
@@ -157,7 +157,7 @@ fn pieces(spec: DeviceSpec, reps: usize) {
         "conv2d 3x3 s1 p1 64->64, [64,64,32,32]",
         time_ms(reps, || sync(conv_inner.forward(input.clone().inner()))),
         time_ms(reps, || {
-            let y = conv.forward(input.clone());
+            let y = conv2d_forward(&conv, input.clone());
             let grads = (y * g.clone()).sum().backward();
             sync(conv.weight.grad(&grads).expect("a weight gradient"));
         }),
@@ -180,7 +180,7 @@ fn pieces(spec: DeviceSpec, reps: usize) {
             &format!("conv2d {kernel}x{kernel} s2 64->128, [64,64,32,32]"),
             time_ms(reps, || sync(conv_inner.forward(input.clone().inner()))),
             time_ms(reps, || {
-                let y = conv.forward(input.clone());
+                let y = conv2d_forward(&conv, input.clone());
                 let grads = (y * g.clone()).sum().backward();
                 sync(conv.weight.grad(&grads).expect("a weight gradient"));
             }),
@@ -205,7 +205,7 @@ fn pieces(spec: DeviceSpec, reps: usize) {
                 sync(conv_inner.forward(sub(input.clone().inner())))
             }),
             time_ms(reps, || {
-                let y = conv.forward(sub(input.clone()));
+                let y = conv2d_forward(&conv, sub(input.clone()));
                 let grads = (y * g.clone()).sum().backward();
                 sync(conv.weight.grad(&grads).expect("a weight gradient"));
             }),
@@ -214,11 +214,11 @@ fn pieces(spec: DeviceSpec, reps: usize) {
     row(
         "batch norm (train), [64,64,32,32]",
         time_ms(reps, || {
-            let y = batch_norm_train(input.clone().inner(), gamma.clone(), beta.clone(), 1e-5);
-            sync(y.output)
+            let (y, _, _) = batch_norm_train(input.clone().inner(), gamma.clone(), beta.clone(), 1e-5);
+            sync(y)
         }),
         time_ms(reps, || {
-            let y = bn.forward(input.clone());
+            let y = batch_norm(&bn, input.clone());
             let grads = (y * g.clone()).sum().backward();
             sync(input.grad(&grads).expect("an input gradient"));
         }),
@@ -259,6 +259,9 @@ fn main() {
         println!("train_step: a benchmark; run it with `cargo bench --bench train_step`");
         return;
     }
+    // `SELFSUP_NATIVE_OPS=0`: Burn's own convolution everywhere (the "before" figures).
+    let native = std::env::var("SELFSUP_NATIVE_OPS").map_or(true, |v| v != "0");
+    selfsup::models::ops::set_native_ops(native);
     let steps = env_usize("SELFSUP_BENCH_STEPS", 5).max(1);
     let warmup = env_usize("SELFSUP_BENCH_WARMUP", 2);
     let specs = backends();
@@ -269,7 +272,8 @@ fn main() {
         return;
     }
     println!(
-        "SimSiam ResNet-18 (CIFAR stem) train step, batch {BATCH} images x 2 views [{BATCH}, 3, 32, 32]"
+        "SimSiam ResNet-18 (CIFAR stem) train step, batch {BATCH} images x 2 views [{BATCH}, 3, 32, 32], native convolution {}",
+        if native { "on" } else { "off" }
     );
     for spec in specs {
         train_step(spec, warmup, steps);

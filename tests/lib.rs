@@ -3,3 +3,4 @@
 mod end_to_end;
 mod parity;
 mod parity_losses_models;
+mod parity_ops;

@@ -69,6 +69,7 @@ pub mod heads;
 pub mod mlp;
 pub mod momentum;
 pub mod norm;
+pub mod ops;
 pub mod pretrained;
 pub mod projection_net;
 pub mod resnet;

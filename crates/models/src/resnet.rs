@@ -14,6 +14,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use crate::ops::{batch_norm, conv2d_forward};
+
 pub use block::{
     BasicBlock, BasicBlockConfig, BlockKind, Bottleneck, BottleneckConfig, Downsample,
     ResidualBlock,
@@ -203,7 +205,7 @@ impl ResNet {
             c_in, expected,
             "ResNet::forward_features: expected images [B, {expected}, H, W], got {c_in} channels"
         );
-        let x = relu(self.bn1.forward(self.conv1.forward(images)));
+        let x = relu(batch_norm(&self.bn1, conv2d_forward(&self.conv1, images)));
         let x = match &self.maxpool {
             Some(pool) => pool.forward(x),
             None => x,

@@ -43,9 +43,9 @@ impl ConvBlock {
     /// - `x`: `[B, C_in, H, W]`
     /// - output: `[B, C_out, H/2, W/2]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = crate::ops::conv2d_forward(&self.conv, x);
         let x = match &self.bn {
-            Some(bn) => bn.forward(x),
+            Some(bn) => crate::ops::batch_norm(bn, x),
             None => x,
         };
         self.pool.forward(relu(x))

@@ -11,7 +11,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::Slice;
 use burn::tensor::activation::relu;
-use burn::tensor::module::conv2d;
+use crate::ops::{batch_norm, conv2d, conv2d_forward};
 use burn::tensor::ops::ConvOptions;
 
 /// The shortcut projection `(1×1 conv with stride s and no bias, batch norm)`, used when a block
@@ -63,7 +63,7 @@ fn downsample(
 
 fn shortcut(downsample: &Option<Downsample>, x: Tensor<4>) -> Tensor<4> {
     match downsample {
-        Some((conv, bn)) => bn.forward(project(conv, x)),
+        Some((conv, bn)) => batch_norm(bn, project(conv, x)),
         None => x,
     }
 }
@@ -73,11 +73,17 @@ fn shortcut(downsample: &Option<Downsample>, x: Tensor<4>) -> Tensor<4> {
 /// A strided `1×1` convolution reads every `s`-th pixel, so taking those pixels first and
 /// convolving with stride 1 gives the same values; its backward is then a plain matrix product
 /// instead of Burn's generic strided-convolution backward (forward + backward 2.5× faster on
-/// flex, 1.3× on tch at ResNet-18's first downsample; see docs/benchmarks.md).
+/// flex, 1.3× on tch at ResNet-18's first downsample; see docs/benchmarks.md). Where
+/// [`crate::ops`] has a native kernel, whose backward is already a matrix product, the
+/// convolution goes there directly.
 pub fn project(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [sh, sw] = conv.stride;
-    if [sh, sw] == [1, 1] || conv.kernel_size != [1, 1] {
-        return conv.forward(x);
+    let native = crate::ops::native_conv2d_applies(
+        &x.device(),
+        &ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups),
+    );
+    if native || [sh, sw] == [1, 1] || conv.kernel_size != [1, 1] {
+        return conv2d_forward(conv, x);
     }
     let [_, _, h, w] = x.dims();
     let x = x.slice([
@@ -152,8 +158,8 @@ impl BasicBlock {
     /// - output: `[B, planes, ⌈H/s⌉, ⌈W/s⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = shortcut(&self.downsample, x.clone());
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = relu(batch_norm(&self.bn1, conv2d_forward(&self.conv1, x)));
+        let out = batch_norm(&self.bn2, conv2d_forward(&self.conv2, out));
         relu(out + identity)
     }
 }
@@ -226,9 +232,9 @@ impl Bottleneck {
     /// - output: `[B, 4·planes, ⌈H/s⌉, ⌈W/s⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = shortcut(&self.downsample, x.clone());
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = relu(self.bn2.forward(self.conv2.forward(out)));
-        let out = self.bn3.forward(self.conv3.forward(out));
+        let out = relu(batch_norm(&self.bn1, conv2d_forward(&self.conv1, x)));
+        let out = relu(batch_norm(&self.bn2, conv2d_forward(&self.conv2, out)));
+        let out = batch_norm(&self.bn3, conv2d_forward(&self.conv3, out));
         relu(out + identity)
     }
 }

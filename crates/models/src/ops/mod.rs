@@ -1,0 +1,174 @@
+//! Native kernels for the hot operation of a convolutional train step.
+//!
+//! Burn differentiates `conv2d` with backend-generic formulas: the input gradient is a transposed
+//! convolution and the weight gradient a convolution of the input by the output gradient, dilated
+//! by the stride. Neither burn-flex nor burn-tch has a convolution backward of its own, so on
+//! those two backends the weight gradient runs through a convolution with a kernel as large as the
+//! image. [`conv2d`] routes the convolution to kernels of our own through Burn's
+//! `#[backend_extension]`, with a hand-written backward (see [`NativeConv`]):
+//!
+//! - **flex**: the forward is flex's own; both gradients are im2col / col2im (every core, through
+//!   rayon) around one matrix product with flex's multi-threaded `gemm`, the way PyTorch's
+//!   `slow_conv2d` and Caffe compute them.
+//! - **LibTorch**: the forward records libtorch's autograd graph for this one convolution, and the
+//!   backward runs it, so both gradients come from libtorch's `convolution_backward` (oneDNN on a
+//!   CPU, cuDNN on CUDA): the kernels PyTorch itself trains with.
+//!
+//! Every other backend (wgpu, CUDA through CubeCL), a grouped convolution, an asymmetric padding
+//! and a non-`f32` flex tensor keep Burn's `conv2d`. The values and gradients are those of
+//! [`burn::tensor::module::conv2d`] to float rounding; `tests/parity_ops.rs` checks both, and
+//! PyTorch's, on every compiled backend.
+//!
+//! [`set_native_ops`]`(false)` turns the routing off (the benchmarks use it for the "before"
+//! figures).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::nn::BatchNorm;
+use burn::tensor::{Device, Tensor};
+use burn::tensor::ops::ConvOptions;
+
+#[cfg(any(feature = "flex", feature = "tch"))]
+mod native;
+#[cfg(any(feature = "flex", feature = "tch"))]
+pub use native::{NativeBatchNorm, NativeConv};
+
+static NATIVE_OPS: AtomicBool = AtomicBool::new(true);
+
+/// Turns the native kernels on or off for the whole process (on by default). Off, [`conv2d`] is
+/// exactly [`burn::tensor::module::conv2d`].
+pub fn set_native_ops(enabled: bool) {
+    NATIVE_OPS.store(enabled, Ordering::Relaxed);
+}
+
+/// The backends with native kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Native {
+    Flex,
+    LibTorch,
+}
+
+fn native_backend(device: &Device) -> Option<Native> {
+    if !NATIVE_OPS.load(Ordering::Relaxed) {
+        return None;
+    }
+    #[cfg(any(feature = "flex", feature = "tch"))]
+    {
+        use burn::backend::DispatchDevice;
+        #[allow(unreachable_patterns)]
+        match device.as_dispatch().clone().inner() {
+            #[cfg(feature = "flex")]
+            DispatchDevice::Flex(_) => return Some(Native::Flex),
+            #[cfg(feature = "tch")]
+            DispatchDevice::LibTorch(_) => return Some(Native::LibTorch),
+            _ => {}
+        }
+    }
+    let _ = (device, Native::Flex, Native::LibTorch);
+    None
+}
+
+/// Whether [`conv2d`] uses a native kernel for a convolution with these options on `device`:
+/// flex or LibTorch, one group, symmetric padding.
+pub fn native_conv2d_applies(device: &Device, options: &ConvOptions<2>) -> bool {
+    options.groups == 1 && !options.is_asymmetric() && native_backend(device).is_some()
+}
+
+/// Whether [`batch_norm_train`] uses a native kernel on `device` (flex and LibTorch).
+pub fn native_batch_norm_applies(device: &Device) -> bool {
+    native_backend(device).is_some()
+}
+
+/// Two-dimensional convolution, [`burn::tensor::module::conv2d`] with the same arguments and
+/// results, through a native kernel where one exists (see the [module docs](self)).
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    #[cfg(any(feature = "flex", feature = "tch"))]
+    if native_conv2d_applies(&x.device(), &options) {
+        use burn::backend::Dispatch;
+        let output: Tensor<4> = Tensor::from_dispatch(<Dispatch as NativeConv>::native_conv2d(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            options,
+        ));
+        return match bias {
+            Some(bias) => output + bias.reshape([1, -1, 1, 1]),
+            None => output,
+        };
+    }
+    burn::tensor::module::conv2d(x, weight, bias, options)
+}
+
+/// [`Conv2d::forward`] through [`conv2d`]: the module's weight, bias, stride, dilation and groups.
+/// `PaddingConfig2d::Same` (which can be asymmetric) keeps [`Conv2d::forward`].
+pub fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => return conv.forward(x),
+    };
+    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|bias| bias.val()),
+        options,
+    )
+}
+
+/// Batch normalisation with the batch's statistics, Burn's
+/// [`batch_norm_train`](burn::tensor::module::batch_norm_train) with the same arguments and
+/// results `(output, mean, biased variance)`, through a native kernel on flex and LibTorch.
+pub fn batch_norm_train<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
+    #[cfg(any(feature = "flex", feature = "tch"))]
+    if native_batch_norm_applies(&x.device()) {
+        use burn::backend::Dispatch;
+        let (output, mean, variance) = <Dispatch as NativeBatchNorm>::native_batch_norm_train(
+            x.into_dispatch(),
+            gamma.into_dispatch(),
+            beta.into_dispatch(),
+            epsilon,
+        );
+        return (
+            Tensor::from_dispatch(output),
+            Tensor::from_dispatch(mean),
+            Tensor::from_dispatch(variance),
+        );
+    }
+    let result = burn::tensor::module::batch_norm_train(x, gamma, beta, epsilon);
+    (result.output, result.mean, result.variance)
+}
+
+/// [`BatchNorm::forward`] through [`batch_norm_train`]: in training (an autodiff device and the
+/// layer's training flag on) it normalises with the batch's statistics and moves the running
+/// ones by `momentum`, exactly as Burn's layer does; otherwise it is Burn's layer.
+pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    if !(x.device().is_autodiff() && bn.training.is_enabled()) {
+        return bn.forward(x);
+    }
+    let device = x.device();
+    let (output, mean, variance) = batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+    let momentum = bn.momentum;
+    let running_mean = bn.running_mean.value_sync().to_device(&device);
+    let running_var = bn.running_var.value_sync().to_device(&device);
+    let running_mean = running_mean
+        .mul_scalar(1.0 - momentum)
+        .add(mean.detach().mul_scalar(momentum));
+    let running_var = running_var
+        .mul_scalar(1.0 - momentum)
+        .add(variance.detach().mul_scalar(momentum));
+    bn.running_mean.update(running_mean.detach());
+    bn.running_var.update(running_var.detach());
+    output
+}

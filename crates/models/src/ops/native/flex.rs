@@ -1,0 +1,252 @@
+//! flex: the weight gradient as im2col + matrix products (Chellapilla et al., 2006, "High
+//! performance convolutional neural networks for document processing"; PyTorch's
+//! `slow_conv2d_backward` computes it the same way), instead of Burn's generic convolution of the
+//! input by the output gradient dilated by the stride, whose `gemm`s are as thin as the kernel is
+//! small (`9` columns for a `3×3`).
+//!
+//! With `x: [N, C, H, W]`, `weight: [O, C, kh, kw]`, `output_grad: [N, O, Ho, Wo]`,
+//! `K = C·kh·kw` and `L = Ho·Wo`: `weight_grad[O, K] = Σ over images of g[O, L] · cols[K, L]ᵀ`,
+//! with `cols` = im2col(x). The products are flex's `gemm` (AVX-512 where the CPU has it, every
+//! core through rayon); im2col runs one row per rayon task.
+//!
+//! The forward is flex's own convolution and the input gradient flex's transposed convolution
+//! (what Burn's generic backward calls): an im2col + `gemm` + col2im input gradient measured
+//! twice as slow on two cores, its `[K, n·L]` buffers going through memory three times.
+
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::{FloatTensorOps, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Shape, TensorData};
+use rayon::prelude::*;
+
+use super::{ConvKernels, NativeConv};
+
+/// The largest im2col buffer built at once, in `f32`s (16 MiB): the batch is cut into slices
+/// that fit. Measured on two cores: 4 and 8 MiB, or 32 and 64 MiB, were slower.
+const COLUMNS_BUDGET: usize = 1 << 22;
+
+/// From this many output positions per image on, one product per image (see
+/// [`weight_grad_f32`]).
+const PER_IMAGE_MIN_POSITIONS: usize = 256;
+
+impl NativeConv for Flex {
+    fn native_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Flex::conv2d(x, weight, None, options)
+    }
+}
+
+impl ConvKernels for Flex {
+    fn conv2d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: &ConvOptions<2>,
+        _track: [bool; 2],
+    ) -> (FloatTensor<Self>, Vec<FloatTensor<Self>>) {
+        let output = Flex::conv2d(x.clone(), weight.clone(), None, options.clone());
+        (output, vec![x, weight])
+    }
+
+    fn conv2d_gradients(
+        saved: Vec<FloatTensor<Self>>,
+        output_grad: FloatTensor<Self>,
+        options: &ConvOptions<2>,
+        wanted: [bool; 2],
+    ) -> [Option<FloatTensor<Self>>; 2] {
+        let [x, weight]: [FlexTensor; 2] = saved.try_into().expect("flex conv2d saves x, weight");
+        if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+            // Burn's generic formulas for the other float types.
+            let x_grad = wanted[0].then(|| {
+                Flex::conv2d_x_backward(
+                    x.clone(),
+                    weight.clone(),
+                    output_grad.clone(),
+                    options.clone(),
+                )
+            });
+            let weight_grad = wanted[1]
+                .then(|| Flex::conv2d_weight_backward(x, weight, output_grad, options.clone()));
+            return [x_grad, weight_grad];
+        }
+        let (x_grad, weight_grad) = gradients_f32(&x, &weight, &output_grad, options, wanted);
+        [x_grad, weight_grad]
+    }
+}
+
+fn contiguous_f32(tensor: &FlexTensor) -> FlexTensor {
+    if tensor.as_slice::<f32>().is_some() {
+        tensor.clone()
+    } else {
+        tensor.to_contiguous()
+    }
+}
+
+fn dims4(tensor: &FlexTensor) -> [usize; 4] {
+    let shape = tensor.layout().shape();
+    [shape[0], shape[1], shape[2], shape[3]]
+}
+
+/// Geometry of one convolution.
+#[derive(Clone, Copy)]
+struct Geometry {
+    channels: usize,
+    height: usize,
+    width: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    out_height: usize,
+    out_width: usize,
+}
+
+impl Geometry {
+    /// The input coordinate read by output coordinate `out` at kernel offset `k` along `axis`, if
+    /// it is inside the image (not padding).
+    fn source(&self, axis: usize, out: usize, k: usize) -> Option<usize> {
+        let size = if axis == 0 { self.height } else { self.width };
+        let position = out * self.stride[axis] + k * self.dilation[axis];
+        position
+            .checked_sub(self.padding[axis])
+            .filter(|&position| position < size)
+    }
+}
+
+fn gradients_f32(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    output_grad: &FlexTensor,
+    options: &ConvOptions<2>,
+    wanted: [bool; 2],
+) -> (Option<FlexTensor>, Option<FlexTensor>) {
+    let x_grad = wanted[0].then(|| {
+        Flex::conv2d_x_backward(x.clone(), weight.clone(), output_grad.clone(), options.clone())
+    });
+    let weight_grad = wanted[1].then(|| weight_grad_f32(x, weight, output_grad, options));
+    (x_grad, weight_grad)
+}
+
+/// The weight gradient `Σ over images of g[O, L] · cols[K, L]ᵀ`, a slice of images at a time
+/// whose columns fit [`COLUMNS_BUDGET`], in buffers reused across the slices.
+///
+/// Two arrangements of the same sum, chosen by the number `L` of output positions (measured on
+/// ResNet-18's layers, docs/benchmarks.md): for large `L`, one `[O, L] · [L, K]` product per image
+/// (flex's batched `gemm` runs the images in parallel) and a sum over the slice; for small `L`,
+/// whose per-image products are thin and the per-image `[O, K]` outputs large, a single
+/// `[O, n·L] · [n·L, K]` product with the images side by side.
+fn weight_grad_f32(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    output_grad: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let x = contiguous_f32(x);
+    let output_grad = contiguous_f32(output_grad);
+    let [batch, channels, height, width] = dims4(&x);
+    let [out_channels, _, kh, kw] = dims4(weight);
+    let [_, _, out_height, out_width] = dims4(&output_grad);
+    let geometry = Geometry {
+        channels,
+        height,
+        width,
+        kernel: [kh, kw],
+        stride: options.stride,
+        padding: options.padding_begin(),
+        dilation: options.dilation,
+        out_height,
+        out_width,
+    };
+    let k = channels * kh * kw;
+    let l = out_height * out_width;
+    let plane = height * width;
+    let per_image = l >= PER_IMAGE_MIN_POSITIONS;
+    let xs = x.as_slice::<f32>().expect("contiguous");
+    let gs = output_grad.as_slice::<f32>().expect("contiguous");
+    let slice = (COLUMNS_BUDGET / (k * l).max(1)).clamp(1, batch.max(1));
+    let mut cols_buffer = vec![0f32; slice * k * l];
+    let mut g_buffer = if per_image { Vec::new() } else { vec![0f32; slice * out_channels * l] };
+    let mut sum: Option<FlexTensor> = None;
+    for start in (0..batch).step_by(slice) {
+        let n = slice.min(batch - start);
+        let images = &xs[start * channels * plane..][..n * channels * plane];
+        cols_buffer.truncate(n * k * l);
+        let product = if per_image {
+            // cols [n, K, L], g [n, O, L] (a view of the output gradient): n products, summed.
+            cols_buffer
+                .par_chunks_mut(k * l)
+                .zip(images.par_chunks(channels * plane))
+                .for_each(|(cols, image)| im2col(image, 1, &geometry, cols));
+            let cols = FlexTensor::from_data(TensorData::new(cols_buffer, [n, k, l]));
+            let g = output_grad
+                .narrow(0, start, n)
+                .reshape(Shape::new([n, out_channels, l]));
+            let products = Flex::float_matmul(g, Flex::float_swap_dims(cols.clone(), 1, 2));
+            cols_buffer = cols.into_data().into_vec::<f32>().expect("f32 columns");
+            Flex::float_reshape(Flex::float_sum_dim(products, 0), Shape::new([out_channels, k]))
+        } else {
+            // cols [K, n·L], g [O, n·L] (the output gradient, output channel first): one product.
+            im2col(images, n, &geometry, &mut cols_buffer);
+            g_buffer.truncate(n * out_channels * l);
+            g_buffer.par_chunks_mut(n * l).enumerate().for_each(|(o, row)| {
+                for (i, dst) in row.chunks_mut(l).enumerate() {
+                    dst.copy_from_slice(&gs[((start + i) * out_channels + o) * l..][..l]);
+                }
+            });
+            let cols = FlexTensor::from_data(TensorData::new(cols_buffer, [k, n * l]));
+            let g = FlexTensor::from_data(TensorData::new(g_buffer, [out_channels, n * l]));
+            let product = Flex::float_matmul(g.clone(), Flex::float_transpose(cols.clone()));
+            cols_buffer = cols.into_data().into_vec::<f32>().expect("f32 columns");
+            g_buffer = g.into_data().into_vec::<f32>().expect("an f32 gradient");
+            product
+        };
+        sum = Some(match sum {
+            None => product,
+            Some(total) => Flex::float_add(total, product),
+        });
+    }
+    let sum = sum.expect("a batch of at least one image");
+    Flex::float_reshape(sum, Shape::new([out_channels, channels, kh, kw]))
+}
+
+/// `cols[K, n·L]`: row `(c, i, j)` holds, for each of the `n` images and each output position,
+/// the input pixel that kernel tap `(i, j)` of channel `c` reads (0 in the padding).
+fn im2col(x: &[f32], n: usize, geo: &Geometry, cols: &mut [f32]) {
+    let [kh, kw] = geo.kernel;
+    let l = geo.out_height * geo.out_width;
+    let plane = geo.height * geo.width;
+    cols.par_chunks_mut(n * l).enumerate().for_each(|(row, dst)| {
+        dst.fill(0.0);
+        let c = row / (kh * kw);
+        let (i, j) = ((row / kw) % kh, row % kw);
+        for (image, dst) in dst.chunks_mut(l).enumerate() {
+            let src = &x[(image * geo.channels + c) * plane..][..plane];
+            for oh in 0..geo.out_height {
+                let Some(ih) = geo.source(0, oh, i) else {
+                    continue;
+                };
+                let line = &src[ih * geo.width..][..geo.width];
+                let out = &mut dst[oh * geo.out_width..][..geo.out_width];
+                if geo.stride[1] == 1 && geo.dilation[1] == 1 {
+                    // A run of consecutive pixels: one copy between the padded edges.
+                    let first = (0..geo.out_width).find(|&ow| geo.source(1, ow, j).is_some());
+                    let last = (0..geo.out_width).rev().find(|&ow| geo.source(1, ow, j).is_some());
+                    if let (Some(first), Some(last)) = (first, last) {
+                        let iw = geo.source(1, first, j).expect("inside");
+                        out[first..=last].copy_from_slice(&line[iw..iw + last - first + 1]);
+                    }
+                } else {
+                    for (ow, value) in out.iter_mut().enumerate() {
+                        if let Some(iw) = geo.source(1, ow, j) {
+                            *value = line[iw];
+                        }
+                    }
+                }
+            }
+        }
+    });
+}

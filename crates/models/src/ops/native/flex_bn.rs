@@ -1,0 +1,191 @@
+//! flex: batch normalisation in training mode in two passes each way (Ioffe & Szegedy, 2015),
+//! one rayon task per channel for the statistics and one per channel plane for the rest, where
+//! Burn's generic formulas take a dozen tensor operations.
+//!
+//! Forward: the per-channel mean, then the biased variance around it (two reads of `x`, sums of
+//! one plane in `f32`, across planes in `f64`), then `y = x·scale + shift`.
+//! Backward, with `x̂ = (x − mean)·inv_std` and `M` values per channel:
+//! `dβ = Σ dy`, `dγ = Σ dy·x̂`, `dx = γ·inv_std·(dy − dβ/M − x̂·dγ/M)`.
+
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::{DType, TensorData};
+use rayon::prelude::*;
+
+use super::{BatchNormKernels, NativeBatchNorm};
+
+impl NativeBatchNorm for Flex {
+    fn native_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let ([output, mean, variance], _) =
+            Flex::batch_norm_forward(x, gamma, beta, epsilon, [false; 3]);
+        (output, mean, variance)
+    }
+}
+
+fn contiguous(tensor: FlexTensor) -> FlexTensor {
+    if tensor.as_slice::<f32>().is_some() {
+        tensor
+    } else {
+        tensor.to_contiguous()
+    }
+}
+
+fn f32s(tensor: &FlexTensor) -> &[f32] {
+    tensor.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+/// `[batch, channels, values per plane]` of a `[batch, channels, ...]` tensor.
+fn planes(tensor: &FlexTensor) -> [usize; 3] {
+    let shape = tensor.layout().shape();
+    let (batch, channels) = (shape[0], shape[1]);
+    [batch, channels, (2..shape.num_dims()).map(|d| shape[d]).product()]
+}
+
+fn vector(values: Vec<f32>) -> FlexTensor {
+    let len = values.len();
+    FlexTensor::from_data(TensorData::new(values, [len]))
+}
+
+/// Σ over every plane of channel `c` of `f(plane of a, plane of b)`, in `f64` across planes.
+fn channel_sum(
+    a: &[f32],
+    b: &[f32],
+    [batch, channels, plane]: [usize; 3],
+    c: usize,
+    f: impl Fn(&[f32], &[f32]) -> f32,
+) -> f64 {
+    (0..batch)
+        .map(|n| {
+            let at = (n * channels + c) * plane;
+            f64::from(f(&a[at..at + plane], &b.get(at..at + plane).unwrap_or(&[])))
+        })
+        .sum()
+}
+
+impl BatchNormKernels for Flex {
+    fn batch_norm_forward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        _track: [bool; 3],
+    ) -> ([FloatTensor<Self>; 3], Vec<FloatTensor<Self>>) {
+        if [&x, &gamma, &beta].iter().any(|t| t.dtype() != DType::F32) {
+            let result = Flex::batch_norm_train(x.clone(), gamma.clone(), beta, epsilon);
+            let saved = vec![x, gamma, result.mean.clone(), result.variance.clone()];
+            return ([result.output, result.mean, result.variance], saved);
+        }
+        let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
+        let shape = planes(&x);
+        let [batch, channels, plane] = shape;
+        let count = (batch * plane) as f64;
+        let xs = f32s(&x);
+        let stats: Vec<(f32, f32)> = (0..channels)
+            .into_par_iter()
+            .map(|c| {
+                let mean = channel_sum(xs, &[], shape, c, |p, _| p.iter().sum()) / count;
+                let m = mean as f32;
+                let variance = channel_sum(xs, &[], shape, c, |p, _| {
+                    p.iter().map(|v| (v - m) * (v - m)).sum()
+                }) / count;
+                (m, variance as f32)
+            })
+            .collect();
+        let (gs, bs) = (f32s(&gamma), f32s(&beta));
+        let affine: Vec<(f32, f32)> = stats
+            .iter()
+            .zip(gs.iter().zip(bs))
+            .map(|(&(mean, variance), (g, b))| {
+                let scale = g / (variance + epsilon as f32).sqrt();
+                (scale, b - mean * scale)
+            })
+            .collect();
+        let mut out = vec![0f32; xs.len()];
+        out.par_chunks_mut(plane.max(1))
+            .zip(xs.par_chunks(plane.max(1)))
+            .enumerate()
+            .for_each(|(index, (dst, src))| {
+                let (scale, shift) = affine[index % channels];
+                dst.iter_mut().zip(src).for_each(|(d, s)| *d = s * scale + shift);
+            });
+        let output = FlexTensor::from_data(TensorData::new(out, x.layout().shape().clone()));
+        let mean = vector(stats.iter().map(|s| s.0).collect());
+        let variance = vector(stats.iter().map(|s| s.1).collect());
+        let saved = vec![x, gamma, mean.clone(), variance.clone()];
+        ([output, mean, variance], saved)
+    }
+
+    fn batch_norm_gradients(
+        saved: Vec<FloatTensor<Self>>,
+        output_grad: FloatTensor<Self>,
+        epsilon: f64,
+        wanted: [bool; 3],
+    ) -> [Option<FloatTensor<Self>>; 3] {
+        let [x, gamma, mean, variance]: [FlexTensor; 4] =
+            saved.try_into().expect("flex batch norm saves x, gamma, mean, variance");
+        if x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
+            let grads = Flex::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+            return [
+                wanted[0].then_some(grads.x_grad),
+                wanted[1].then_some(grads.gamma_grad),
+                wanted[2].then_some(grads.beta_grad),
+            ];
+        }
+        let dy = contiguous(output_grad);
+        let shape = planes(&x);
+        let [batch, channels, plane] = shape;
+        let count = (batch * plane) as f32;
+        let (xs, dys) = (f32s(&x), f32s(&dy));
+        let (gs, means, variances) = (f32s(&gamma), f32s(&mean), f32s(&variance));
+        let inv_std: Vec<f32> = variances
+            .iter()
+            .map(|v| 1.0 / (v + epsilon as f32).sqrt())
+            .collect();
+        // Per channel: Σ dy and Σ dy·(x − mean).
+        let sums: Vec<(f32, f32)> = (0..channels)
+            .into_par_iter()
+            .map(|c| {
+                let m = means[c];
+                let sum_dy = channel_sum(dys, &[], shape, c, |p, _| p.iter().sum());
+                let sum_dy_xmu = channel_sum(dys, xs, shape, c, |g, x| {
+                    g.iter().zip(x).map(|(g, x)| g * (x - m)).sum()
+                });
+                (sum_dy as f32, sum_dy_xmu as f32)
+            })
+            .collect();
+        let gamma_grad = wanted[1].then(|| {
+            vector(sums.iter().zip(&inv_std).map(|(s, i)| s.1 * i).collect())
+        });
+        let beta_grad = wanted[2].then(|| vector(sums.iter().map(|s| s.0).collect()));
+        let x_grad = wanted[0].then(|| {
+            // dx = a·dy + b·x + d per channel.
+            let coefficients: Vec<(f32, f32, f32)> = (0..channels)
+                .map(|c| {
+                    let (sum_dy, sum_dy_xmu) = sums[c];
+                    let a = gs[c] * inv_std[c];
+                    let b = -a * inv_std[c] * inv_std[c] * sum_dy_xmu / count;
+                    (a, b, -a * sum_dy / count - b * means[c])
+                })
+                .collect();
+            let mut dx = vec![0f32; xs.len()];
+            dx.par_chunks_mut(plane.max(1))
+                .zip(dys.par_chunks(plane.max(1)).zip(xs.par_chunks(plane.max(1))))
+                .enumerate()
+                .for_each(|(index, (dst, (g, x)))| {
+                    let (a, b, d) = coefficients[index % channels];
+                    for ((dst, g), x) in dst.iter_mut().zip(g).zip(x) {
+                        *dst = a * g + b * x + d;
+                    }
+                });
+            FlexTensor::from_data(TensorData::new(dx, x.layout().shape().clone()))
+        });
+        [x_grad, gamma_grad, beta_grad]
+    }
+}

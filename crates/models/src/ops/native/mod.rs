@@ -1,0 +1,215 @@
+//! The `#[backend_extension]` behind [`super::conv2d`]: the routed operation, its autodiff
+//! implementation with a hand-written backward, and the per-backend kernels.
+
+// burn-tch is deprecated upstream in favour of CubeCL backends; it remains one of ours.
+#![allow(deprecated)]
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::Autodiff;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, backend_extension};
+use burn::tensor::ops::ConvOptions;
+
+#[cfg(feature = "flex")]
+mod flex;
+#[cfg(feature = "flex")]
+mod flex_bn;
+#[cfg(feature = "tch")]
+mod tch;
+
+/// A two-dimensional convolution with a native backward, routed per backend by Burn's
+/// `#[backend_extension]`: flex and LibTorch run this crate's kernels, and an autodiff backend
+/// records one graph node whose backward asks the inner backend for both gradients at once.
+///
+/// Call it through [`super::conv2d`], which checks first that the backend and options have a
+/// native kernel; on any other backend this extension panics, as Burn's extensions do.
+#[backend_extension(Autodiff, Flex: cfg(feature = "flex"), LibTorch: cfg(feature = "tch"))]
+pub trait NativeConv: Backend {
+    /// `conv2d(x, weight)` without bias, with symmetric padding and one group; the shapes are
+    /// those of Burn's `ModuleOps::conv2d`.
+    fn native_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+}
+
+/// What a backend must provide for [`NativeConv`]'s autodiff implementation.
+pub(crate) trait ConvKernels: Backend {
+    /// The forward convolution, and what [`ConvKernels::conv2d_gradients`] will need. `track`
+    /// says which of `x` and `weight` will want a gradient.
+    fn conv2d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: &ConvOptions<2>,
+        track: [bool; 2],
+    ) -> (FloatTensor<Self>, Vec<FloatTensor<Self>>);
+
+    /// The gradients of `x` and `weight` asked for by `wanted`, from the saved tensors and the
+    /// gradient of the output.
+    fn conv2d_gradients(
+        saved: Vec<FloatTensor<Self>>,
+        output_grad: FloatTensor<Self>,
+        options: &ConvOptions<2>,
+        wanted: [bool; 2],
+    ) -> [Option<FloatTensor<Self>>; 2];
+}
+
+#[derive(Debug)]
+struct Conv2dBackward;
+
+impl<B: ConvKernels> Backward<B, 2> for Conv2dBackward {
+    type State = (Vec<FloatTensor<B>>, ConvOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let output_grad = grads.consume::<B>(&ops.node);
+        let (saved, options) = ops.state;
+        let wanted = ops.parents.each_ref().map(Option::is_some);
+        let gradients = B::conv2d_gradients(saved, output_grad, &options, wanted);
+        for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
+            if let (Some(node), Some(gradient)) = (parent, gradient) {
+                grads.register::<B>(node.id, gradient);
+            }
+        }
+    }
+}
+
+impl<B: ConvKernels, C: CheckpointStrategy> NativeConv for Autodiff<B, C> {
+    fn native_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let track = [x.is_tracked(), weight.is_tracked()];
+        match Conv2dBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (output, saved) =
+                    B::conv2d_forward(x.into_primitive(), weight.into_primitive(), &options, track);
+                prep.finish((saved, options), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                None,
+                options,
+            )),
+        }
+    }
+}
+
+/// Batch normalisation with the batch's own statistics (training mode), routed like
+/// [`NativeConv`]: one pass for the statistics and one for the output on flex, libtorch's
+/// `native_batch_norm` (and its backward) on LibTorch, and one autodiff node whose backward asks
+/// the inner backend for the three gradients at once.
+#[backend_extension(Autodiff, Flex: cfg(feature = "flex"), LibTorch: cfg(feature = "tch"))]
+pub trait NativeBatchNorm: Backend {
+    /// `(output, mean, biased variance)` of Burn's `ModuleOps::batch_norm_train`: `x` is
+    /// `[batch, channels, ...]`, the rest `[channels]`. Only `output` carries gradients.
+    fn native_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// What a backend must provide for [`NativeBatchNorm`]'s autodiff implementation.
+pub(crate) trait BatchNormKernels: Backend {
+    /// `[output, mean, variance]` and what [`BatchNormKernels::batch_norm_gradients`] will need;
+    /// `track` says which of `x`, `gamma`, `beta` will want a gradient.
+    fn batch_norm_forward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        track: [bool; 3],
+    ) -> ([FloatTensor<Self>; 3], Vec<FloatTensor<Self>>);
+
+    /// The gradients of `x`, `gamma` and `beta` asked for by `wanted`.
+    fn batch_norm_gradients(
+        saved: Vec<FloatTensor<Self>>,
+        output_grad: FloatTensor<Self>,
+        epsilon: f64,
+        wanted: [bool; 3],
+    ) -> [Option<FloatTensor<Self>>; 3];
+}
+
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl<B: BatchNormKernels> Backward<B, 3> for BatchNormBackward {
+    type State = (Vec<FloatTensor<B>>, f64);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let output_grad = grads.consume::<B>(&ops.node);
+        let (saved, epsilon) = ops.state;
+        let wanted = ops.parents.each_ref().map(Option::is_some);
+        let gradients = B::batch_norm_gradients(saved, output_grad, epsilon, wanted);
+        for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
+            if let (Some(node), Some(gradient)) = (parent, gradient) {
+                grads.register::<B>(node.id, gradient);
+            }
+        }
+    }
+}
+
+impl<B: BatchNormKernels, C: CheckpointStrategy> NativeBatchNorm for Autodiff<B, C> {
+    fn native_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let track = [x.is_tracked(), gamma.is_tracked(), beta.is_tracked()];
+        match BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let ([output, mean, variance], saved) = B::batch_norm_forward(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                    track,
+                );
+                (
+                    prep.finish((saved, epsilon), output),
+                    <FloatTensor<Self>>::new(mean),
+                    <FloatTensor<Self>>::new(variance),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                let result = B::batch_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                (
+                    prep.finish(result.output),
+                    <FloatTensor<Self>>::new(result.mean),
+                    <FloatTensor<Self>>::new(result.variance),
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The native kernels (`selfsup::models::ops`): convolution and training-mode batch norm,
+//! forward values and every gradient, on every compiled backend, against PyTorch's float64
+//! numbers (`tests/golden/ops.json`, made by `tools/golden_ops.py`) and against Burn's own ops.
+//!
+//! Each case runs three ways: Burn's op, `ops::conv2d` / `ops::batch_norm_train` (which route
+//! by backend and shape), and, on flex and tch, the `#[backend_extension]` kernel called directly
+//! so that every kernel meets every case whatever the routing picks. wgpu keeps Burn's ops.
+
+use burn::prelude::*;
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
+use selfsup::burn;
+use selfsup::device::DeviceSpec;
+use selfsup::burn::backend::Dispatch;
+use selfsup::models::ops::{
+    NativeBatchNorm, NativeConv, batch_norm_train, conv2d, native_batch_norm_applies,
+    native_conv2d_applies,
+};
+
+const ABS_TOL: f32 = 1e-4;
+const REL_TOL: f32 = 1e-3;
+
+fn golden() -> serde_json::Value {
+    serde_json::from_str(include_str!("golden/ops.json")).expect("ops.json parses")
+}
+
+fn floats(case: &serde_json::Value, key: &str) -> Vec<f32> {
+    case[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("golden key {key} missing"))
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn dims<const D: usize>(case: &serde_json::Value, key: &str) -> [usize; D] {
+    let dims: Vec<usize> = case[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    dims.try_into().unwrap()
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+}
+
+fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= ABS_TOL + REL_TOL * e.abs(),
+            "{what}[{i}]: {a} vs {e} (|diff| {} > {ABS_TOL} + {REL_TOL}·|expected|)",
+            (a - e).abs()
+        );
+    }
+}
+
+/// Output, x gradient, weight gradient and (if any) bias gradient of `sum(conv(x, w, b) · r)`.
+type Run = Vec<(&'static str, Vec<f32>)>;
+
+/// Which implementation a case runs through.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Path {
+    /// Burn's op.
+    Burn,
+    /// `selfsup::models::ops`, routed.
+    Routed,
+    /// The backend extension, called directly.
+    Kernel,
+}
+
+fn run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
+    let device = device.clone().autodiff();
+    let x = Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims::<4>(case, "x_shape")), &device)
+        .require_grad();
+    let w = Tensor::<4>::from_data(TensorData::new(floats(case, "w"), dims::<4>(case, "w_shape")), &device)
+        .require_grad();
+    let b = case.get("b").map(|_| {
+        let b = floats(case, "b");
+        let len = b.len();
+        Tensor::<1>::from_data(TensorData::new(b, [len]), &device).require_grad()
+    });
+    let r = Tensor::<4>::from_data(TensorData::new(floats(case, "r"), dims::<4>(case, "y_shape")), &device);
+    let [sh, sw] = dims::<2>(case, "stride");
+    let [ph, pw] = dims::<2>(case, "padding");
+    let [dh, dw] = dims::<2>(case, "dilation");
+    let options = ConvOptions::new([sh, sw], [ph, pw], [dh, dw], 1);
+    let y = match path {
+        Path::Burn => burn_conv2d(x.clone(), w.clone(), b.clone(), options),
+        Path::Routed => conv2d(x.clone(), w.clone(), b.clone(), options),
+        Path::Kernel => {
+            let y: Tensor<4> = Tensor::from_dispatch(<Dispatch as NativeConv>::native_conv2d(
+                x.clone().into_dispatch(),
+                w.clone().into_dispatch(),
+                options,
+            ));
+            match b.clone() {
+                Some(b) => y + b.reshape([1, -1, 1, 1]),
+                None => y,
+            }
+        }
+    };
+    let grads = (y.clone() * r).sum().backward();
+    let mut out = vec![
+        ("y", values(y)),
+        ("x_grad", values(x.grad(&grads).expect("x has a gradient"))),
+        ("w_grad", values(w.grad(&grads).expect("w has a gradient"))),
+    ];
+    if let Some(b) = b {
+        out.push(("b_grad", values(b.grad(&grads).expect("b has a gradient"))));
+    }
+    out
+}
+
+fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
+    let device = device.clone().autodiff();
+    let shape: Vec<usize> = case["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    // Every case is run as a 4-D tensor: [N, C] becomes [N, C, 1, 1], same numbers.
+    let dims4 = [shape[0], shape[1], shape.get(2).copied().unwrap_or(1), shape.get(3).copied().unwrap_or(1)];
+    let channels = shape[1];
+    let epsilon = case["epsilon"].as_f64().unwrap();
+    let x = Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims4), &device).require_grad();
+    let gamma = Tensor::<1>::from_data(TensorData::new(floats(case, "gamma"), [channels]), &device).require_grad();
+    let beta = Tensor::<1>::from_data(TensorData::new(floats(case, "beta"), [channels]), &device).require_grad();
+    let r = Tensor::<4>::from_data(TensorData::new(floats(case, "r"), dims4), &device);
+    let (y, mean, variance) = match path {
+        Path::Burn => {
+            let out = burn::tensor::module::batch_norm_train(x.clone(), gamma.clone(), beta.clone(), epsilon);
+            (out.output, out.mean, out.variance)
+        }
+        Path::Routed => batch_norm_train(x.clone(), gamma.clone(), beta.clone(), epsilon),
+        Path::Kernel => {
+            let (y, mean, variance) = <Dispatch as NativeBatchNorm>::native_batch_norm_train(
+                x.clone().into_dispatch(),
+                gamma.clone().into_dispatch(),
+                beta.clone().into_dispatch(),
+                epsilon,
+            );
+            (Tensor::from_dispatch(y), Tensor::from_dispatch(mean), Tensor::from_dispatch(variance))
+        }
+    };
+    let grads = (y.clone() * r).sum().backward();
+    vec![
+        ("y", values(y)),
+        ("mean", values(mean)),
+        ("variance", values(variance)),
+        ("x_grad", values(x.grad(&grads).expect("x has a gradient"))),
+        ("gamma_grad", values(gamma.grad(&grads).expect("gamma has a gradient"))),
+        ("beta_grad", values(beta.grad(&grads).expect("beta has a gradient"))),
+    ]
+}
+
+fn check(spec: DeviceSpec) {
+    let device = spec.device().expect("backend compiled in");
+    let golden = golden();
+    let kernels = matches!(spec, DeviceSpec::Flex | DeviceSpec::Tch);
+    let paths: &[Path] = if kernels { &[Path::Routed, Path::Kernel] } else { &[Path::Routed] };
+    let groups: [(&str, fn(&serde_json::Value, &Device, Path) -> Run); 2] =
+        [("cases", run), ("batch_norm", bn_run)];
+    for (group, run) in groups {
+        for case in golden[group].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let burn = run(case, &device, Path::Burn);
+            for &path in paths {
+                for ((key, actual), (_, burn)) in run(case, &device, path).iter().zip(&burn) {
+                    let what = format!("{spec} {name} {path:?} {key}");
+                    assert_close(&format!("{what} vs PyTorch"), actual, &floats(case, key));
+                    assert_close(&format!("{what} vs Burn's op"), actual, burn);
+                }
+            }
+        }
+    }
+}
+
+fn device(spec: DeviceSpec) -> Device {
+    spec.device().expect("backend compiled in").autodiff()
+}
+
+const PLAIN: [usize; 2] = [1, 1];
+
+#[cfg(feature = "flex")]
+#[test]
+fn flex_kernels_match_pytorch_and_burn() {
+    let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
+    assert!(native_conv2d_applies(&device(DeviceSpec::Flex), &options), "flex: im2col weight gradient");
+    assert!(native_batch_norm_applies(&device(DeviceSpec::Flex)), "flex: batch norm is native");
+    check(DeviceSpec::Flex);
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn tch_kernels_match_pytorch_and_burn() {
+    let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
+    assert!(native_conv2d_applies(&device(DeviceSpec::Tch), &options), "tch: libtorch's backward");
+    assert!(native_batch_norm_applies(&device(DeviceSpec::Tch)), "tch: batch norm is native");
+    check(DeviceSpec::Tch);
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_keeps_burns_ops_and_matches_pytorch() {
+    let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
+    assert!(!native_conv2d_applies(&device(DeviceSpec::Wgpu), &options), "wgpu keeps Burn's conv2d");
+    assert!(!native_batch_norm_applies(&device(DeviceSpec::Wgpu)), "wgpu keeps Burn's batch norm");
+    check(DeviceSpec::Wgpu);
+}
+
+/// Only the gradient a caller asks for is computed, and the others stay absent: x without
+/// `require_grad` (an input batch) gets none, the weight gets its own.
+#[test]
+fn an_untracked_input_gets_no_gradient() {
+    let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
+    for spec in [DeviceSpec::Flex, DeviceSpec::Tch].into_iter().filter(|s| s.is_compiled()) {
+        let device = spec.device().unwrap().autodiff();
+        let case = &golden()["cases"][0];
+        let x = Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims::<4>(case, "x_shape")), &device);
+        let w = Tensor::<4>::from_data(TensorData::new(floats(case, "w"), dims::<4>(case, "w_shape")), &device)
+            .require_grad();
+        let y: Tensor<4> = Tensor::from_dispatch(<Dispatch as NativeConv>::native_conv2d(
+            x.clone().into_dispatch(),
+            w.clone().into_dispatch(),
+            options.clone(),
+        ));
+        let grads = y.sum().backward();
+        assert!(x.grad(&grads).is_none(), "{spec}: x was not tracked");
+        let w_grad = values(w.grad(&grads).expect("w has a gradient"));
+        // d sum(y) / dw[o, c, i, j] is the sum of the input pixels tap (i, j) reads: the same
+        // for every output channel.
+        let per_channel = w_grad.len() / 4;
+        assert_close(&format!("{spec} w_grad"), &w_grad[..per_channel], &w_grad[per_channel..2 * per_channel]);
+        assert!(w_grad.iter().any(|g| g.abs() > 1e-3), "{spec}: a non-zero weight gradient");
+    }
+}
+
+/// The comparison itself must be able to fail: a perturbed gradient is caught.
+#[test]
+#[should_panic(expected = "|diff|")]
+fn a_wrong_gradient_is_caught() {
+    let case = &golden()["cases"][1];
+    let mut wrong = floats(case, "w_grad");
+    wrong[3] += 1e-2;
+    assert_close("w_grad", &wrong, &floats(case, "w_grad"));
+}
