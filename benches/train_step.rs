@@ -214,7 +214,8 @@ fn pieces(spec: DeviceSpec, reps: usize) {
     row(
         "batch norm (train), [64,64,32,32]",
         time_ms(reps, || {
-            let (y, _, _) = batch_norm_train(input.clone().inner(), gamma.clone(), beta.clone(), 1e-5);
+            let (y, _, _) =
+                batch_norm_train(input.clone().inner(), gamma.clone(), beta.clone(), 1e-5);
             sync(y)
         }),
         time_ms(reps, || {

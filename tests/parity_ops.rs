@@ -10,8 +10,8 @@ use burn::prelude::*;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
 use selfsup::burn;
-use selfsup::device::DeviceSpec;
 use selfsup::burn::backend::Dispatch;
+use selfsup::device::DeviceSpec;
 use selfsup::models::ops::{
     NativeBatchNorm, NativeConv, batch_norm_train, conv2d, native_batch_norm_applies,
     native_conv2d_applies,
@@ -44,7 +44,7 @@ fn dims<const D: usize>(case: &serde_json::Value, key: &str) -> [usize; D] {
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+    t.into_data().try_to_vec_as::<f32>().unwrap()
 }
 
 fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
@@ -74,16 +74,25 @@ enum Path {
 
 fn run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
     let device = device.clone().autodiff();
-    let x = Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims::<4>(case, "x_shape")), &device)
-        .require_grad();
-    let w = Tensor::<4>::from_data(TensorData::new(floats(case, "w"), dims::<4>(case, "w_shape")), &device)
-        .require_grad();
+    let x = Tensor::<4>::from_data(
+        TensorData::new(floats(case, "x"), dims::<4>(case, "x_shape")),
+        &device,
+    )
+    .require_grad();
+    let w = Tensor::<4>::from_data(
+        TensorData::new(floats(case, "w"), dims::<4>(case, "w_shape")),
+        &device,
+    )
+    .require_grad();
     let b = case.get("b").map(|_| {
         let b = floats(case, "b");
         let len = b.len();
         Tensor::<1>::from_data(TensorData::new(b, [len]), &device).require_grad()
     });
-    let r = Tensor::<4>::from_data(TensorData::new(floats(case, "r"), dims::<4>(case, "y_shape")), &device);
+    let r = Tensor::<4>::from_data(
+        TensorData::new(floats(case, "r"), dims::<4>(case, "y_shape")),
+        &device,
+    );
     let [sh, sw] = dims::<2>(case, "stride");
     let [ph, pw] = dims::<2>(case, "padding");
     let [dh, dw] = dims::<2>(case, "dilation");
@@ -117,18 +126,36 @@ fn run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
 
 fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
     let device = device.clone().autodiff();
-    let shape: Vec<usize> = case["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let shape: Vec<usize> = case["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
     // Every case is run as a 4-D tensor: [N, C] becomes [N, C, 1, 1], same numbers.
-    let dims4 = [shape[0], shape[1], shape.get(2).copied().unwrap_or(1), shape.get(3).copied().unwrap_or(1)];
+    let dims4 = [
+        shape[0],
+        shape[1],
+        shape.get(2).copied().unwrap_or(1),
+        shape.get(3).copied().unwrap_or(1),
+    ];
     let channels = shape[1];
     let epsilon = case["epsilon"].as_f64().unwrap();
-    let x = Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims4), &device).require_grad();
-    let gamma = Tensor::<1>::from_data(TensorData::new(floats(case, "gamma"), [channels]), &device).require_grad();
-    let beta = Tensor::<1>::from_data(TensorData::new(floats(case, "beta"), [channels]), &device).require_grad();
+    let x =
+        Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims4), &device).require_grad();
+    let gamma = Tensor::<1>::from_data(TensorData::new(floats(case, "gamma"), [channels]), &device)
+        .require_grad();
+    let beta = Tensor::<1>::from_data(TensorData::new(floats(case, "beta"), [channels]), &device)
+        .require_grad();
     let r = Tensor::<4>::from_data(TensorData::new(floats(case, "r"), dims4), &device);
     let (y, mean, variance) = match path {
         Path::Burn => {
-            let out = burn::tensor::module::batch_norm_train(x.clone(), gamma.clone(), beta.clone(), epsilon);
+            let out = burn::tensor::module::batch_norm_train(
+                x.clone(),
+                gamma.clone(),
+                beta.clone(),
+                epsilon,
+            );
             (out.output, out.mean, out.variance)
         }
         Path::Routed => batch_norm_train(x.clone(), gamma.clone(), beta.clone(), epsilon),
@@ -139,7 +166,11 @@ fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
                 beta.clone().into_dispatch(),
                 epsilon,
             );
-            (Tensor::from_dispatch(y), Tensor::from_dispatch(mean), Tensor::from_dispatch(variance))
+            (
+                Tensor::from_dispatch(y),
+                Tensor::from_dispatch(mean),
+                Tensor::from_dispatch(variance),
+            )
         }
     };
     let grads = (y.clone() * r).sum().backward();
@@ -148,8 +179,14 @@ fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
         ("mean", values(mean)),
         ("variance", values(variance)),
         ("x_grad", values(x.grad(&grads).expect("x has a gradient"))),
-        ("gamma_grad", values(gamma.grad(&grads).expect("gamma has a gradient"))),
-        ("beta_grad", values(beta.grad(&grads).expect("beta has a gradient"))),
+        (
+            "gamma_grad",
+            values(gamma.grad(&grads).expect("gamma has a gradient")),
+        ),
+        (
+            "beta_grad",
+            values(beta.grad(&grads).expect("beta has a gradient")),
+        ),
     ]
 }
 
@@ -157,7 +194,11 @@ fn check(spec: DeviceSpec) {
     let device = spec.device().expect("backend compiled in");
     let golden = golden();
     let kernels = matches!(spec, DeviceSpec::Flex | DeviceSpec::Tch);
-    let paths: &[Path] = if kernels { &[Path::Routed, Path::Kernel] } else { &[Path::Routed] };
+    let paths: &[Path] = if kernels {
+        &[Path::Routed, Path::Kernel]
+    } else {
+        &[Path::Routed]
+    };
     let groups: [(&str, fn(&serde_json::Value, &Device, Path) -> Run); 2] =
         [("cases", run), ("batch_norm", bn_run)];
     for (group, run) in groups {
@@ -185,8 +226,14 @@ const PLAIN: [usize; 2] = [1, 1];
 #[test]
 fn flex_kernels_match_pytorch_and_burn() {
     let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
-    assert!(native_conv2d_applies(&device(DeviceSpec::Flex), &options), "flex: im2col weight gradient");
-    assert!(native_batch_norm_applies(&device(DeviceSpec::Flex)), "flex: batch norm is native");
+    assert!(
+        native_conv2d_applies(&device(DeviceSpec::Flex), &options),
+        "flex: im2col weight gradient"
+    );
+    assert!(
+        native_batch_norm_applies(&device(DeviceSpec::Flex)),
+        "flex: batch norm is native"
+    );
     check(DeviceSpec::Flex);
 }
 
@@ -194,8 +241,14 @@ fn flex_kernels_match_pytorch_and_burn() {
 #[test]
 fn tch_kernels_match_pytorch_and_burn() {
     let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
-    assert!(native_conv2d_applies(&device(DeviceSpec::Tch), &options), "tch: libtorch's backward");
-    assert!(native_batch_norm_applies(&device(DeviceSpec::Tch)), "tch: batch norm is native");
+    assert!(
+        native_conv2d_applies(&device(DeviceSpec::Tch), &options),
+        "tch: libtorch's backward"
+    );
+    assert!(
+        native_batch_norm_applies(&device(DeviceSpec::Tch)),
+        "tch: batch norm is native"
+    );
     check(DeviceSpec::Tch);
 }
 
@@ -203,8 +256,14 @@ fn tch_kernels_match_pytorch_and_burn() {
 #[test]
 fn wgpu_keeps_burns_ops_and_matches_pytorch() {
     let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
-    assert!(!native_conv2d_applies(&device(DeviceSpec::Wgpu), &options), "wgpu keeps Burn's conv2d");
-    assert!(!native_batch_norm_applies(&device(DeviceSpec::Wgpu)), "wgpu keeps Burn's batch norm");
+    assert!(
+        !native_conv2d_applies(&device(DeviceSpec::Wgpu), &options),
+        "wgpu keeps Burn's conv2d"
+    );
+    assert!(
+        !native_batch_norm_applies(&device(DeviceSpec::Wgpu)),
+        "wgpu keeps Burn's batch norm"
+    );
     check(DeviceSpec::Wgpu);
 }
 
@@ -213,12 +272,21 @@ fn wgpu_keeps_burns_ops_and_matches_pytorch() {
 #[test]
 fn an_untracked_input_gets_no_gradient() {
     let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
-    for spec in [DeviceSpec::Flex, DeviceSpec::Tch].into_iter().filter(|s| s.is_compiled()) {
+    for spec in [DeviceSpec::Flex, DeviceSpec::Tch]
+        .into_iter()
+        .filter(|s| s.is_compiled())
+    {
         let device = spec.device().unwrap().autodiff();
         let case = &golden()["cases"][0];
-        let x = Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims::<4>(case, "x_shape")), &device);
-        let w = Tensor::<4>::from_data(TensorData::new(floats(case, "w"), dims::<4>(case, "w_shape")), &device)
-            .require_grad();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(floats(case, "x"), dims::<4>(case, "x_shape")),
+            &device,
+        );
+        let w = Tensor::<4>::from_data(
+            TensorData::new(floats(case, "w"), dims::<4>(case, "w_shape")),
+            &device,
+        )
+        .require_grad();
         let y: Tensor<4> = Tensor::from_dispatch(<Dispatch as NativeConv>::native_conv2d(
             x.clone().into_dispatch(),
             w.clone().into_dispatch(),
@@ -230,8 +298,15 @@ fn an_untracked_input_gets_no_gradient() {
         // d sum(y) / dw[o, c, i, j] is the sum of the input pixels tap (i, j) reads: the same
         // for every output channel.
         let per_channel = w_grad.len() / 4;
-        assert_close(&format!("{spec} w_grad"), &w_grad[..per_channel], &w_grad[per_channel..2 * per_channel]);
-        assert!(w_grad.iter().any(|g| g.abs() > 1e-3), "{spec}: a non-zero weight gradient");
+        assert_close(
+            &format!("{spec} w_grad"),
+            &w_grad[..per_channel],
+            &w_grad[per_channel..2 * per_channel],
+        );
+        assert!(
+            w_grad.iter().any(|g| g.abs() > 1e-3),
+            "{spec}: a non-zero weight gradient"
+        );
     }
 }
 

@@ -24,11 +24,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use burn::nn::BatchNorm;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::nn::BatchNorm;
-use burn::tensor::{Device, Tensor};
 use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
 
 #[cfg(any(feature = "flex", feature = "tch"))]
 mod native;

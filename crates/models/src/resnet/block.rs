@@ -6,12 +6,12 @@
 //! `1` like torchvision's `downsample` `nn.Sequential`; with enum variants skipped (the default
 //! of Burn's PyTorch store), a block's parameters are named exactly as in a torchvision state dict.
 
+use crate::ops::{batch_norm, conv2d, conv2d_forward};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::Slice;
 use burn::tensor::activation::relu;
-use crate::ops::{batch_norm, conv2d, conv2d_forward};
 use burn::tensor::ops::ConvOptions;
 
 /// The shortcut projection `(1×1 conv with stride s and no bias, batch norm)`, used when a block

@@ -1,17 +1,22 @@
-//! flex: the weight gradient as im2col + matrix products (Chellapilla et al., 2006, "High
-//! performance convolutional neural networks for document processing"; PyTorch's
-//! `slow_conv2d_backward` computes it the same way), instead of Burn's generic convolution of the
-//! input by the output gradient dilated by the stride, whose `gemm`s are as thin as the kernel is
-//! small (`9` columns for a `3×3`).
+//! flex: the forward and the weight gradient as im2col + matrix products (Chellapilla et al.,
+//! 2006, "High performance convolutional neural networks for document processing"; PyTorch's
+//! `slow_conv2d` computes them the same way).
 //!
 //! With `x: [N, C, H, W]`, `weight: [O, C, kh, kw]`, `output_grad: [N, O, Ho, Wo]`,
-//! `K = C·kh·kw` and `L = Ho·Wo`: `weight_grad[O, K] = Σ over images of g[O, L] · cols[K, L]ᵀ`,
-//! with `cols` = im2col(x). The products are flex's `gemm` (AVX-512 where the CPU has it, every
-//! core through rayon); im2col runs one row per rayon task.
+//! `K = C·kh·kw`, `L = Ho·Wo` and `cols[K, L]` = im2col of one image:
 //!
-//! The forward is flex's own convolution and the input gradient flex's transposed convolution
-//! (what Burn's generic backward calls): an im2col + `gemm` + col2im input gradient measured
-//! twice as slow on two cores, its `[K, n·L]` buffers going through memory three times.
+//! - forward: `y[O, L] = weight[O, K] · cols` per image, where flex's convolution makes one
+//!   thinner product per tile of 512 output positions;
+//! - weight gradient: `Σ over images of g[O, L] · colsᵀ`, where Burn's generic backward
+//!   convolves the input by the output gradient dilated by the stride, whose products are as thin
+//!   as the kernel is small (9 columns for a `3×3`);
+//! - input gradient: flex's transposed convolution (what Burn's generic backward calls). An
+//!   im2col-style `weightᵀ · g` + col2im measured slower on two cores: its `[K, L]` buffers go
+//!   through memory twice more.
+//!
+//! The products are flex's `gemm` (AVX-512 where the CPU has it, every core through rayon), on a
+//! slice of images at a time whose columns fit [`COLUMNS_BUDGET`]; im2col runs one row or one
+//! image per rayon task.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -37,8 +42,65 @@ impl NativeConv for Flex {
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        Flex::conv2d(x, weight, None, options)
+        forward(x, weight, options)
     }
+}
+
+/// `y[n, O, L] = weight[O, K] · cols[n, K, L]`, a slice of images at a time (flex's batched
+/// `gemm` runs them in parallel), where flex's own convolution makes one thin product per tile of
+/// 512 output positions.
+fn forward(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+    if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+        return Flex::conv2d(x, weight, None, options);
+    }
+    let x = contiguous_f32(&x);
+    let [batch, channels, height, width] = dims4(&x);
+    let [out_channels, _, kh, kw] = dims4(&weight);
+    let out_size = |axis: usize, size: usize, kernel: usize| {
+        let span = options.dilation[axis] * (kernel - 1) + 1;
+        (size + 2 * options.padding_begin()[axis])
+            .checked_sub(span)
+            .map(|room| room / options.stride[axis] + 1)
+    };
+    let (Some(out_height), Some(out_width)) = (out_size(0, height, kh), out_size(1, width, kw))
+    else {
+        // A kernel larger than the padded image: flex's convolution reports it.
+        return Flex::conv2d(x, weight, None, options);
+    };
+    let geometry = Geometry {
+        channels,
+        height,
+        width,
+        kernel: [kh, kw],
+        stride: options.stride,
+        padding: options.padding_begin(),
+        dilation: options.dilation,
+        out_height,
+        out_width,
+    };
+    let k = channels * kh * kw;
+    let l = geometry.out_height * geometry.out_width;
+    let plane = height * width;
+    let xs = x.as_slice::<f32>().expect("contiguous");
+    let weight = Flex::float_reshape(weight, Shape::new([1, out_channels, k]));
+    let slice = (COLUMNS_BUDGET / (k * l).max(1)).clamp(1, batch.max(1));
+    let mut cols_buffer = vec![0f32; slice * k * l];
+    let mut output = Vec::with_capacity(batch * out_channels * l);
+    for start in (0..batch).step_by(slice) {
+        let n = slice.min(batch - start);
+        let images = &xs[start * channels * plane..][..n * channels * plane];
+        cols_buffer.truncate(n * k * l);
+        cols_buffer
+            .par_chunks_mut(k * l)
+            .zip(images.par_chunks(channels * plane))
+            .for_each(|(cols, image)| im2col(image, 1, &geometry, cols));
+        let cols = FlexTensor::from_data(TensorData::new(cols_buffer, [n, k, l]));
+        let product = contiguous_f32(&Flex::float_matmul(weight.clone(), cols.clone()));
+        output.extend_from_slice(product.as_slice::<f32>().expect("contiguous"));
+        cols_buffer = cols.into_data().into_vec::<f32>().expect("f32 columns");
+    }
+    let shape = [batch, out_channels, geometry.out_height, geometry.out_width];
+    FlexTensor::from_data(TensorData::new(output, shape))
 }
 
 impl ConvKernels for Flex {
@@ -48,7 +110,7 @@ impl ConvKernels for Flex {
         options: &ConvOptions<2>,
         _track: [bool; 2],
     ) -> (FloatTensor<Self>, Vec<FloatTensor<Self>>) {
-        let output = Flex::conv2d(x.clone(), weight.clone(), None, options.clone());
+        let output = forward(x.clone(), weight.clone(), options.clone());
         (output, vec![x, weight])
     }
 
@@ -125,7 +187,12 @@ fn gradients_f32(
     wanted: [bool; 2],
 ) -> (Option<FlexTensor>, Option<FlexTensor>) {
     let x_grad = wanted[0].then(|| {
-        Flex::conv2d_x_backward(x.clone(), weight.clone(), output_grad.clone(), options.clone())
+        Flex::conv2d_x_backward(
+            x.clone(),
+            weight.clone(),
+            output_grad.clone(),
+            options.clone(),
+        )
     });
     let weight_grad = wanted[1].then(|| weight_grad_f32(x, weight, output_grad, options));
     (x_grad, weight_grad)
@@ -169,7 +236,11 @@ fn weight_grad_f32(
     let gs = output_grad.as_slice::<f32>().expect("contiguous");
     let slice = (COLUMNS_BUDGET / (k * l).max(1)).clamp(1, batch.max(1));
     let mut cols_buffer = vec![0f32; slice * k * l];
-    let mut g_buffer = if per_image { Vec::new() } else { vec![0f32; slice * out_channels * l] };
+    let mut g_buffer = if per_image {
+        Vec::new()
+    } else {
+        vec![0f32; slice * out_channels * l]
+    };
     let mut sum: Option<FlexTensor> = None;
     for start in (0..batch).step_by(slice) {
         let n = slice.min(batch - start);
@@ -187,16 +258,22 @@ fn weight_grad_f32(
                 .reshape(Shape::new([n, out_channels, l]));
             let products = Flex::float_matmul(g, Flex::float_swap_dims(cols.clone(), 1, 2));
             cols_buffer = cols.into_data().into_vec::<f32>().expect("f32 columns");
-            Flex::float_reshape(Flex::float_sum_dim(products, 0), Shape::new([out_channels, k]))
+            Flex::float_reshape(
+                Flex::float_sum_dim(products, 0),
+                Shape::new([out_channels, k]),
+            )
         } else {
             // cols [K, n·L], g [O, n·L] (the output gradient, output channel first): one product.
             im2col(images, n, &geometry, &mut cols_buffer);
             g_buffer.truncate(n * out_channels * l);
-            g_buffer.par_chunks_mut(n * l).enumerate().for_each(|(o, row)| {
-                for (i, dst) in row.chunks_mut(l).enumerate() {
-                    dst.copy_from_slice(&gs[((start + i) * out_channels + o) * l..][..l]);
-                }
-            });
+            g_buffer
+                .par_chunks_mut(n * l)
+                .enumerate()
+                .for_each(|(o, row)| {
+                    for (i, dst) in row.chunks_mut(l).enumerate() {
+                        dst.copy_from_slice(&gs[((start + i) * out_channels + o) * l..][..l]);
+                    }
+                });
             let cols = FlexTensor::from_data(TensorData::new(cols_buffer, [k, n * l]));
             let g = FlexTensor::from_data(TensorData::new(g_buffer, [out_channels, n * l]));
             let product = Flex::float_matmul(g.clone(), Flex::float_transpose(cols.clone()));
@@ -219,34 +296,38 @@ fn im2col(x: &[f32], n: usize, geo: &Geometry, cols: &mut [f32]) {
     let [kh, kw] = geo.kernel;
     let l = geo.out_height * geo.out_width;
     let plane = geo.height * geo.width;
-    cols.par_chunks_mut(n * l).enumerate().for_each(|(row, dst)| {
-        dst.fill(0.0);
-        let c = row / (kh * kw);
-        let (i, j) = ((row / kw) % kh, row % kw);
-        for (image, dst) in dst.chunks_mut(l).enumerate() {
-            let src = &x[(image * geo.channels + c) * plane..][..plane];
-            for oh in 0..geo.out_height {
-                let Some(ih) = geo.source(0, oh, i) else {
-                    continue;
-                };
-                let line = &src[ih * geo.width..][..geo.width];
-                let out = &mut dst[oh * geo.out_width..][..geo.out_width];
-                if geo.stride[1] == 1 && geo.dilation[1] == 1 {
-                    // A run of consecutive pixels: one copy between the padded edges.
-                    let first = (0..geo.out_width).find(|&ow| geo.source(1, ow, j).is_some());
-                    let last = (0..geo.out_width).rev().find(|&ow| geo.source(1, ow, j).is_some());
-                    if let (Some(first), Some(last)) = (first, last) {
-                        let iw = geo.source(1, first, j).expect("inside");
-                        out[first..=last].copy_from_slice(&line[iw..iw + last - first + 1]);
-                    }
-                } else {
-                    for (ow, value) in out.iter_mut().enumerate() {
-                        if let Some(iw) = geo.source(1, ow, j) {
-                            *value = line[iw];
+    cols.par_chunks_mut(n * l)
+        .enumerate()
+        .for_each(|(row, dst)| {
+            dst.fill(0.0);
+            let c = row / (kh * kw);
+            let (i, j) = ((row / kw) % kh, row % kw);
+            for (image, dst) in dst.chunks_mut(l).enumerate() {
+                let src = &x[(image * geo.channels + c) * plane..][..plane];
+                for oh in 0..geo.out_height {
+                    let Some(ih) = geo.source(0, oh, i) else {
+                        continue;
+                    };
+                    let line = &src[ih * geo.width..][..geo.width];
+                    let out = &mut dst[oh * geo.out_width..][..geo.out_width];
+                    if geo.stride[1] == 1 && geo.dilation[1] == 1 {
+                        // A run of consecutive pixels: one copy between the padded edges.
+                        let first = (0..geo.out_width).find(|&ow| geo.source(1, ow, j).is_some());
+                        let last = (0..geo.out_width)
+                            .rev()
+                            .find(|&ow| geo.source(1, ow, j).is_some());
+                        if let (Some(first), Some(last)) = (first, last) {
+                            let iw = geo.source(1, first, j).expect("inside");
+                            out[first..=last].copy_from_slice(&line[iw..iw + last - first + 1]);
+                        }
+                    } else {
+                        for (ow, value) in out.iter_mut().enumerate() {
+                            if let Some(iw) = geo.source(1, ow, j) {
+                                *value = line[iw];
+                            }
                         }
                     }
                 }
             }
-        }
-    });
+        });
 }

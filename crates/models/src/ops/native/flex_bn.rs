@@ -45,7 +45,11 @@ fn f32s(tensor: &FlexTensor) -> &[f32] {
 fn planes(tensor: &FlexTensor) -> [usize; 3] {
     let shape = tensor.layout().shape();
     let (batch, channels) = (shape[0], shape[1]);
-    [batch, channels, (2..shape.num_dims()).map(|d| shape[d]).product()]
+    [
+        batch,
+        channels,
+        (2..shape.num_dims()).map(|d| shape[d]).product(),
+    ]
 }
 
 fn vector(values: Vec<f32>) -> FlexTensor {
@@ -113,7 +117,9 @@ impl BatchNormKernels for Flex {
             .enumerate()
             .for_each(|(index, (dst, src))| {
                 let (scale, shift) = affine[index % channels];
-                dst.iter_mut().zip(src).for_each(|(d, s)| *d = s * scale + shift);
+                dst.iter_mut()
+                    .zip(src)
+                    .for_each(|(d, s)| *d = s * scale + shift);
             });
         let output = FlexTensor::from_data(TensorData::new(out, x.layout().shape().clone()));
         let mean = vector(stats.iter().map(|s| s.0).collect());
@@ -128,10 +134,12 @@ impl BatchNormKernels for Flex {
         epsilon: f64,
         wanted: [bool; 3],
     ) -> [Option<FloatTensor<Self>>; 3] {
-        let [x, gamma, mean, variance]: [FlexTensor; 4] =
-            saved.try_into().expect("flex batch norm saves x, gamma, mean, variance");
+        let [x, gamma, mean, variance]: [FlexTensor; 4] = saved
+            .try_into()
+            .expect("flex batch norm saves x, gamma, mean, variance");
         if x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
-            let grads = Flex::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+            let grads =
+                Flex::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
             return [
                 wanted[0].then_some(grads.x_grad),
                 wanted[1].then_some(grads.gamma_grad),
@@ -160,9 +168,8 @@ impl BatchNormKernels for Flex {
                 (sum_dy as f32, sum_dy_xmu as f32)
             })
             .collect();
-        let gamma_grad = wanted[1].then(|| {
-            vector(sums.iter().zip(&inv_std).map(|(s, i)| s.1 * i).collect())
-        });
+        let gamma_grad =
+            wanted[1].then(|| vector(sums.iter().zip(&inv_std).map(|(s, i)| s.1 * i).collect()));
         let beta_grad = wanted[2].then(|| vector(sums.iter().map(|s| s.0).collect()));
         let x_grad = wanted[0].then(|| {
             // dx = a·dy + b·x + d per channel.
@@ -176,7 +183,10 @@ impl BatchNormKernels for Flex {
                 .collect();
             let mut dx = vec![0f32; xs.len()];
             dx.par_chunks_mut(plane.max(1))
-                .zip(dys.par_chunks(plane.max(1)).zip(xs.par_chunks(plane.max(1))))
+                .zip(
+                    dys.par_chunks(plane.max(1))
+                        .zip(xs.par_chunks(plane.max(1))),
+                )
                 .enumerate()
                 .for_each(|(index, (dst, (g, x)))| {
                     let (a, b, d) = coefficients[index % channels];

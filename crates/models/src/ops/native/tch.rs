@@ -28,7 +28,11 @@ impl NativeConv for LibTorch {
 /// A leaf sharing `tensor`'s storage, which records a graph if `track`.
 fn leaf(tensor: &TchTensor, track: bool) -> tch::Tensor {
     let leaf = tensor.tensor.detach();
-    if track { leaf.set_requires_grad(true) } else { leaf }
+    if track {
+        leaf.set_requires_grad(true)
+    } else {
+        leaf
+    }
 }
 
 fn to_i64(values: [usize; 2]) -> [i64; 2] {
@@ -98,7 +102,8 @@ fn graph_gradients<const N: usize>(
     }
     let root = tch::with_grad(|| (graph * output_grad).sum(graph.kind()));
     let mut gradients = tch::Tensor::run_backward(&[root], &inputs, false, false).into_iter();
-    wanted.map(|want| want.then(|| TchTensor::new(gradients.next().expect("one gradient per input"))))
+    wanted
+        .map(|want| want.then(|| TchTensor::new(gradients.next().expect("one gradient per input"))))
 }
 
 impl NativeBatchNorm for LibTorch {
@@ -122,7 +127,11 @@ impl BatchNormKernels for LibTorch {
         epsilon: f64,
         track: [bool; 3],
     ) -> ([FloatTensor<Self>; 3], Vec<FloatTensor<Self>>) {
-        let leaves = [leaf(&x, track[0]), leaf(&gamma, track[1]), leaf(&beta, track[2])];
+        let leaves = [
+            leaf(&x, track[0]),
+            leaf(&gamma, track[1]),
+            leaf(&beta, track[2]),
+        ];
         let (graph, mean, inv_std) = tch::with_grad(|| {
             leaves[0].native_batch_norm(
                 Some(&leaves[1]),
