@@ -61,6 +61,9 @@ fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
 /// Output, x gradient, weight gradient and (if any) bias gradient of `sum(conv(x, w, b) · r)`.
 type Run = Vec<(&'static str, Vec<f32>)>;
 
+/// Runs one golden case through a [`Path`].
+type Runner = fn(&serde_json::Value, &Device, Path) -> Run;
+
 /// Which implementation a case runs through.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Path {
@@ -199,8 +202,7 @@ fn check(spec: DeviceSpec) {
     } else {
         &[Path::Routed]
     };
-    let groups: [(&str, fn(&serde_json::Value, &Device, Path) -> Run); 2] =
-        [("cases", run), ("batch_norm", bn_run)];
+    let groups: [(&str, Runner); 2] = [("cases", run), ("batch_norm", bn_run)];
     for (group, run) in groups {
         for case in golden[group].as_array().unwrap() {
             let name = case["name"].as_str().unwrap();

@@ -68,7 +68,7 @@ fn channel_sum(
     (0..batch)
         .map(|n| {
             let at = (n * channels + c) * plane;
-            f64::from(f(&a[at..at + plane], &b.get(at..at + plane).unwrap_or(&[])))
+            f64::from(f(&a[at..at + plane], b.get(at..at + plane).unwrap_or(&[])))
         })
         .sum()
 }
