@@ -120,7 +120,7 @@ fn run_on(spec: DeviceSpec, g: &Golden) -> Outputs {
     ]
 }
 
-fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
+pub(crate) fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
     assert_eq!(actual.len(), expected.len(), "{what}: length");
     for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
         assert!(

@@ -12,13 +12,13 @@ use burn::tensor::ops::ConvOptions;
 use selfsup::burn;
 use selfsup::burn::backend::Dispatch;
 use selfsup::device::DeviceSpec;
+
+// |a − b| ≤ 1e-4 + 1e-3·|b|, float32 against float64, as the network parity test.
+use crate::parity::assert_close;
 use selfsup::models::ops::{
     NativeBatchNorm, NativeConv, batch_norm_train, conv2d, native_batch_norm_applies,
     native_conv2d_applies,
 };
-
-const ABS_TOL: f32 = 1e-4;
-const REL_TOL: f32 = 1e-3;
 
 fn golden() -> serde_json::Value {
     serde_json::from_str(include_str!("golden/ops.json")).expect("ops.json parses")
@@ -45,17 +45,6 @@ fn dims<const D: usize>(case: &serde_json::Value, key: &str) -> [usize; D] {
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec_as::<f32>().unwrap()
-}
-
-fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
-    assert_eq!(actual.len(), expected.len(), "{what}: length");
-    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-        assert!(
-            (a - e).abs() <= ABS_TOL + REL_TOL * e.abs(),
-            "{what}[{i}]: {a} vs {e} (|diff| {} > {ABS_TOL} + {REL_TOL}·|expected|)",
-            (a - e).abs()
-        );
-    }
 }
 
 /// Output, x gradient, weight gradient and (if any) bias gradient of `sum(conv(x, w, b) · r)`.

@@ -67,19 +67,9 @@ fn forward(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTe
         // A kernel larger than the padded image: flex's convolution reports it.
         return Flex::conv2d(x, weight, None, options);
     };
-    let geometry = Geometry {
-        channels,
-        height,
-        width,
-        kernel: [kh, kw],
-        stride: options.stride,
-        padding: options.padding_begin(),
-        dilation: options.dilation,
-        out_height,
-        out_width,
-    };
+    let geometry = Geometry::new(&x, [kh, kw], options.clone(), [out_height, out_width]);
     let k = channels * kh * kw;
-    let l = geometry.out_height * geometry.out_width;
+    let l = out_height * out_width;
     let plane = height * width;
     let xs = x.as_slice::<f32>().expect("contiguous");
     let weight = Flex::float_reshape(weight, Shape::new([1, out_channels, k]));
@@ -168,6 +158,21 @@ struct Geometry {
 }
 
 impl Geometry {
+    fn new(x: &FlexTensor, kernel: [usize; 2], options: ConvOptions<2>, out: [usize; 2]) -> Self {
+        let [_, channels, height, width] = dims4(x);
+        Self {
+            channels,
+            height,
+            width,
+            kernel,
+            stride: options.stride,
+            padding: options.padding_begin(),
+            dilation: options.dilation,
+            out_height: out[0],
+            out_width: out[1],
+        }
+    }
+
     /// The input coordinate read by output coordinate `out` at kernel offset `k` along `axis`, if
     /// it is inside the image (not padding).
     fn source(&self, axis: usize, out: usize, k: usize) -> Option<usize> {
@@ -217,17 +222,7 @@ fn weight_grad_f32(
     let [batch, channels, height, width] = dims4(&x);
     let [out_channels, _, kh, kw] = dims4(weight);
     let [_, _, out_height, out_width] = dims4(&output_grad);
-    let geometry = Geometry {
-        channels,
-        height,
-        width,
-        kernel: [kh, kw],
-        stride: options.stride,
-        padding: options.padding_begin(),
-        dilation: options.dilation,
-        out_height,
-        out_width,
-    };
+    let geometry = Geometry::new(&x, [kh, kw], options.clone(), [out_height, out_width]);
     let k = channels * kh * kw;
     let l = out_height * out_width;
     let plane = height * width;
@@ -296,35 +291,39 @@ fn im2col(x: &[f32], n: usize, geo: &Geometry, cols: &mut [f32]) {
     let [kh, kw] = geo.kernel;
     let l = geo.out_height * geo.out_width;
     let plane = geo.height * geo.width;
+    // The run of output columns whose tap `j` lands inside the image (the rest read padding).
+    let inside = |j: usize| {
+        let first = (0..geo.out_width).find(|&ow| geo.source(1, ow, j).is_some());
+        let last = (0..geo.out_width)
+            .rev()
+            .find(|&ow| geo.source(1, ow, j).is_some());
+        first.zip(last)
+    };
+    let runs: Vec<Option<(usize, usize)>> = (0..kw).map(inside).collect();
+    let contiguous = geo.stride[1] == 1 && geo.dilation[1] == 1;
+    // Every entry is written once, padding included, so the buffer needs no clearing first.
     cols.par_chunks_mut(n * l)
         .enumerate()
         .for_each(|(row, dst)| {
-            dst.fill(0.0);
             let c = row / (kh * kw);
             let (i, j) = ((row / kw) % kh, row % kw);
             for (image, dst) in dst.chunks_mut(l).enumerate() {
                 let src = &x[(image * geo.channels + c) * plane..][..plane];
                 for oh in 0..geo.out_height {
-                    let Some(ih) = geo.source(0, oh, i) else {
+                    let out = &mut dst[oh * geo.out_width..][..geo.out_width];
+                    let (Some(ih), Some((first, last))) = (geo.source(0, oh, i), runs[j]) else {
+                        out.fill(0.0);
                         continue;
                     };
                     let line = &src[ih * geo.width..][..geo.width];
-                    let out = &mut dst[oh * geo.out_width..][..geo.out_width];
-                    if geo.stride[1] == 1 && geo.dilation[1] == 1 {
-                        // A run of consecutive pixels: one copy between the padded edges.
-                        let first = (0..geo.out_width).find(|&ow| geo.source(1, ow, j).is_some());
-                        let last = (0..geo.out_width)
-                            .rev()
-                            .find(|&ow| geo.source(1, ow, j).is_some());
-                        if let (Some(first), Some(last)) = (first, last) {
-                            let iw = geo.source(1, first, j).expect("inside");
-                            out[first..=last].copy_from_slice(&line[iw..iw + last - first + 1]);
-                        }
+                    out[..first].fill(0.0);
+                    out[last + 1..].fill(0.0);
+                    if contiguous {
+                        let iw = geo.source(1, first, j).expect("inside");
+                        out[first..=last].copy_from_slice(&line[iw..iw + last - first + 1]);
                     } else {
-                        for (ow, value) in out.iter_mut().enumerate() {
-                            if let Some(iw) = geo.source(1, ow, j) {
-                                *value = line[iw];
-                            }
+                        for (ow, value) in out.iter_mut().enumerate().take(last + 1).skip(first) {
+                            *value = geo.source(1, ow, j).map_or(0.0, |iw| line[iw]);
                         }
                     }
                 }
