@@ -111,21 +111,22 @@ impl ConvKernels for Flex {
         wanted: [bool; 2],
     ) -> [Option<FloatTensor<Self>>; 2] {
         let [x, weight]: [FlexTensor; 2] = saved.try_into().expect("flex conv2d saves x, weight");
-        if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
-            // Burn's generic formulas for the other float types.
-            let x_grad = wanted[0].then(|| {
-                Flex::conv2d_x_backward(
-                    x.clone(),
-                    weight.clone(),
-                    output_grad.clone(),
-                    options.clone(),
-                )
-            });
-            let weight_grad = wanted[1]
-                .then(|| Flex::conv2d_weight_backward(x, weight, output_grad, options.clone()));
-            return [x_grad, weight_grad];
-        }
-        let (x_grad, weight_grad) = gradients_f32(&x, &weight, &output_grad, options, wanted);
+        let x_grad = wanted[0].then(|| {
+            Flex::conv2d_x_backward(
+                x.clone(),
+                weight.clone(),
+                output_grad.clone(),
+                options.clone(),
+            )
+        });
+        let weight_grad = wanted[1].then(|| {
+            if x.dtype() == DType::F32 && weight.dtype() == DType::F32 {
+                weight_grad_f32(&x, &weight, &output_grad, options)
+            } else {
+                // Burn's generic formula for the other float types.
+                Flex::conv2d_weight_backward(x, weight, output_grad, options.clone())
+            }
+        });
         [x_grad, weight_grad]
     }
 }
@@ -182,25 +183,6 @@ impl Geometry {
             .checked_sub(self.padding[axis])
             .filter(|&position| position < size)
     }
-}
-
-fn gradients_f32(
-    x: &FlexTensor,
-    weight: &FlexTensor,
-    output_grad: &FlexTensor,
-    options: &ConvOptions<2>,
-    wanted: [bool; 2],
-) -> (Option<FlexTensor>, Option<FlexTensor>) {
-    let x_grad = wanted[0].then(|| {
-        Flex::conv2d_x_backward(
-            x.clone(),
-            weight.clone(),
-            output_grad.clone(),
-            options.clone(),
-        )
-    });
-    let weight_grad = wanted[1].then(|| weight_grad_f32(x, weight, output_grad, options));
-    (x_grad, weight_grad)
 }
 
 /// The weight gradient `Σ over images of g[O, L] · cols[K, L]ᵀ`, a slice of images at a time

@@ -23,9 +23,7 @@ impl NativeBatchNorm for Flex {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let ([output, mean, variance], _) =
-            Flex::batch_norm_forward(x, gamma, beta, epsilon, [false; 3]);
-        (output, mean, variance)
+        super::batch_norm_untracked::<Self>(x, gamma, beta, epsilon)
     }
 }
 

@@ -146,6 +146,18 @@ pub(crate) trait BatchNormKernels: Backend {
     ) -> [Option<FloatTensor<Self>>; 3];
 }
 
+/// [`NativeBatchNorm::native_batch_norm_train`] outside autodiff: the kernels' forward, with
+/// nothing to save.
+pub(crate) fn batch_norm_untracked<B: BatchNormKernels>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    epsilon: f64,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let ([output, mean, variance], _) = B::batch_norm_forward(x, gamma, beta, epsilon, [false; 3]);
+    (output, mean, variance)
+}
+
 #[derive(Debug)]
 struct BatchNormBackward;
 

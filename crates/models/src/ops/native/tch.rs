@@ -113,9 +113,7 @@ impl NativeBatchNorm for LibTorch {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let ([output, mean, variance], _) =
-            LibTorch::batch_norm_forward(x, gamma, beta, epsilon, [false; 3]);
-        (output, mean, variance)
+        super::batch_norm_untracked::<Self>(x, gamma, beta, epsilon)
     }
 }
 
