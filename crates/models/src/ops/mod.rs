@@ -1,23 +1,26 @@
-//! Native kernels for the hot operation of a convolutional train step.
+//! Native kernels for the hot operations of a convolutional train step: convolution and
+//! training-mode batch norm.
 //!
 //! Burn differentiates `conv2d` with backend-generic formulas: the input gradient is a transposed
 //! convolution and the weight gradient a convolution of the input by the output gradient, dilated
-//! by the stride. Neither burn-flex nor burn-tch has a convolution backward of its own, so on
-//! those two backends the weight gradient runs through a convolution with a kernel as large as the
-//! image. [`conv2d`] routes the convolution to kernels of our own through Burn's
-//! `#[backend_extension]`, with a hand-written backward (see [`NativeConv`]):
+//! by the stride, whose matrix products are as thin as the kernel is small. Neither burn-flex nor
+//! burn-tch has a convolution backward of its own, and both run batch norm as a dozen generic
+//! tensor operations. [`conv2d`] and [`batch_norm_train`] route these to kernels of our own
+//! through Burn's `#[backend_extension]`, with a hand-written backward (`NativeConv`,
+//! `NativeBatchNorm`):
 //!
-//! - **flex**: the forward is flex's own; both gradients are im2col / col2im (every core, through
-//!   rayon) around one matrix product with flex's multi-threaded `gemm`, the way PyTorch's
-//!   `slow_conv2d` and Caffe compute them.
-//! - **LibTorch**: the forward records libtorch's autograd graph for this one convolution, and the
-//!   backward runs it, so both gradients come from libtorch's `convolution_backward` (oneDNN on a
-//!   CPU, cuDNN on CUDA): the kernels PyTorch itself trains with.
+//! - **flex**: the forward and the weight gradient are im2col + flex's `gemm` (the way PyTorch's
+//!   `slow_conv2d` and Caffe compute them), the input gradient flex's transposed convolution;
+//!   batch norm takes two passes each way, one rayon task per channel or plane.
+//! - **LibTorch**: the forward records libtorch's autograd graph for this one operation, and the
+//!   backward runs it, so the gradients come from libtorch's `convolution_backward` and
+//!   `native_batch_norm_backward` (oneDNN on a CPU, cuDNN on CUDA): the kernels PyTorch itself
+//!   trains with.
 //!
-//! Every other backend (wgpu, CUDA through CubeCL), a grouped convolution, an asymmetric padding
-//! and a non-`f32` flex tensor keep Burn's `conv2d`. The values and gradients are those of
-//! [`burn::tensor::module::conv2d`] to float rounding; `tests/parity_ops.rs` checks both, and
-//! PyTorch's, on every compiled backend.
+//! Every other backend (wgpu, CUDA through CubeCL), a grouped convolution and an asymmetric
+//! padding keep Burn's ops. Values and gradients are Burn's to float rounding;
+//! `tests/parity_ops.rs` checks them, and PyTorch's, on every compiled backend. The measurements
+//! behind each choice are in docs/benchmarks.md.
 //!
 //! [`set_native_ops`]`(false)` turns the routing off (the benchmarks use it for the "before"
 //! figures).
