@@ -258,6 +258,47 @@ fn wgpu_keeps_burns_ops_and_matches_pytorch() {
     check(DeviceSpec::Wgpu);
 }
 
+/// `ops::batch_norm` moves a layer's running statistics as PyTorch's `BatchNorm` does: the running
+/// variance with the *unbiased* batch variance (Burn 0.22's layer uses the biased one, which
+/// this tolerance tells apart: 0.1·var/(N − 1) ≥ 4e-4 here).
+#[test]
+fn batch_norm_running_statistics_are_pytorchs() {
+    let specs = [DeviceSpec::Flex, DeviceSpec::Tch, DeviceSpec::Wgpu];
+    for spec in specs.into_iter().filter(|s| s.is_compiled()) {
+        let device = device(spec);
+        for case in golden()["batch_norm"].as_array().unwrap() {
+            let shape: Vec<usize> = case["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
+            let dims4 = [
+                shape[0],
+                shape[1],
+                shape.get(2).copied().unwrap_or(1),
+                shape.get(3).copied().unwrap_or(1),
+            ];
+            let bn = burn::nn::BatchNormConfig::new(shape[1]).init(&device);
+            let x = Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims4), &device);
+            let _ = selfsup::models::ops::batch_norm(&bn, x);
+            let name = case["name"].as_str().unwrap();
+            for (key, actual) in [
+                ("running_mean", bn.running_mean.value_sync()),
+                ("running_var", bn.running_var.value_sync()),
+            ] {
+                let (actual, expected) = (values(actual), floats(case, key));
+                for (a, e) in actual.iter().zip(&expected) {
+                    assert!(
+                        (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                        "{spec} {name} {key}: {a} vs PyTorch's {e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Only the gradient a caller asks for is computed, and the others stay absent: x without
 /// `require_grad` (an input batch) gets none, the weight gets its own.
 #[test]

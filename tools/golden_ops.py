@@ -80,6 +80,10 @@ for name, shape in BN_CASES:
     dims = [0] + list(range(2, x.dim()))
     mean = x.detach().mean(dim=dims)
     variance = x.detach().var(dim=dims, unbiased=False)
+    # BatchNorm's running statistics after this step from (0, 1), momentum 0.1: PyTorch moves
+    # the running variance with the unbiased batch variance.
+    running_mean, running_var = torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64)
+    torch.nn.functional.batch_norm(x.detach(), running_mean, running_var, training=True, momentum=0.1, eps=1e-5)
     r = torch.randn_like(y)
     (y * r).sum().backward()
     bn_cases.append({
@@ -93,6 +97,8 @@ for name, shape in BN_CASES:
         "y": flat(y),
         "mean": flat(mean),
         "variance": flat(variance),
+        "running_mean": flat(running_mean),
+        "running_var": flat(running_var),
         "x_grad": flat(x.grad),
         "gamma_grad": flat(gamma.grad),
         "beta_grad": flat(beta.grad),

@@ -159,7 +159,7 @@ impl MlpBlock {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let x = self.linear.forward(x);
         let x = match &self.norm {
-            Some(MlpNormLayer::Affine(bn)) => bn.forward(x),
+            Some(MlpNormLayer::Affine(bn)) => crate::ops::batch_norm(bn, x),
             Some(MlpNormLayer::NonAffine(bn)) => bn.forward(x),
             None => x,
         };

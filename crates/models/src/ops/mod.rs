@@ -155,12 +155,18 @@ pub fn batch_norm_train<const D: usize>(
 
 /// [`BatchNorm::forward`] through [`batch_norm_train`]: in training (an autodiff device and the
 /// layer's training flag on) it normalises with the batch's statistics and moves the running
-/// ones by `momentum`, exactly as Burn's layer does; otherwise it is Burn's layer.
+/// ones by `momentum`; otherwise it is Burn's layer.
+///
+/// The running variance moves with the *unbiased* batch variance, as PyTorch's `BatchNorm2d`
+/// does (Burn 0.22's layer uses the biased one, which it normalises with): the statistics a
+/// network evaluates and exports with are PyTorch's.
 pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
         return bn.forward(x);
     }
     let device = x.device();
+    let dims = x.dims();
+    let count = dims.iter().product::<usize>() / dims[1].max(1);
     let (output, mean, variance) = batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
     let momentum = bn.momentum;
     let running_mean = bn.running_mean.value_sync().to_device(&device);
@@ -168,9 +174,10 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let running_mean = running_mean
         .mul_scalar(1.0 - momentum)
         .add(mean.detach().mul_scalar(momentum));
+    let unbiased = count as f64 / (count.max(2) - 1) as f64;
     let running_var = running_var
         .mul_scalar(1.0 - momentum)
-        .add(variance.detach().mul_scalar(momentum));
+        .add(variance.detach().mul_scalar(momentum * unbiased));
     bn.running_mean.update(running_mean.detach());
     bn.running_var.update(running_var.detach());
     output
