@@ -260,7 +260,7 @@ fn main() {
         println!("train_step: a benchmark; run it with `cargo bench --bench train_step`");
         return;
     }
-    // `SELFSUP_NATIVE_OPS=0`: Burn's own convolution everywhere (the "before" figures).
+    // `SELFSUP_NATIVE_OPS=0`: Burn's own convolution and batch norm everywhere (the "before").
     let native = std::env::var("SELFSUP_NATIVE_OPS").map_or(true, |v| v != "0");
     selfsup::models::ops::set_native_ops(native);
     let steps = env_usize("SELFSUP_BENCH_STEPS", 5).max(1);
@@ -273,7 +273,7 @@ fn main() {
         return;
     }
     println!(
-        "SimSiam ResNet-18 (CIFAR stem) train step, batch {BATCH} images x 2 views [{BATCH}, 3, 32, 32], native convolution {}",
+        "SimSiam ResNet-18 (CIFAR stem) train step, batch {BATCH} images x 2 views [{BATCH}, 3, 32, 32], native kernels {}",
         if native { "on" } else { "off" }
     );
     for spec in specs {

@@ -116,22 +116,26 @@ fn run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
     out
 }
 
-fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
-    let device = device.clone().autodiff();
+/// A batch-norm case's shape as a 4-D tensor's: `[N, C]` becomes `[N, C, 1, 1]`, same numbers.
+fn bn_dims4(case: &serde_json::Value) -> [usize; 4] {
     let shape: Vec<usize> = case["shape"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_u64().unwrap() as usize)
         .collect();
-    // Every case is run as a 4-D tensor: [N, C] becomes [N, C, 1, 1], same numbers.
-    let dims4 = [
+    [
         shape[0],
         shape[1],
         shape.get(2).copied().unwrap_or(1),
         shape.get(3).copied().unwrap_or(1),
-    ];
-    let channels = shape[1];
+    ]
+}
+
+fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
+    let device = device.clone().autodiff();
+    let dims4 = bn_dims4(case);
+    let channels = dims4[1];
     let epsilon = case["epsilon"].as_f64().unwrap();
     let x =
         Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims4), &device).require_grad();
@@ -182,10 +186,24 @@ fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
     ]
 }
 
+/// Every golden case on `spec`, after checking that `spec` routes to the native kernels exactly
+/// when it is flex or tch.
 fn check(spec: DeviceSpec) {
     let device = spec.device().expect("backend compiled in");
     let golden = golden();
     let kernels = matches!(spec, DeviceSpec::Flex | DeviceSpec::Tch);
+    let autodiff = device.clone().autodiff();
+    let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
+    assert_eq!(
+        native_conv2d_applies(&autodiff, &options),
+        kernels,
+        "{spec}: native convolution"
+    );
+    assert_eq!(
+        native_batch_norm_applies(&autodiff),
+        kernels,
+        "{spec}: native batch norm"
+    );
     let paths: &[Path] = if kernels {
         &[Path::Routed, Path::Kernel]
     } else {
@@ -216,45 +234,18 @@ const PLAIN: [usize; 2] = [1, 1];
 #[cfg(feature = "flex")]
 #[test]
 fn flex_kernels_match_pytorch_and_burn() {
-    let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
-    assert!(
-        native_conv2d_applies(&device(DeviceSpec::Flex), &options),
-        "flex: im2col weight gradient"
-    );
-    assert!(
-        native_batch_norm_applies(&device(DeviceSpec::Flex)),
-        "flex: batch norm is native"
-    );
     check(DeviceSpec::Flex);
 }
 
 #[cfg(feature = "tch")]
 #[test]
 fn tch_kernels_match_pytorch_and_burn() {
-    let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
-    assert!(
-        native_conv2d_applies(&device(DeviceSpec::Tch), &options),
-        "tch: libtorch's backward"
-    );
-    assert!(
-        native_batch_norm_applies(&device(DeviceSpec::Tch)),
-        "tch: batch norm is native"
-    );
     check(DeviceSpec::Tch);
 }
 
 #[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_keeps_burns_ops_and_matches_pytorch() {
-    let options = ConvOptions::new(PLAIN, [1, 1], PLAIN, 1);
-    assert!(
-        !native_conv2d_applies(&device(DeviceSpec::Wgpu), &options),
-        "wgpu keeps Burn's conv2d"
-    );
-    assert!(
-        !native_batch_norm_applies(&device(DeviceSpec::Wgpu)),
-        "wgpu keeps Burn's batch norm"
-    );
     check(DeviceSpec::Wgpu);
 }
 
@@ -267,19 +258,8 @@ fn batch_norm_running_statistics_are_pytorchs() {
     for spec in specs.into_iter().filter(|s| s.is_compiled()) {
         let device = device(spec);
         for case in golden()["batch_norm"].as_array().unwrap() {
-            let shape: Vec<usize> = case["shape"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as usize)
-                .collect();
-            let dims4 = [
-                shape[0],
-                shape[1],
-                shape.get(2).copied().unwrap_or(1),
-                shape.get(3).copied().unwrap_or(1),
-            ];
-            let bn = burn::nn::BatchNormConfig::new(shape[1]).init(&device);
+            let dims4 = bn_dims4(case);
+            let bn = burn::nn::BatchNormConfig::new(dims4[1]).init(&device);
             let x = Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims4), &device);
             let _ = selfsup::models::ops::batch_norm(&bn, x);
             let name = case["name"].as_str().unwrap();

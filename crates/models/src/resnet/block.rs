@@ -78,11 +78,13 @@ fn shortcut(downsample: &Option<Downsample>, x: Tensor<4>) -> Tensor<4> {
 /// convolution goes there directly.
 pub fn project(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [sh, sw] = conv.stride;
-    let native = crate::ops::native_conv2d_applies(
-        &x.device(),
-        &ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups),
-    );
-    if native || [sh, sw] == [1, 1] || conv.kernel_size != [1, 1] {
+    let plain = [sh, sw] == [1, 1] || conv.kernel_size != [1, 1];
+    if plain
+        || crate::ops::native_conv2d_applies(
+            &x.device(),
+            &ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups),
+        )
+    {
         return conv2d_forward(conv, x);
     }
     let [_, _, h, w] = x.dims();

@@ -67,26 +67,23 @@ fn forward(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTe
         // A kernel larger than the padded image: flex's convolution reports it.
         return Flex::conv2d(x, weight, None, options);
     };
-    let geometry = Geometry::new(&x, [kh, kw], options.clone(), [out_height, out_width]);
+    let geometry = Geometry::new(&x, [kh, kw], &options, [out_height, out_width]);
     let k = channels * kh * kw;
     let l = out_height * out_width;
     let plane = height * width;
-    let xs = x.as_slice::<f32>().expect("contiguous");
+    let xs = f32s(&x);
     let weight = Flex::float_reshape(weight, Shape::new([1, out_channels, k]));
-    let slice = (COLUMNS_BUDGET / (k * l).max(1)).clamp(1, batch.max(1));
+    let slice = images_per_slice(k * l, batch);
     let mut cols_buffer = vec![0f32; slice * k * l];
     let mut output = Vec::with_capacity(batch * out_channels * l);
     for start in (0..batch).step_by(slice) {
         let n = slice.min(batch - start);
         let images = &xs[start * channels * plane..][..n * channels * plane];
         cols_buffer.truncate(n * k * l);
-        cols_buffer
-            .par_chunks_mut(k * l)
-            .zip(images.par_chunks(channels * plane))
-            .for_each(|(cols, image)| im2col(image, 1, &geometry, cols));
+        im2col_per_image(images, &geometry, &mut cols_buffer);
         let cols = FlexTensor::from_data(TensorData::new(cols_buffer, [n, k, l]));
         let product = contiguous_f32(&Flex::float_matmul(weight.clone(), cols.clone()));
-        output.extend_from_slice(product.as_slice::<f32>().expect("contiguous"));
+        output.extend_from_slice(f32s(&product));
         cols_buffer = cols.into_data().into_vec::<f32>().expect("f32 columns");
     }
     let shape = [batch, out_channels, geometry.out_height, geometry.out_width];
@@ -131,12 +128,33 @@ impl ConvKernels for Flex {
     }
 }
 
-fn contiguous_f32(tensor: &FlexTensor) -> FlexTensor {
+/// `tensor` itself if its values are one contiguous run (a cheap clone), else a contiguous copy.
+pub(super) fn contiguous_f32(tensor: &FlexTensor) -> FlexTensor {
     if tensor.as_slice::<f32>().is_some() {
         tensor.clone()
     } else {
         tensor.to_contiguous()
     }
+}
+
+/// The values of a contiguous `f32` tensor.
+pub(super) fn f32s(tensor: &FlexTensor) -> &[f32] {
+    tensor.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+/// How many images of `image_columns` im2col entries each fit [`COLUMNS_BUDGET`] (at least one,
+/// at most the batch).
+fn images_per_slice(image_columns: usize, batch: usize) -> usize {
+    (COLUMNS_BUDGET / image_columns.max(1)).clamp(1, batch.max(1))
+}
+
+/// `cols[n, K, L]`: [`im2col`] of each image of `images`, one image per rayon task.
+fn im2col_per_image(images: &[f32], geo: &Geometry, cols: &mut [f32]) {
+    let k = geo.channels * geo.kernel[0] * geo.kernel[1];
+    let l = geo.out_height * geo.out_width;
+    cols.par_chunks_mut(k * l)
+        .zip(images.par_chunks(geo.channels * geo.height * geo.width))
+        .for_each(|(cols, image)| im2col(image, 1, geo, cols));
 }
 
 fn dims4(tensor: &FlexTensor) -> [usize; 4] {
@@ -159,7 +177,7 @@ struct Geometry {
 }
 
 impl Geometry {
-    fn new(x: &FlexTensor, kernel: [usize; 2], options: ConvOptions<2>, out: [usize; 2]) -> Self {
+    fn new(x: &FlexTensor, kernel: [usize; 2], options: &ConvOptions<2>, out: [usize; 2]) -> Self {
         let [_, channels, height, width] = dims4(x);
         Self {
             channels,
@@ -204,14 +222,13 @@ fn weight_grad_f32(
     let [batch, channels, height, width] = dims4(&x);
     let [out_channels, _, kh, kw] = dims4(weight);
     let [_, _, out_height, out_width] = dims4(&output_grad);
-    let geometry = Geometry::new(&x, [kh, kw], options.clone(), [out_height, out_width]);
+    let geometry = Geometry::new(&x, [kh, kw], options, [out_height, out_width]);
     let k = channels * kh * kw;
     let l = out_height * out_width;
     let plane = height * width;
     let per_image = l >= PER_IMAGE_MIN_POSITIONS;
-    let xs = x.as_slice::<f32>().expect("contiguous");
-    let gs = output_grad.as_slice::<f32>().expect("contiguous");
-    let slice = (COLUMNS_BUDGET / (k * l).max(1)).clamp(1, batch.max(1));
+    let (xs, gs) = (f32s(&x), f32s(&output_grad));
+    let slice = images_per_slice(k * l, batch);
     let mut cols_buffer = vec![0f32; slice * k * l];
     let mut g_buffer = if per_image {
         Vec::new()
@@ -225,10 +242,7 @@ fn weight_grad_f32(
         cols_buffer.truncate(n * k * l);
         let product = if per_image {
             // cols [n, K, L], g [n, O, L] (a view of the output gradient): n products, summed.
-            cols_buffer
-                .par_chunks_mut(k * l)
-                .zip(images.par_chunks(channels * plane))
-                .for_each(|(cols, image)| im2col(image, 1, &geometry, cols));
+            im2col_per_image(images, &geometry, &mut cols_buffer);
             let cols = FlexTensor::from_data(TensorData::new(cols_buffer, [n, k, l]));
             let g = output_grad
                 .narrow(0, start, n)

@@ -14,6 +14,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
+use super::flex::{contiguous_f32, f32s};
 use super::{BatchNormKernels, NativeBatchNorm};
 
 impl NativeBatchNorm for Flex {
@@ -25,18 +26,6 @@ impl NativeBatchNorm for Flex {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         super::batch_norm_untracked::<Self>(x, gamma, beta, epsilon)
     }
-}
-
-fn contiguous(tensor: FlexTensor) -> FlexTensor {
-    if tensor.as_slice::<f32>().is_some() {
-        tensor
-    } else {
-        tensor.to_contiguous()
-    }
-}
-
-fn f32s(tensor: &FlexTensor) -> &[f32] {
-    tensor.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
 
 /// `[batch, channels, values per plane]` of a `[batch, channels, ...]` tensor.
@@ -84,7 +73,11 @@ impl BatchNormKernels for Flex {
             let saved = vec![x, gamma, result.mean.clone(), result.variance.clone()];
             return ([result.output, result.mean, result.variance], saved);
         }
-        let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
+        let (x, gamma, beta) = (
+            contiguous_f32(&x),
+            contiguous_f32(&gamma),
+            contiguous_f32(&beta),
+        );
         let shape = planes(&x);
         let [batch, channels, plane] = shape;
         let count = (batch * plane) as f64;
@@ -144,7 +137,7 @@ impl BatchNormKernels for Flex {
                 wanted[2].then_some(grads.beta_grad),
             ];
         }
-        let dy = contiguous(output_grad);
+        let dy = contiguous_f32(&output_grad);
         let shape = planes(&x);
         let [batch, channels, plane] = shape;
         let count = (batch * plane) as f32;

@@ -61,6 +61,23 @@ pub(crate) trait ConvKernels: Backend {
 #[derive(Debug)]
 struct Conv2dBackward;
 
+/// The backward of a node whose kernel gives every parent's gradient at once: consumes the
+/// output's gradient, asks `kernel` for the gradients of the tracked parents, registers them.
+fn backward_all<B: Backend, S, const N: usize>(
+    ops: Ops<S, N>,
+    grads: &mut Gradients,
+    kernel: impl FnOnce(S, FloatTensor<B>, [bool; N]) -> [Option<FloatTensor<B>>; N],
+) {
+    let output_grad = grads.consume::<B>(&ops.node);
+    let wanted = ops.parents.each_ref().map(Option::is_some);
+    let gradients = kernel(ops.state, output_grad, wanted);
+    for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
+        if let (Some(node), Some(gradient)) = (parent, gradient) {
+            grads.register::<B>(node.id, gradient);
+        }
+    }
+}
+
 impl<B: ConvKernels> Backward<B, 2> for Conv2dBackward {
     type State = (Vec<FloatTensor<B>>, ConvOptions<2>);
 
@@ -70,15 +87,9 @@ impl<B: ConvKernels> Backward<B, 2> for Conv2dBackward {
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        let output_grad = grads.consume::<B>(&ops.node);
-        let (saved, options) = ops.state;
-        let wanted = ops.parents.each_ref().map(Option::is_some);
-        let gradients = B::conv2d_gradients(saved, output_grad, &options, wanted);
-        for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
-            if let (Some(node), Some(gradient)) = (parent, gradient) {
-                grads.register::<B>(node.id, gradient);
-            }
-        }
+        backward_all::<B, _, 2>(ops, grads, |(saved, options), output_grad, wanted| {
+            B::conv2d_gradients(saved, output_grad, &options, wanted)
+        });
     }
 }
 
@@ -170,15 +181,9 @@ impl<B: BatchNormKernels> Backward<B, 3> for BatchNormBackward {
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        let output_grad = grads.consume::<B>(&ops.node);
-        let (saved, epsilon) = ops.state;
-        let wanted = ops.parents.each_ref().map(Option::is_some);
-        let gradients = B::batch_norm_gradients(saved, output_grad, epsilon, wanted);
-        for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
-            if let (Some(node), Some(gradient)) = (parent, gradient) {
-                grads.register::<B>(node.id, gradient);
-            }
-        }
+        backward_all::<B, _, 3>(ops, grads, |(saved, epsilon), output_grad, wanted| {
+            B::batch_norm_gradients(saved, output_grad, epsilon, wanted)
+        });
     }
 }
 
