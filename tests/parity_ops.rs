@@ -2,9 +2,11 @@
 //! forward values and every gradient, on every compiled backend, against PyTorch's float64
 //! numbers (`tests/golden/ops.json`, made by `tools/golden_ops.py`) and against Burn's own ops.
 //!
-//! Each case runs three ways: Burn's op, `ops::conv2d` / `ops::batch_norm_train` (which route
-//! by backend and shape), and, on flex and tch, the `#[backend_extension]` kernel called directly
-//! so that every kernel meets every case whatever the routing picks. wgpu keeps Burn's ops.
+//! Each case runs three ways: Burn's ops, `ops::conv2d` / `ops::batch_norm_train` /
+//! `ops::batch_norm_train_add_relu` (which route by backend and shape), and, on flex and tch,
+//! the `#[backend_extension]` kernel called directly so that every kernel meets every case
+//! whatever the routing picks. wgpu keeps Burn's ops. The batch-norm cases include the ResNet's
+//! `relu(bn(x) + residual)`, with the residual's gradient.
 
 use burn::prelude::*;
 use burn::tensor::module::conv2d as burn_conv2d;
@@ -16,8 +18,8 @@ use selfsup::device::DeviceSpec;
 // |a − b| ≤ 1e-4 + 1e-3·|b|, float32 against float64, as the network parity test.
 use crate::parity::assert_close;
 use selfsup::models::ops::{
-    NativeBatchNorm, NativeConv, batch_norm_train, conv2d, native_batch_norm_applies,
-    native_conv2d_applies,
+    NativeBatchNorm, NativeConv, batch_norm_train, batch_norm_train_add_relu, conv2d,
+    native_batch_norm_applies, native_conv2d_applies,
 };
 
 fn golden() -> serde_json::Value {
@@ -144,6 +146,12 @@ fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
     let beta = Tensor::<1>::from_data(TensorData::new(floats(case, "beta"), [channels]), &device)
         .require_grad();
     let r = Tensor::<4>::from_data(TensorData::new(floats(case, "r"), dims4), &device);
+    let residual = case.get("residual").map(|_| {
+        Tensor::<4>::from_data(TensorData::new(floats(case, "residual"), dims4), &device)
+            .require_grad()
+    });
+    let relu = case["relu"].as_bool().expect("golden key relu");
+    let plain = residual.is_none() && !relu;
     let (y, mean, variance) = match path {
         Path::Burn => {
             let out = burn::tensor::module::batch_norm_train(
@@ -152,16 +160,45 @@ fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
                 beta.clone(),
                 epsilon,
             );
-            (out.output, out.mean, out.variance)
+            let y = match residual.clone() {
+                Some(residual) => out.output + residual,
+                None => out.output,
+            };
+            let y = if relu {
+                burn::tensor::activation::relu(y)
+            } else {
+                y
+            };
+            (y, out.mean, out.variance)
         }
-        Path::Routed => batch_norm_train(x.clone(), gamma.clone(), beta.clone(), epsilon),
+        Path::Routed if plain => batch_norm_train(x.clone(), gamma.clone(), beta.clone(), epsilon),
+        Path::Routed => batch_norm_train_add_relu(
+            x.clone(),
+            gamma.clone(),
+            beta.clone(),
+            residual.clone(),
+            relu,
+            epsilon,
+        ),
         Path::Kernel => {
-            let (y, mean, variance) = <Dispatch as NativeBatchNorm>::native_batch_norm_train(
+            let (x, gamma, beta) = (
                 x.clone().into_dispatch(),
                 gamma.clone().into_dispatch(),
                 beta.clone().into_dispatch(),
-                epsilon,
             );
+            let (y, mean, variance) = match residual.clone() {
+                None => <Dispatch as NativeBatchNorm>::native_batch_norm_train(
+                    x, gamma, beta, relu, epsilon,
+                ),
+                Some(residual) => <Dispatch as NativeBatchNorm>::native_batch_norm_add_train(
+                    x,
+                    gamma,
+                    beta,
+                    residual.into_dispatch(),
+                    relu,
+                    epsilon,
+                ),
+            };
             (
                 Tensor::from_dispatch(y),
                 Tensor::from_dispatch(mean),
@@ -170,7 +207,7 @@ fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
         }
     };
     let grads = (y.clone() * r).sum().backward();
-    vec![
+    let mut out = vec![
         ("y", values(y)),
         ("mean", values(mean)),
         ("variance", values(variance)),
@@ -183,7 +220,12 @@ fn bn_run(case: &serde_json::Value, device: &Device, path: Path) -> Run {
             "beta_grad",
             values(beta.grad(&grads).expect("beta has a gradient")),
         ),
-    ]
+    ];
+    if let Some(residual) = residual {
+        let grad = residual.grad(&grads).expect("the residual has a gradient");
+        out.push(("residual_grad", values(grad)));
+    }
+    out
 }
 
 /// Every golden case on `spec`, after checking that `spec` routes to the native kernels exactly
@@ -215,7 +257,9 @@ fn check(spec: DeviceSpec) {
             let name = case["name"].as_str().unwrap();
             let burn = run(case, &device, Path::Burn);
             for &path in paths {
-                for ((key, actual), (_, burn)) in run(case, &device, path).iter().zip(&burn) {
+                let outputs = run(case, &device, path);
+                assert_eq!(outputs.len(), burn.len(), "{spec} {name} {path:?}: outputs");
+                for ((key, actual), (_, burn)) in outputs.iter().zip(&burn) {
                     let what = format!("{spec} {name} {path:?} {key}");
                     assert_close(&format!("{what} vs PyTorch"), actual, &floats(case, key));
                     assert_close(&format!("{what} vs Burn's op"), actual, burn);

@@ -5,7 +5,10 @@ fixed seed, and the gradients of `sum(y * r)` (a fixed random output gradient `r
 to x, w and b: what `selfsup_models::ops::conv2d` must reproduce, forward and backward.
 Batch norm (training mode): `y = batch_norm(x, gamma, beta)` with the batch's statistics, the
 batch mean and biased variance, and the gradients of `sum(y * r)` with respect to x, gamma and
-beta: what `selfsup_models::ops::batch_norm_train` must reproduce.
+beta: what `selfsup_models::ops::batch_norm_train` must reproduce. Some cases go on as a ResNet
+does after its batch norms, `y = relu(batch_norm(x) + residual)` (the residual, the ReLU or
+both), with the residual's gradient too: what `selfsup_models::ops::batch_norm_train_add_relu`
+must reproduce.
 Writes tests/golden/ops.json.
 
     .venv/bin/python tools/golden_ops.py
@@ -60,14 +63,18 @@ for name, n, c, o, h, w, k, s, p, d, has_bias in CASES:
         case["b_grad"] = flat(bias.grad)
     cases.append(case)
 
-# name, shape (batch, channels, spatial...)
+# name, shape (batch, channels, spatial...), then a residual, then a ReLU
 BN_CASES = [
-    ("bn_4d", (4, 3, 5, 6)),
-    ("bn_2d", (6, 5)),
-    ("bn_offset", (3, 4, 7, 7)),
+    ("bn_4d", (4, 3, 5, 6), False, False),
+    ("bn_2d", (6, 5), False, False),
+    ("bn_offset", (3, 4, 7, 7), False, False),
+    ("bn_relu_4d", (4, 3, 5, 6), False, True),
+    ("bn_relu_2d", (6, 5), False, True),
+    ("bn_add_relu", (3, 4, 6, 6), True, True),
+    ("bn_add", (2, 3, 4, 4), True, False),
 ]
 bn_cases = []
-for name, shape in BN_CASES:
+for name, shape, has_residual, relu in BN_CASES:
     x = torch.randn(*shape, dtype=torch.float64)
     if name == "bn_offset":
         # Large mean, small spread: the variance must not come from E[x²] − E[x]².
@@ -77,6 +84,11 @@ for name, shape in BN_CASES:
     gamma = (torch.rand(c, dtype=torch.float64) + 0.5).requires_grad_()
     beta = torch.randn(c, dtype=torch.float64, requires_grad=True)
     y = torch.nn.functional.batch_norm(x, None, None, gamma, beta, training=True, eps=1e-5)
+    residual = torch.randn(*shape, dtype=torch.float64, requires_grad=True) if has_residual else None
+    if residual is not None:
+        y = y + residual
+    if relu:
+        y = torch.relu(y)
     dims = [0] + list(range(2, x.dim()))
     mean = x.detach().mean(dim=dims)
     variance = x.detach().var(dim=dims, unbiased=False)
@@ -86,9 +98,10 @@ for name, shape in BN_CASES:
     torch.nn.functional.batch_norm(x.detach(), running_mean, running_var, training=True, momentum=0.1, eps=1e-5)
     r = torch.randn_like(y)
     (y * r).sum().backward()
-    bn_cases.append({
+    case = {
         "name": name,
         "shape": list(shape),
+        "relu": relu,
         "epsilon": 1e-5,
         "x": flat(x),
         "gamma": flat(gamma),
@@ -102,7 +115,11 @@ for name, shape in BN_CASES:
         "x_grad": flat(x.grad),
         "gamma_grad": flat(gamma.grad),
         "beta_grad": flat(beta.grad),
-    })
+    }
+    if residual is not None:
+        case["residual"] = flat(residual)
+        case["residual_grad"] = flat(residual.grad)
+    bn_cases.append(case)
 
 out = pathlib.Path(__file__).resolve().parent.parent / "tests" / "golden" / "ops.json"
 out.write_text(json.dumps({"torch": torch.__version__, "cases": cases, "batch_norm": bn_cases}))

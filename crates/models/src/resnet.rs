@@ -12,9 +12,8 @@ use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
-use crate::ops::{batch_norm, conv2d_forward};
+use crate::ops::{batch_norm_relu, conv2d_forward};
 
 pub use block::{
     BasicBlock, BasicBlockConfig, BlockKind, Bottleneck, BottleneckConfig, Downsample,
@@ -205,7 +204,7 @@ impl ResNet {
             c_in, expected,
             "ResNet::forward_features: expected images [B, {expected}, H, W], got {c_in} channels"
         );
-        let x = relu(batch_norm(&self.bn1, conv2d_forward(&self.conv1, images)));
+        let x = batch_norm_relu(&self.bn1, conv2d_forward(&self.conv1, images), None);
         let x = match &self.maxpool {
             Some(pool) => pool.forward(x),
             None => x,

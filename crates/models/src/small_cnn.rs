@@ -45,10 +45,10 @@ impl ConvBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = crate::ops::conv2d_forward(&self.conv, x);
         let x = match &self.bn {
-            Some(bn) => crate::ops::batch_norm(bn, x),
-            None => x,
+            Some(bn) => crate::ops::batch_norm_relu(bn, x, None),
+            None => relu(x),
         };
-        self.pool.forward(relu(x))
+        self.pool.forward(x)
     }
 }
 

@@ -134,15 +134,41 @@ pub fn batch_norm_train<const D: usize>(
     beta: Tensor<1>,
     epsilon: f64,
 ) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
+    batch_norm_train_add_relu(x, gamma, beta, None, false, epsilon)
+}
+
+/// [`batch_norm_train`] whose output is `bn(x) + residual` (when given), then its ReLU if
+/// `relu`: one native kernel for the three on flex and LibTorch, whose backward goes through the
+/// ReLU's mask, the addition and the batch norm in one autodiff node; Burn's three ops elsewhere.
+pub fn batch_norm_train_add_relu<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    residual: Option<Tensor<D>>,
+    relu: bool,
+    epsilon: f64,
+) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
     #[cfg(any(feature = "flex", feature = "tch"))]
     if native_batch_norm_applies(&x.device()) {
         use burn::backend::Dispatch;
-        let (output, mean, variance) = <Dispatch as NativeBatchNorm>::native_batch_norm_train(
+        let (x, gamma, beta) = (
             x.into_dispatch(),
             gamma.into_dispatch(),
             beta.into_dispatch(),
-            epsilon,
         );
+        let (output, mean, variance) = match residual {
+            None => <Dispatch as NativeBatchNorm>::native_batch_norm_train(
+                x, gamma, beta, relu, epsilon,
+            ),
+            Some(residual) => <Dispatch as NativeBatchNorm>::native_batch_norm_add_train(
+                x,
+                gamma,
+                beta,
+                residual.into_dispatch(),
+                relu,
+                epsilon,
+            ),
+        };
         return (
             Tensor::from_dispatch(output),
             Tensor::from_dispatch(mean),
@@ -150,7 +176,24 @@ pub fn batch_norm_train<const D: usize>(
         );
     }
     let result = burn::tensor::module::batch_norm_train(x, gamma, beta, epsilon);
-    (result.output, result.mean, result.variance)
+    (
+        then(result.output, residual, relu),
+        result.mean,
+        result.variance,
+    )
+}
+
+/// `x + residual`, then the ReLU if `relu`, with Burn's ops.
+fn then<const D: usize>(x: Tensor<D>, residual: Option<Tensor<D>>, relu: bool) -> Tensor<D> {
+    let x = match residual {
+        Some(residual) => x + residual,
+        None => x,
+    };
+    if relu {
+        burn::tensor::activation::relu(x)
+    } else {
+        x
+    }
 }
 
 /// [`BatchNorm::forward`] through [`batch_norm_train`]: in training (an autodiff device and the
@@ -161,13 +204,35 @@ pub fn batch_norm_train<const D: usize>(
 /// does (Burn 0.22's layer uses the biased one, which it normalises with): the statistics a
 /// network evaluates and exports with are PyTorch's.
 pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    batch_norm_layer(bn, x, None, false)
+}
+
+/// `relu(batch_norm(bn, x) + residual)`, the residual only when given: [`batch_norm`] followed
+/// by what a ResNet puts after it (torchvision's `out = bn2(conv2(out)); out += identity;
+/// out = relu(out)`, or `relu(bn1(conv1(x)))`), in one native kernel on flex and LibTorch,
+/// whose backward goes through the ReLU's mask and the batch norm in one node.
+pub fn batch_norm_relu<const D: usize>(
+    bn: &BatchNorm,
+    x: Tensor<D>,
+    residual: Option<Tensor<D>>,
+) -> Tensor<D> {
+    batch_norm_layer(bn, x, residual, true)
+}
+
+fn batch_norm_layer<const D: usize>(
+    bn: &BatchNorm,
+    x: Tensor<D>,
+    residual: Option<Tensor<D>>,
+    relu: bool,
+) -> Tensor<D> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
-        return bn.forward(x);
+        return then(bn.forward(x), residual, relu);
     }
     let device = x.device();
     let dims = x.dims();
     let count = dims.iter().product::<usize>() / dims[1].max(1);
-    let (output, mean, variance) = batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+    let (output, mean, variance) =
+        batch_norm_train_add_relu(x, bn.gamma.val(), bn.beta.val(), residual, relu, bn.epsilon);
     let momentum = bn.momentum;
     let running_mean = bn.running_mean.value_sync().to_device(&device);
     let running_var = bn.running_var.value_sync().to_device(&device);

@@ -6,12 +6,11 @@
 //! `1` like torchvision's `downsample` `nn.Sequential`; with enum variants skipped (the default
 //! of Burn's PyTorch store), a block's parameters are named exactly as in a torchvision state dict.
 
-use crate::ops::{batch_norm, conv2d, conv2d_forward};
+use crate::ops::{batch_norm, batch_norm_relu, conv2d, conv2d_forward};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::Slice;
-use burn::tensor::activation::relu;
 use burn::tensor::ops::ConvOptions;
 
 /// The shortcut projection `(1×1 conv with stride s and no bias, batch norm)`, used when a block
@@ -160,9 +159,8 @@ impl BasicBlock {
     /// - output: `[B, planes, ⌈H/s⌉, ⌈W/s⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = shortcut(&self.downsample, x.clone());
-        let out = relu(batch_norm(&self.bn1, conv2d_forward(&self.conv1, x)));
-        let out = batch_norm(&self.bn2, conv2d_forward(&self.conv2, out));
-        relu(out + identity)
+        let out = batch_norm_relu(&self.bn1, conv2d_forward(&self.conv1, x), None);
+        batch_norm_relu(&self.bn2, conv2d_forward(&self.conv2, out), Some(identity))
     }
 }
 
@@ -234,10 +232,9 @@ impl Bottleneck {
     /// - output: `[B, 4·planes, ⌈H/s⌉, ⌈W/s⌉]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = shortcut(&self.downsample, x.clone());
-        let out = relu(batch_norm(&self.bn1, conv2d_forward(&self.conv1, x)));
-        let out = relu(batch_norm(&self.bn2, conv2d_forward(&self.conv2, out)));
-        let out = batch_norm(&self.bn3, conv2d_forward(&self.conv3, out));
-        relu(out + identity)
+        let out = batch_norm_relu(&self.bn1, conv2d_forward(&self.conv1, x), None);
+        let out = batch_norm_relu(&self.bn2, conv2d_forward(&self.conv2, out), None);
+        batch_norm_relu(&self.bn3, conv2d_forward(&self.conv3, out), Some(identity))
     }
 }
 

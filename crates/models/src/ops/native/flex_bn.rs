@@ -9,22 +9,34 @@
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::ModuleOps;
+use burn::backend::ops::{ActivationOps, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
 use super::flex::{contiguous_f32, f32s};
-use super::{BatchNormKernels, NativeBatchNorm};
+use super::{BatchNormKernels, BatchNormTail, NativeBatchNorm};
 
 impl NativeBatchNorm for Flex {
     fn native_batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        relu: bool,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        super::batch_norm_untracked::<Self>(x, gamma, beta, epsilon)
+        super::batch_norm_untracked::<Self>(x, gamma, beta, None, relu, epsilon)
+    }
+
+    fn native_batch_norm_add_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        relu: bool,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        super::batch_norm_untracked::<Self>(x, gamma, beta, Some(residual), relu, epsilon)
     }
 }
 
@@ -65,13 +77,30 @@ impl BatchNormKernels for Flex {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
-        epsilon: f64,
-        _track: [bool; 3],
+        residual: Option<FloatTensor<Self>>,
+        tail: BatchNormTail,
+        _track: [bool; 4],
     ) -> ([FloatTensor<Self>; 3], Vec<FloatTensor<Self>>) {
-        if [&x, &gamma, &beta].iter().any(|t| t.dtype() != DType::F32) {
+        let epsilon = tail.epsilon;
+        let other_dtype = [Some(&x), Some(&gamma), Some(&beta), residual.as_ref()]
+            .iter()
+            .flatten()
+            .any(|t| t.dtype() != DType::F32);
+        if other_dtype {
+            // Burn's ops for the other float types.
             let result = Flex::batch_norm_train(x.clone(), gamma.clone(), beta, epsilon);
-            let saved = vec![x, gamma, result.mean.clone(), result.variance.clone()];
-            return ([result.output, result.mean, result.variance], saved);
+            let output = match residual {
+                Some(residual) => Flex::float_add(result.output, residual),
+                None => result.output,
+            };
+            let output = if tail.relu {
+                Flex::relu(output)
+            } else {
+                output
+            };
+            let mut saved = vec![x, gamma, result.mean.clone(), result.variance.clone()];
+            saved.extend(tail.relu.then(|| output.clone()));
+            return ([output, result.mean, result.variance], saved);
         }
         let (x, gamma, beta) = (
             contiguous_f32(&x),
@@ -102,42 +131,93 @@ impl BatchNormKernels for Flex {
                 (scale, b - mean * scale)
             })
             .collect();
+        let residual = residual.map(|r| contiguous_f32(&r));
+        let rs = residual.as_ref().map(f32s);
+        // Zero where `v <= 0` as Burn's and PyTorch's ReLU, so a NaN goes through.
+        let relu = tail.relu;
+        let act = move |v: f32| if relu && v <= 0.0 { 0.0 } else { v };
         let mut out = vec![0f32; xs.len()];
-        out.par_chunks_mut(plane.max(1))
-            .zip(xs.par_chunks(plane.max(1)))
+        let width = plane.max(1);
+        out.par_chunks_mut(width)
+            .zip(xs.par_chunks(width))
             .enumerate()
             .for_each(|(index, (dst, src))| {
                 let (scale, shift) = affine[index % channels];
-                dst.iter_mut()
-                    .zip(src)
-                    .for_each(|(d, s)| *d = s * scale + shift);
+                match rs {
+                    Some(rs) => {
+                        let rs = &rs[index * width..][..dst.len()];
+                        for ((d, s), r) in dst.iter_mut().zip(src).zip(rs) {
+                            *d = act(s * scale + shift + r);
+                        }
+                    }
+                    None => dst
+                        .iter_mut()
+                        .zip(src)
+                        .for_each(|(d, s)| *d = act(s * scale + shift)),
+                }
             });
         let output = FlexTensor::from_data(TensorData::new(out, x.layout().shape().clone()));
         let mean = vector(stats.iter().map(|s| s.0).collect());
         let variance = vector(stats.iter().map(|s| s.1).collect());
-        let saved = vec![x, gamma, mean.clone(), variance.clone()];
+        // With a ReLU, the output says where the gradient passes (it shares the output's buffer).
+        let mut saved = vec![x, gamma, mean.clone(), variance.clone()];
+        saved.extend(tail.relu.then(|| output.clone()));
         ([output, mean, variance], saved)
     }
 
     fn batch_norm_gradients(
         saved: Vec<FloatTensor<Self>>,
         output_grad: FloatTensor<Self>,
-        epsilon: f64,
-        wanted: [bool; 3],
-    ) -> [Option<FloatTensor<Self>>; 3] {
-        let [x, gamma, mean, variance]: [FlexTensor; 4] = saved
-            .try_into()
-            .expect("flex batch norm saves x, gamma, mean, variance");
+        tail: BatchNormTail,
+        wanted: [bool; 4],
+    ) -> [Option<FloatTensor<Self>>; 4] {
+        let epsilon = tail.epsilon;
+        let mut saved = saved.into_iter();
+        let mut next = || {
+            saved
+                .next()
+                .expect("flex batch norm saves x, gamma, mean, variance")
+        };
+        let (x, gamma, mean, variance) = (next(), next(), next(), next());
+        let relu_output = tail.relu.then(next);
         if x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
+            let dy = match relu_output {
+                Some(output) => Flex::relu_backward(output, output_grad),
+                None => output_grad,
+            };
             let grads =
-                Flex::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+                Flex::batch_norm_train_backward(x, gamma, mean, variance, epsilon, dy.clone());
             return [
                 wanted[0].then_some(grads.x_grad),
                 wanted[1].then_some(grads.gamma_grad),
                 wanted[2].then_some(grads.beta_grad),
+                wanted[3].then_some(dy),
             ];
         }
+        // The gradient at the normalisation's output (and the residual's): through the ReLU's
+        // mask, where the output is positive.
         let dy = contiguous_f32(&output_grad);
+        let dy = match relu_output {
+            Some(output) => {
+                let output = contiguous_f32(&output);
+                let mut masked = vec![0f32; f32s(&dy).len()];
+                masked
+                    .par_chunks_mut(1 << 16)
+                    .zip(
+                        f32s(&dy)
+                            .par_chunks(1 << 16)
+                            .zip(f32s(&output).par_chunks(1 << 16)),
+                    )
+                    .for_each(|(dst, (g, y))| {
+                        for ((d, g), y) in dst.iter_mut().zip(g).zip(y) {
+                            *d = if *y <= 0.0 { 0.0 } else { *g };
+                        }
+                    });
+                FlexTensor::from_data(TensorData::new(masked, dy.layout().shape().clone()))
+            }
+            None => dy,
+        };
+        let residual_grad = wanted[3].then(|| dy.clone());
         let shape = planes(&x);
         let [batch, channels, plane] = shape;
         let count = (batch * plane) as f32;
@@ -187,6 +267,6 @@ impl BatchNormKernels for Flex {
                 });
             FlexTensor::from_data(TensorData::new(dx, x.layout().shape().clone()))
         });
-        [x_grad, gamma_grad, beta_grad]
+        [x_grad, gamma_grad, beta_grad, residual_grad]
     }
 }

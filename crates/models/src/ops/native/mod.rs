@@ -8,7 +8,7 @@ use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, backend_extension};
 use burn::tensor::ops::ConvOptions;
@@ -120,41 +120,64 @@ impl<B: ConvKernels, C: CheckpointStrategy> NativeConv for Autodiff<B, C> {
     }
 }
 
-/// Batch normalisation with the batch's own statistics (training mode), routed like
-/// [`NativeConv`]: one pass for the statistics and one for the output on flex, libtorch's
-/// `native_batch_norm` (and its backward) on LibTorch, and one autodiff node whose backward asks
-/// the inner backend for the three gradients at once.
+/// Batch normalisation with the batch's own statistics (training mode), optionally followed by a
+/// residual addition and a ReLU, routed like [`NativeConv`]: one pass for the statistics and one
+/// for the output on flex, libtorch's `native_batch_norm` (and its backward) on LibTorch, and
+/// one autodiff node whose backward asks the inner backend for every gradient at once.
 #[backend_extension(Autodiff, Flex: cfg(feature = "flex"), LibTorch: cfg(feature = "tch"))]
 pub trait NativeBatchNorm: Backend {
-    /// `(output, mean, biased variance)` of Burn's `ModuleOps::batch_norm_train`: `x` is
-    /// `[batch, channels, ...]`, the rest `[channels]`. Only `output` carries gradients.
+    /// `(output, mean, biased variance)`, where `output` is `bn(x)`, or `relu(bn(x))` if
+    /// `relu`, and `mean` and the variance are those of Burn's `ModuleOps::batch_norm_train`:
+    /// `x` is `[batch, channels, ...]`, `gamma` and `beta` `[channels]`. Only `output` carries
+    /// gradients.
     fn native_batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        relu: bool,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// [`NativeBatchNorm::native_batch_norm_train`] with a residual added before the ReLU:
+    /// `output` is `bn(x) + residual`, or `relu(bn(x) + residual)` if `relu` (the end of a
+    /// ResNet block); `residual` has the shape of `x`.
+    fn native_batch_norm_add_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        relu: bool,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// What follows the normalisation in a [`NativeBatchNorm`] call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BatchNormTail {
+    pub(crate) epsilon: f64,
+    pub(crate) relu: bool,
 }
 
 /// What a backend must provide for [`NativeBatchNorm`]'s autodiff implementation.
 pub(crate) trait BatchNormKernels: Backend {
     /// `[output, mean, variance]` and what [`BatchNormKernels::batch_norm_gradients`] will need;
-    /// `track` says which of `x`, `gamma`, `beta` will want a gradient.
+    /// `track` says which of `x`, `gamma`, `beta` and `residual` will want a gradient.
     fn batch_norm_forward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
-        epsilon: f64,
-        track: [bool; 3],
+        residual: Option<FloatTensor<Self>>,
+        tail: BatchNormTail,
+        track: [bool; 4],
     ) -> ([FloatTensor<Self>; 3], Vec<FloatTensor<Self>>);
 
-    /// The gradients of `x`, `gamma` and `beta` asked for by `wanted`.
+    /// The gradients of `x`, `gamma`, `beta` and `residual` asked for by `wanted`.
     fn batch_norm_gradients(
         saved: Vec<FloatTensor<Self>>,
         output_grad: FloatTensor<Self>,
-        epsilon: f64,
-        wanted: [bool; 3],
-    ) -> [Option<FloatTensor<Self>>; 3];
+        tail: BatchNormTail,
+        wanted: [bool; 4],
+    ) -> [Option<FloatTensor<Self>>; 4];
 }
 
 /// [`NativeBatchNorm::native_batch_norm_train`] outside autodiff: the kernels' forward, with
@@ -163,27 +186,83 @@ pub(crate) fn batch_norm_untracked<B: BatchNormKernels>(
     x: FloatTensor<B>,
     gamma: FloatTensor<B>,
     beta: FloatTensor<B>,
+    residual: Option<FloatTensor<B>>,
+    relu: bool,
     epsilon: f64,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let ([output, mean, variance], _) = B::batch_norm_forward(x, gamma, beta, epsilon, [false; 3]);
+    let tail = BatchNormTail { epsilon, relu };
+    let ([output, mean, variance], _) =
+        B::batch_norm_forward(x, gamma, beta, residual, tail, [false; 4]);
     (output, mean, variance)
 }
 
 #[derive(Debug)]
 struct BatchNormBackward;
 
-impl<B: BatchNormKernels> Backward<B, 3> for BatchNormBackward {
-    type State = (Vec<FloatTensor<B>>, f64);
+/// One node for both arities: `x`, `gamma`, `beta`, and the residual when there is one.
+impl<B: BatchNormKernels, const N: usize> Backward<B, N> for BatchNormBackward {
+    type State = (Vec<FloatTensor<B>>, BatchNormTail);
 
     fn backward(
         self,
-        ops: Ops<Self::State, 3>,
+        ops: Ops<Self::State, N>,
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        backward_all::<B, _, 3>(ops, grads, |(saved, epsilon), output_grad, wanted| {
-            B::batch_norm_gradients(saved, output_grad, epsilon, wanted)
+        backward_all::<B, _, N>(ops, grads, |(saved, tail), output_grad, wanted| {
+            let wanted = std::array::from_fn(|i| wanted.get(i).copied().unwrap_or(false));
+            let mut gradients =
+                B::batch_norm_gradients(saved, output_grad, tail, wanted).into_iter();
+            std::array::from_fn(|_| gradients.next().flatten())
         });
+    }
+}
+
+/// `x`, `gamma`, `beta` and the residual, if any.
+type BatchNormInputs<B> = (
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+    Option<FloatTensor<B>>,
+);
+
+/// `(output, mean, variance)`.
+type Three<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+
+/// The autodiff side of [`NativeBatchNorm`] with `N` parents (3 or 4).
+fn batch_norm_node<B: BatchNormKernels, C: CheckpointStrategy, const N: usize>(
+    nodes: [NodeGuard; N],
+    track: [bool; 4],
+    inputs: BatchNormInputs<B>,
+    tail: BatchNormTail,
+) -> Three<Autodiff<B, C>>
+where
+    BatchNormBackward: Backward<B, N, State = (Vec<FloatTensor<B>>, BatchNormTail)>,
+{
+    let (x, gamma, beta, residual) = inputs;
+    match BatchNormBackward
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let ([output, mean, variance], saved) =
+                B::batch_norm_forward(x, gamma, beta, residual, tail, track);
+            (
+                prep.finish((saved, tail), output),
+                <FloatTensor<Autodiff<B, C>>>::new(mean),
+                <FloatTensor<Autodiff<B, C>>>::new(variance),
+            )
+        }
+        OpsKind::UnTracked(prep) => {
+            let (output, mean, variance) =
+                batch_norm_untracked::<B>(x, gamma, beta, residual, tail.relu, tail.epsilon);
+            (
+                prep.finish(output),
+                <FloatTensor<Autodiff<B, C>>>::new(mean),
+                <FloatTensor<Autodiff<B, C>>>::new(variance),
+            )
+        }
     }
 }
 
@@ -192,41 +271,41 @@ impl<B: BatchNormKernels, C: CheckpointStrategy> NativeBatchNorm for Autodiff<B,
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        relu: bool,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let track = [x.is_tracked(), gamma.is_tracked(), beta.is_tracked()];
-        match BatchNormBackward
-            .prepare::<C>([x.node(), gamma.node(), beta.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let ([output, mean, variance], saved) = B::batch_norm_forward(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                    track,
-                );
-                (
-                    prep.finish((saved, epsilon), output),
-                    <FloatTensor<Self>>::new(mean),
-                    <FloatTensor<Self>>::new(variance),
-                )
-            }
-            OpsKind::UnTracked(prep) => {
-                let result = B::batch_norm_train(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
-                (
-                    prep.finish(result.output),
-                    <FloatTensor<Self>>::new(result.mean),
-                    <FloatTensor<Self>>::new(result.variance),
-                )
-            }
-        }
+        let track = [x.is_tracked(), gamma.is_tracked(), beta.is_tracked(), false];
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        let inputs = (
+            x.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
+            None,
+        );
+        batch_norm_node::<B, C, 3>(nodes, track, inputs, BatchNormTail { epsilon, relu })
+    }
+
+    fn native_batch_norm_add_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        relu: bool,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let track = [
+            x.is_tracked(),
+            gamma.is_tracked(),
+            beta.is_tracked(),
+            residual.is_tracked(),
+        ];
+        let nodes = [x.node(), gamma.node(), beta.node(), residual.node()];
+        let inputs = (
+            x.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
+            Some(residual.into_primitive()),
+        );
+        batch_norm_node::<B, C, 4>(nodes, track, inputs, BatchNormTail { epsilon, relu })
     }
 }

@@ -6,6 +6,11 @@
 //! to the output is `output_grad`. libtorch then calls the same `convolution_backward` (oneDNN
 //! on a CPU, cuDNN on CUDA) as a PyTorch training step. The output handed back to Burn is
 //! detached, so nothing else Burn does on LibTorch records a graph.
+//!
+//! The convolution's input and weight go to libtorch channels last (`[N, C, H, W]` with strides
+//! `[H·W·C, 1, W·C, C]`, PyTorch's `torch.channels_last`): the same shapes for Burn, a faster
+//! layout for oneDNN. Batch norm records `native_batch_norm`, then the residual addition and an
+//! in-place ReLU when asked for, in the same graph.
 
 use burn::backend::LibTorch;
 use burn::backend::libtorch::TchTensor;
@@ -13,7 +18,7 @@ use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::ops::ConvOptions;
 
-use super::{BatchNormKernels, ConvKernels, NativeBatchNorm, NativeConv};
+use super::{BatchNormKernels, BatchNormTail, ConvKernels, NativeBatchNorm, NativeConv};
 
 impl NativeConv for LibTorch {
     fn native_conv2d(
@@ -35,6 +40,40 @@ fn leaf(tensor: &TchTensor, track: bool) -> tch::Tensor {
     }
 }
 
+/// Whether `tensor` (4-D) is laid out channels last: `[N, C, H, W]` with strides
+/// `[H·W·C, 1, W·C, C]`.
+fn is_channels_last(tensor: &tch::Tensor) -> bool {
+    let size = tensor.size();
+    let stride = tensor.stride();
+    size.len() == 4 && {
+        let [_, c, _, w] = [size[0], size[1], size[2], size[3]];
+        (c == 1 || stride[1] == 1)
+            && (w == 1 || stride[3] == c)
+            && stride[2] == w * c
+            && stride[0] == size[2] * w * c
+    }
+}
+
+/// [`leaf`], laid out channels last (a copy unless it already is): oneDNN convolves NHWC data
+/// without reordering it to its blocked layout and back, which made the whole SimSiam ResNet-18
+/// step 10 % faster on tch (docs/benchmarks.md). The output, and so the batch norms, ReLUs and
+/// additions after it, stay channels last; the gradients come back in the inputs' layout.
+fn leaf_channels_last(tensor: &TchTensor, track: bool) -> tch::Tensor {
+    let data = tensor.tensor.detach();
+    let data = if is_channels_last(&data) {
+        data
+    } else {
+        data.permute([0, 2, 3, 1])
+            .contiguous()
+            .permute([0, 3, 1, 2])
+    };
+    if track {
+        data.set_requires_grad(true)
+    } else {
+        data
+    }
+}
+
 fn to_i64(values: [usize; 2]) -> [i64; 2] {
     values.map(|value| value as i64)
 }
@@ -46,8 +85,8 @@ impl ConvKernels for LibTorch {
         options: &ConvOptions<2>,
         track: [bool; 2],
     ) -> (FloatTensor<Self>, Vec<FloatTensor<Self>>) {
-        let x_leaf = leaf(&x, track[0]);
-        let weight_leaf = leaf(&weight, track[1]);
+        let x_leaf = leaf_channels_last(&x, track[0]);
+        let weight_leaf = leaf_channels_last(&weight, track[1]);
         let graph = tch::with_grad(|| {
             tch::Tensor::conv2d(
                 &x_leaf,
@@ -111,9 +150,21 @@ impl NativeBatchNorm for LibTorch {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        relu: bool,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        super::batch_norm_untracked::<Self>(x, gamma, beta, epsilon)
+        super::batch_norm_untracked::<Self>(x, gamma, beta, None, relu, epsilon)
+    }
+
+    fn native_batch_norm_add_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        relu: bool,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        super::batch_norm_untracked::<Self>(x, gamma, beta, Some(residual), relu, epsilon)
     }
 }
 
@@ -122,35 +173,47 @@ impl BatchNormKernels for LibTorch {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
-        epsilon: f64,
-        track: [bool; 3],
+        residual: Option<FloatTensor<Self>>,
+        tail: BatchNormTail,
+        track: [bool; 4],
     ) -> ([FloatTensor<Self>; 3], Vec<FloatTensor<Self>>) {
         let leaves = [
             leaf(&x, track[0]),
             leaf(&gamma, track[1]),
             leaf(&beta, track[2]),
         ];
+        let residual_leaf = residual.as_ref().map(|r| leaf(r, track[3]));
         let (graph, mean, inv_std) = tch::with_grad(|| {
-            leaves[0].native_batch_norm(
+            let (output, mean, inv_std) = leaves[0].native_batch_norm(
                 Some(&leaves[1]),
                 Some(&leaves[2]),
                 None::<&tch::Tensor>,
                 None::<&tch::Tensor>,
                 true,
                 0.0,
-                epsilon,
-            )
+                tail.epsilon,
+            );
+            let mut output = match &residual_leaf {
+                Some(residual) => output + residual,
+                None => output,
+            };
+            // In place, as torchvision's ReLU(inplace=True): libtorch's batch-norm backward
+            // needs its input, not its output.
+            if tail.relu {
+                let _ = output.relu_();
+            }
+            (output, mean, inv_std)
         });
         // libtorch keeps 1/√(var + ε); the biased variance is what Burn's op returns. The mean
         // is a copy: the graph saved its own, and Burn may write into a tensor it holds alone.
-        let variance = inv_std.detach().pow_tensor_scalar(-2.0) - epsilon;
+        let variance = inv_std.detach().pow_tensor_scalar(-2.0) - tail.epsilon;
         let outputs = [
             TchTensor::new(graph.detach()),
             TchTensor::new(mean.detach().copy()),
             TchTensor::new(variance),
         ];
         let [x_leaf, gamma_leaf, beta_leaf] = leaves;
-        let saved = vec![
+        let mut saved = vec![
             TchTensor::new(graph),
             TchTensor::new(x_leaf),
             TchTensor::new(gamma_leaf),
@@ -159,16 +222,32 @@ impl BatchNormKernels for LibTorch {
             gamma,
             beta,
         ];
+        if let (Some(residual_leaf), Some(residual)) = (residual_leaf, residual) {
+            saved.extend([TchTensor::new(residual_leaf), residual]);
+        }
         (outputs, saved)
     }
 
     fn batch_norm_gradients(
         saved: Vec<FloatTensor<Self>>,
         output_grad: FloatTensor<Self>,
-        _epsilon: f64,
-        wanted: [bool; 3],
-    ) -> [Option<FloatTensor<Self>>; 3] {
-        let leaves = [&saved[1].tensor, &saved[2].tensor, &saved[3].tensor];
+        _tail: BatchNormTail,
+        wanted: [bool; 4],
+    ) -> [Option<FloatTensor<Self>>; 4] {
+        // The residual's leaf, when there is one, follows Burn's own x, gamma and beta.
+        let residual = saved.get(7).map_or(&saved[1].tensor, |leaf| &leaf.tensor);
+        let leaves = [
+            &saved[1].tensor,
+            &saved[2].tensor,
+            &saved[3].tensor,
+            residual,
+        ];
+        let wanted = [
+            wanted[0],
+            wanted[1],
+            wanted[2],
+            wanted[3] && saved.len() > 7,
+        ];
         graph_gradients(&saved[0].tensor, leaves, &output_grad.tensor, wanted)
     }
 }
