@@ -7,15 +7,16 @@
 //! burn-tch has a convolution backward of its own, and both run batch norm as a dozen generic
 //! tensor operations. [`conv2d`] and [`batch_norm_train`] route these to kernels of our own
 //! through Burn's `#[backend_extension]`, with a hand-written backward (`NativeConv`,
-//! `NativeBatchNorm`):
+//! `NativeBatchNorm`). [`batch_norm_train_add_relu`] and [`batch_norm_relu`] take what a ResNet
+//! does after a batch norm, `relu(bn(x) + residual)`, into the same kernel and autodiff node.
 //!
 //! - **flex**: the forward and the weight gradient are im2col + flex's `gemm` (the way PyTorch's
 //!   `slow_conv2d` and Caffe compute them), the input gradient flex's transposed convolution;
 //!   batch norm takes two passes each way, one rayon task per channel or plane.
 //! - **LibTorch**: the forward records libtorch's autograd graph for this one operation, and the
-//!   backward runs it, so the gradients come from libtorch's `convolution_backward` and
-//!   `native_batch_norm_backward` (oneDNN on a CPU, cuDNN on CUDA): the kernels PyTorch itself
-//!   trains with.
+//!   backward runs it, so the gradients come from libtorch's `convolution_backward`,
+//!   `native_batch_norm_backward` and `threshold_backward` (oneDNN on a CPU, cuDNN on CUDA): the
+//!   kernels PyTorch itself trains with. Convolutions run channels last.
 //!
 //! Every other backend (wgpu, CUDA through CubeCL), a grouped convolution and an asymmetric
 //! padding keep Burn's ops. Values and gradients are Burn's to float rounding;
