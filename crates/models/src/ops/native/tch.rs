@@ -123,6 +123,15 @@ impl ConvKernels for LibTorch {
     }
 }
 
+/// `tensor`'s dimensions from the largest stride to the smallest: the permutation under which a
+/// dense tensor reads as one contiguous run.
+fn memory_order(tensor: &tch::Tensor) -> Vec<i64> {
+    let strides = tensor.stride();
+    let mut order: Vec<i64> = (0..strides.len() as i64).collect();
+    order.sort_by_key(|&dim| std::cmp::Reverse(strides[dim as usize]));
+    order
+}
+
 /// The gradients of the `wanted` leaves from a libtorch graph ending at `graph`, given the
 /// gradient of `graph` (the backward of `sum(graph · output_grad)`).
 fn graph_gradients<const N: usize>(
@@ -139,7 +148,12 @@ fn graph_gradients<const N: usize>(
     if inputs.is_empty() {
         return [(); N].map(|()| None);
     }
-    let root = tch::with_grad(|| (graph * output_grad).sum(graph.kind()));
+    // `graph · output_grad` as one dot product over both in `graph`'s memory order (a view when
+    // the two share their layout, as channels-last activations and their gradients do): one read
+    // of each, where `sum(graph * output_grad)` wrote and read a third tensor.
+    let order = memory_order(graph);
+    let flat = |tensor: &tch::Tensor| tensor.permute(&order).reshape([-1]);
+    let root = tch::with_grad(|| flat(graph).dot(&flat(output_grad)));
     let mut gradients = tch::Tensor::run_backward(&[root], &inputs, false, false).into_iter();
     wanted
         .map(|want| want.then(|| TchTensor::new(gradients.next().expect("one gradient per input"))))
