@@ -9,8 +9,8 @@
 //!
 //! On a CPU, the convolution's input and weight go to libtorch channels last (`[N, C, H, W]` with
 //! strides `[H·W·C, 1, W·C, C]`, PyTorch's `torch.channels_last`): the same shapes for Burn, a
-//! faster layout for oneDNN. Batch norm records `native_batch_norm`, then the residual addition and an
-//! in-place ReLU when asked for, in the same graph.
+//! faster layout for oneDNN. Batch norm records `native_batch_norm`, then the residual addition
+//! and an in-place ReLU when asked for, in the same graph.
 
 use burn::backend::LibTorch;
 use burn::backend::libtorch::TchTensor;
@@ -56,8 +56,9 @@ fn is_channels_last(tensor: &tch::Tensor) -> bool {
 
 /// [`leaf`], laid out channels last on a CPU (a copy unless it already is): oneDNN convolves
 /// NHWC data without reordering it to its blocked layout and back, which made the whole SimSiam
-/// ResNet-18 step 10 % faster on tch (docs/benchmarks.md). The output, and so the batch norms, ReLUs and
-/// additions after it, stay channels last; the gradients come back in the inputs' layout.
+/// ResNet-18 step 10 % faster on tch (docs/benchmarks.md). The output, and so the batch norms,
+/// ReLUs and additions after it, stay channels last; the gradients come back in the inputs'
+/// layout.
 fn leaf_channels_last(tensor: &TchTensor, track: bool) -> tch::Tensor {
     let data = tensor.tensor.detach();
     // On a CPU only: cuDNN's float32 convolutions were not measured channels last here.
