@@ -375,3 +375,30 @@ fn a_wrong_gradient_is_caught() {
     wrong[3] += 1e-2;
     assert_close("w_grad", &wrong, &floats(case, "w_grad"));
 }
+
+/// A residual of another shape is refused by name, on every backend, before any kernel runs
+/// (Burn's addition would broadcast it; the fused kernel does not).
+#[test]
+fn a_residual_of_another_shape_is_refused() {
+    for spec in [DeviceSpec::Flex, DeviceSpec::Tch, DeviceSpec::Wgpu]
+        .into_iter()
+        .filter(|s| s.is_compiled())
+    {
+        let device = device(spec);
+        let x = Tensor::<4>::ones([2, 3, 4, 4], &device);
+        let residual = Tensor::<4>::ones([1, 3, 4, 4], &device);
+        let (gamma, beta) = (Tensor::ones([3], &device), Tensor::zeros([3], &device));
+        let result = std::panic::catch_unwind(|| {
+            batch_norm_train_add_relu(x, gamma, beta, Some(residual), true, 1e-5)
+        });
+        let message = result.expect_err("a mismatched residual panics");
+        let message = message
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        assert!(
+            message.contains("the residual must have the input's shape"),
+            "{spec}: {message}"
+        );
+    }
+}

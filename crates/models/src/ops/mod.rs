@@ -141,6 +141,9 @@ pub fn batch_norm_train<const D: usize>(
 /// [`batch_norm_train`] whose output is `bn(x) + residual` (when given), then its ReLU if
 /// `relu`: one native kernel for the three on flex and LibTorch, whose backward goes through the
 /// ReLU's mask, the addition and the batch norm in one autodiff node; Burn's three ops elsewhere.
+///
+/// # Panics
+/// If `residual`'s shape is not `x`'s (no broadcasting).
 pub fn batch_norm_train_add_relu<const D: usize>(
     x: Tensor<D>,
     gamma: Tensor<1>,
@@ -149,6 +152,13 @@ pub fn batch_norm_train_add_relu<const D: usize>(
     relu: bool,
     epsilon: f64,
 ) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
+    if let Some(residual) = &residual {
+        assert_eq!(
+            residual.dims(),
+            x.dims(),
+            "ops::batch_norm_train_add_relu: the residual must have the input's shape"
+        );
+    }
     #[cfg(any(feature = "flex", feature = "tch"))]
     if native_batch_norm_applies(&x.device()) {
         use burn::backend::Dispatch;
@@ -212,6 +222,9 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
 /// by what a ResNet puts after it (torchvision's `out = bn2(conv2(out)); out += identity;
 /// out = relu(out)`, or `relu(bn1(conv1(x)))`), in one native kernel on flex and LibTorch,
 /// whose backward goes through the ReLU's mask and the batch norm in one node.
+///
+/// # Panics
+/// If `residual`'s shape is not `x`'s (no broadcasting).
 pub fn batch_norm_relu<const D: usize>(
     bn: &BatchNorm,
     x: Tensor<D>,
