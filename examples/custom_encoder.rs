@@ -10,9 +10,9 @@ use selfsup::burn::nn::conv::{Conv2d, Conv2dConfig};
 use selfsup::burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use selfsup::burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use selfsup::burn::prelude::*;
-use selfsup::burn::tensor::activation::relu;
 use selfsup::data::{ByolTransform, CifarDataset, Split, class_balanced_subset};
 use selfsup::data::{default_cache_dir, download_cifar10};
+use selfsup::models::ops::{batch_norm_relu, conv2d_forward};
 use selfsup::models::{Encoder, EncoderConfig};
 use selfsup::train::{ByolConfig, ByolMethod, TrainData, Trainer, TrainingConfig, load_encoder};
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,11 @@ pub struct VggLite {
 impl Encoder for VggLite {
     fn forward_features(&self, mut x: Tensor<4>) -> Tensor<2> {
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
-            x = self.pool.forward(relu(norm.forward(conv.forward(x))));
+            // `relu(norm.forward(conv.forward(x)))`, on selfsup's native kernels where the
+            // backend has them (flex, tch) and on Burn's ops elsewhere.
+            x = self
+                .pool
+                .forward(batch_norm_relu(norm, conv2d_forward(conv, x), None));
         }
         x.mean_dim(3).mean_dim(2).flatten(1, 3)
     }

@@ -402,3 +402,57 @@ fn a_residual_of_another_shape_is_refused() {
         );
     }
 }
+
+/// `ops::conv2d_forward` is Burn's `Conv2d::forward` for every padding configuration, `Same`
+/// included: symmetric for odd kernels (through the native kernel on flex and tch), asymmetric
+/// for even ones (Burn's op), with strides that leave a remainder. Values and gradients.
+#[test]
+fn conv2d_forward_is_burns_layer_for_every_padding() {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use selfsup::models::ops::conv2d_forward;
+    let paddings = [
+        PaddingConfig2d::Same,
+        PaddingConfig2d::Valid,
+        PaddingConfig2d::Explicit(1, 2, 1, 2),
+    ];
+    for spec in [DeviceSpec::Flex, DeviceSpec::Tch, DeviceSpec::Wgpu]
+        .into_iter()
+        .filter(|s| s.is_compiled())
+    {
+        let device = device(spec);
+        for kernel in [[3, 3], [2, 2], [3, 2]] {
+            for stride in [[1, 1], [2, 2]] {
+                for padding in paddings.clone() {
+                    let what = format!("{spec} kernel {kernel:?} stride {stride:?} {padding:?}");
+                    let conv = Conv2dConfig::new([3, 4], kernel)
+                        .with_stride(stride)
+                        .with_padding(padding)
+                        .init(&device);
+                    let x = Tensor::<4>::random(
+                        [2, 3, 7, 6],
+                        burn::tensor::Distribution::Default,
+                        &device,
+                    )
+                    .require_grad();
+                    let run = |y: Tensor<4>| {
+                        let r = y.clone().cos();
+                        let grads = (y.clone() * r).sum().backward();
+                        let weight = conv.weight.grad(&grads).expect("a weight gradient");
+                        let input = x.grad(&grads).expect("an input gradient");
+                        (y.dims(), [values(y), values(weight), values(input)])
+                    };
+                    let (dims, ours) = run(conv2d_forward(&conv, x.clone()));
+                    let (burn_dims, burns) = run(conv.forward(x.clone()));
+                    assert_eq!(dims, burn_dims, "{what}: output shape");
+                    for (key, (a, b)) in ["y", "w_grad", "x_grad"]
+                        .iter()
+                        .zip(ours.iter().zip(&burns))
+                    {
+                        assert_close(&format!("{what} {key}"), a, b);
+                    }
+                }
+            }
+        }
+    }
+}

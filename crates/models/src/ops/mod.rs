@@ -109,13 +109,20 @@ pub fn conv2d(
     burn::tensor::module::conv2d(x, weight, bias, options)
 }
 
-/// [`Conv2d::forward`] through [`conv2d`]: the module's weight, bias, stride, dilation and groups.
-/// `PaddingConfig2d::Same` (which can be asymmetric) keeps [`Conv2d::forward`].
+/// [`Conv2d::forward`] through [`conv2d`]: the module's weight, bias, stride, padding, dilation
+/// and groups. `PaddingConfig2d::Same` is worked out as Burn's layer does; where it comes out
+/// asymmetric (an even kernel), [`conv2d`] keeps Burn's op.
 pub fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        PaddingConfig2d::Same => return conv.forward(x),
+        PaddingConfig2d::Same => {
+            let [_, _, height, width] = x.dims();
+            [
+                same_padding(conv.kernel_size[0], conv.stride[0], height),
+                same_padding(conv.kernel_size[1], conv.stride[1], width),
+            ]
+        }
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
     conv2d(
@@ -124,6 +131,17 @@ pub fn conv2d_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         conv.bias.as_ref().map(|bias| bias.val()),
         options,
     )
+}
+
+/// `(before, after)` padding that keeps `⌈size / stride⌉` outputs, the larger half after: Burn
+/// 0.22's `PaddingConfig2d::Same` (which, like it, ignores the dilation).
+fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
+    let outputs = size.div_ceil(stride);
+    let total = match outputs {
+        0 => 0,
+        _ => ((outputs - 1) * stride + kernel).saturating_sub(size),
+    };
+    (total / 2, total - total / 2)
 }
 
 /// Batch normalisation with the batch's statistics, Burn's
