@@ -3,8 +3,10 @@
 //! Burn's generic formulas take a dozen tensor operations.
 //!
 //! Forward: the per-channel mean, then the biased variance around it (two reads of `x`, sums of
-//! one plane in `f32`, across planes in `f64`), then `y = x·scale + shift`.
-//! Backward, with `x̂ = (x − mean)·inv_std` and `M` values per channel:
+//! one plane in `f32`, across planes in `f64`), then `y = x·scale + shift`, plus the residual and
+//! through the ReLU in the same pass when asked for.
+//! Backward, with `x̂ = (x − mean)·inv_std` and `M` values per channel: `dy` is first masked where
+//! the ReLU's output was not positive (it is then also the residual's gradient), and
 //! `dβ = Σ dy`, `dγ = Σ dy·x̂`, `dx = γ·inv_std·(dy − dβ/M − x̂·dγ/M)`.
 
 use burn::backend::Flex;
