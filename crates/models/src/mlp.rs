@@ -159,14 +159,19 @@ impl MlpBlock {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let x = self.linear.forward(x);
         let x = match (&self.norm, &self.relu) {
+            // Batch norm and ReLU in one native kernel (`ops::batch_norm_relu`).
             (Some(MlpNormLayer::Affine(bn)), Some(_)) => crate::ops::batch_norm_relu(bn, x, None),
-            (Some(MlpNormLayer::Affine(bn)), None) => crate::ops::batch_norm(bn, x),
-            (Some(MlpNormLayer::NonAffine(bn)), _) => bn.forward(x),
-            (None, _) => x,
-        };
-        let x = match (&self.norm, &self.relu) {
-            (Some(MlpNormLayer::Affine(_)), _) | (_, None) => x,
-            (_, Some(relu)) => relu.forward(x),
+            (norm, relu) => {
+                let x = match norm {
+                    Some(MlpNormLayer::Affine(bn)) => crate::ops::batch_norm(bn, x),
+                    Some(MlpNormLayer::NonAffine(bn)) => bn.forward(x),
+                    None => x,
+                };
+                match relu {
+                    Some(relu) => relu.forward(x),
+                    None => x,
+                }
+            }
         };
         match &self.gelu {
             Some(gelu) => gelu.forward(x),

@@ -206,14 +206,14 @@ pub fn batch_norm_train_add_relu<const D: usize>(
     }
     let result = burn::tensor::module::batch_norm_train(x, gamma, beta, epsilon);
     (
-        then(result.output, residual, relu),
+        add_relu(result.output, residual, relu),
         result.mean,
         result.variance,
     )
 }
 
 /// `x + residual`, then the ReLU if `relu`, with Burn's ops.
-fn then<const D: usize>(x: Tensor<D>, residual: Option<Tensor<D>>, relu: bool) -> Tensor<D> {
+fn add_relu<const D: usize>(x: Tensor<D>, residual: Option<Tensor<D>>, relu: bool) -> Tensor<D> {
     let x = match residual {
         Some(residual) => x + residual,
         None => x,
@@ -258,7 +258,7 @@ fn batch_norm_layer<const D: usize>(
     relu: bool,
 ) -> Tensor<D> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
-        return then(bn.forward(x), residual, relu);
+        return add_relu(bn.forward(x), residual, relu);
     }
     let device = x.device();
     let dims = x.dims();

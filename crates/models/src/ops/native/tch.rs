@@ -32,11 +32,15 @@ impl NativeConv for LibTorch {
 
 /// A leaf sharing `tensor`'s storage, which records a graph if `track`.
 fn leaf(tensor: &TchTensor, track: bool) -> tch::Tensor {
-    let leaf = tensor.tensor.detach();
+    tracked(tensor.tensor.detach(), track)
+}
+
+/// `data`, recording a graph from here if `track`.
+fn tracked(data: tch::Tensor, track: bool) -> tch::Tensor {
     if track {
-        leaf.set_requires_grad(true)
+        data.set_requires_grad(true)
     } else {
-        leaf
+        data
     }
 }
 
@@ -69,11 +73,7 @@ fn leaf_channels_last(tensor: &TchTensor, track: bool) -> tch::Tensor {
             .contiguous()
             .permute([0, 3, 1, 2])
     };
-    if track {
-        data.set_requires_grad(true)
-    } else {
-        data
-    }
+    tracked(data, track)
 }
 
 fn to_i64(values: [usize; 2]) -> [i64; 2] {
