@@ -32,7 +32,9 @@ use selfsup::burn::tensor::activation::relu;
 use selfsup::burn::tensor::{Distribution, s};
 use selfsup::device::DeviceSpec;
 use selfsup::losses::simsiam_loss;
-use selfsup::models::ops::{batch_norm, batch_norm_train, conv2d_forward};
+use selfsup::models::ops::{
+    batch_norm, batch_norm_relu, batch_norm_train, batch_norm_train_add_relu, conv2d_forward,
+};
 use selfsup::models::{BackboneConfig, ResNetConfig, SimSiamConfig, Stem};
 use selfsup::train::OptimizerConfig;
 
@@ -220,6 +222,25 @@ fn pieces(spec: DeviceSpec, reps: usize) {
         }),
         time_ms(reps, || {
             let y = batch_norm(&bn, input.clone());
+            let grads = (y * g.clone()).sum().backward();
+            sync(input.grad(&grads).expect("an input gradient"));
+        }),
+    );
+    row(
+        "batch norm + residual + relu, [64,64,32,32]",
+        time_ms(reps, || {
+            let (y, _, _) = batch_norm_train_add_relu(
+                input.clone().inner(),
+                gamma.clone(),
+                beta.clone(),
+                Some(g_inner.clone()),
+                true,
+                1e-5,
+            );
+            sync(y)
+        }),
+        time_ms(reps, || {
+            let y = batch_norm_relu(&bn, input.clone(), Some(g.clone()));
             let grads = (y * g.clone()).sum().backward();
             sync(input.grad(&grads).expect("an input gradient"));
         }),

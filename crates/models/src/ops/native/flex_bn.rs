@@ -53,25 +53,76 @@ fn planes(tensor: &FlexTensor) -> [usize; 3] {
     ]
 }
 
+/// Independent partial sums per reduction: an `f32` sum in one accumulator is a chain of
+/// dependent additions that the compiler may not reorder, so it runs at one addition per
+/// latency; sixteen chains vectorise and keep the adders busy.
+const LANES: usize = 16;
+
+/// `Σ f(a[i])`, in [`LANES`] partial sums.
+fn sum_map(a: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let (chunks, tail) = a.as_chunks::<LANES>();
+    let mut partial = [0f32; LANES];
+    for chunk in chunks {
+        for lane in 0..LANES {
+            partial[lane] += f(chunk[lane]);
+        }
+    }
+    partial.iter().sum::<f32>() + tail.iter().map(|&v| f(v)).sum::<f32>()
+}
+
 fn vector(values: Vec<f32>) -> FlexTensor {
     let len = values.len();
     FlexTensor::from_data(TensorData::new(values, [len]))
 }
 
-/// Σ over every plane of channel `c` of `f(plane of a, plane of b)`, in `f64` across planes.
-fn channel_sum(
-    a: &[f32],
-    b: &[f32],
-    [batch, channels, plane]: [usize; 3],
-    c: usize,
-    f: impl Fn(&[f32], &[f32]) -> f32,
-) -> f64 {
-    (0..batch)
-        .map(|n| {
-            let at = (n * channels + c) * plane;
-            f64::from(f(&a[at..at + plane], b.get(at..at + plane).unwrap_or(&[])))
-        })
-        .sum()
+/// Planes per rayon task: enough for some 4 096 values, so that small planes (ResNet's last
+/// stage, or the `[N, C]` input of an MLP's batch norm) do not become one task each.
+fn min_planes_per_task(plane: usize) -> usize {
+    (4096 / plane.max(1)).max(1)
+}
+
+/// `(Σ g, Σ g·(x − mean))` over one plane, in [`LANES`] partial sums each, where `g` is zero
+/// wherever the ReLU's output `y`, when given, is not positive.
+fn grad_sums(g: &[f32], y: Option<&[f32]>, x: &[f32], mean: f32) -> (f32, f32) {
+    let n = g.len();
+    let (gc, g_tail) = g.as_chunks::<LANES>();
+    let (xc, x_tail) = x[..n].as_chunks::<LANES>();
+    let (mut sum, mut dot) = ([0f32; LANES], [0f32; LANES]);
+    let (mut tail_sum, mut tail_dot) = (0f32, 0f32);
+    let pass = |g: f32, y: f32| if y <= 0.0 { 0.0 } else { g };
+    match y {
+        Some(y) => {
+            let (yc, y_tail) = y[..n].as_chunks::<LANES>();
+            for ((g, y), x) in gc.iter().zip(yc).zip(xc) {
+                for lane in 0..LANES {
+                    let g = pass(g[lane], y[lane]);
+                    sum[lane] += g;
+                    dot[lane] += g * (x[lane] - mean);
+                }
+            }
+            for ((&g, &y), &x) in g_tail.iter().zip(y_tail).zip(x_tail) {
+                let g = pass(g, y);
+                tail_sum += g;
+                tail_dot += g * (x - mean);
+            }
+        }
+        None => {
+            for (g, x) in gc.iter().zip(xc) {
+                for lane in 0..LANES {
+                    sum[lane] += g[lane];
+                    dot[lane] += g[lane] * (x[lane] - mean);
+                }
+            }
+            for (&g, &x) in g_tail.iter().zip(x_tail) {
+                tail_sum += g;
+                tail_dot += g * (x - mean);
+            }
+        }
+    }
+    (
+        sum.iter().sum::<f32>() + tail_sum,
+        dot.iter().sum::<f32>() + tail_dot,
+    )
 }
 
 impl BatchNormKernels for Flex {
@@ -113,15 +164,26 @@ impl BatchNormKernels for Flex {
         let [batch, channels, plane] = shape;
         let count = (batch * plane) as f64;
         let xs = f32s(&x);
+        // Per plane, its mean and the sum of squared deviations from it (the plane is read twice
+        // while it is in cache); per channel, Chan et al.'s combination of them in `f64`.
+        let width = plane.max(1);
+        let plane_stats: Vec<(f64, f64)> = xs
+            .par_chunks(width)
+            .with_min_len(min_planes_per_task(width))
+            .map(|values| {
+                let mean = sum_map(values, |v| v) / width as f32;
+                let m2 = sum_map(values, |v| (v - mean) * (v - mean));
+                (f64::from(mean), f64::from(m2))
+            })
+            .collect();
         let stats: Vec<(f32, f32)> = (0..channels)
-            .into_par_iter()
             .map(|c| {
-                let mean = channel_sum(xs, &[], shape, c, |p, _| p.iter().sum()) / count;
-                let m = mean as f32;
-                let variance = channel_sum(xs, &[], shape, c, |p, _| {
-                    p.iter().map(|v| (v - m) * (v - m)).sum()
-                }) / count;
-                (m, variance as f32)
+                let of_channel = || (0..batch).map(|n| plane_stats[n * channels + c]);
+                let mean = of_channel().map(|(m, _)| m).sum::<f64>() * plane as f64 / count;
+                let m2: f64 = of_channel()
+                    .map(|(m, m2)| m2 + plane as f64 * (m - mean) * (m - mean))
+                    .sum();
+                (mean as f32, (m2 / count) as f32)
             })
             .collect();
         let (gs, bs) = (f32s(&gamma), f32s(&beta));
@@ -139,7 +201,6 @@ impl BatchNormKernels for Flex {
         let relu = tail.relu;
         let act = move |v: f32| if relu && v <= 0.0 { 0.0 } else { v };
         let mut out = vec![0f32; xs.len()];
-        let width = plane.max(1);
         out.par_chunks_mut(width)
             .zip(xs.par_chunks(width))
             .enumerate()
@@ -196,79 +257,137 @@ impl BatchNormKernels for Flex {
                 wanted[3].then_some(dy),
             ];
         }
-        // The gradient at the normalisation's output (and the residual's): through the ReLU's
-        // mask, where the output is positive.
+        // The gradient at the normalisation's output (and the residual's) is `dy` through the
+        // ReLU's mask, where the output is positive: applied on the fly in both passes below,
+        // and written out for the residual in the second.
         let dy = contiguous_f32(&output_grad);
-        let dy = match relu_output {
-            Some(output) => {
-                let output = contiguous_f32(&output);
-                let mut masked = vec![0f32; f32s(&dy).len()];
-                masked
-                    .par_chunks_mut(1 << 16)
-                    .zip(
-                        f32s(&dy)
-                            .par_chunks(1 << 16)
-                            .zip(f32s(&output).par_chunks(1 << 16)),
-                    )
-                    .for_each(|(dst, (g, y))| {
-                        for ((d, g), y) in dst.iter_mut().zip(g).zip(y) {
-                            *d = if *y <= 0.0 { 0.0 } else { *g };
-                        }
-                    });
-                FlexTensor::from_data(TensorData::new(masked, dy.layout().shape().clone()))
-            }
-            None => dy,
-        };
-        let residual_grad = wanted[3].then(|| dy.clone());
+        let output = relu_output.as_ref().map(contiguous_f32);
+        let (xs, dys, ys) = (f32s(&x), f32s(&dy), output.as_ref().map(f32s));
         let shape = planes(&x);
         let [batch, channels, plane] = shape;
+        let width = plane.max(1);
         let count = (batch * plane) as f32;
-        let (xs, dys) = (f32s(&x), f32s(&dy));
         let (gs, means, variances) = (f32s(&gamma), f32s(&mean), f32s(&variance));
         let inv_std: Vec<f32> = variances
             .iter()
             .map(|v| 1.0 / (v + epsilon as f32).sqrt())
             .collect();
-        // Per channel: Σ dy and Σ dy·(x − mean).
-        let sums: Vec<(f32, f32)> = (0..channels)
+        // Per plane Σ dy and Σ dy·(x − mean); per channel, their sums in `f64`.
+        let plane_sums: Vec<(f32, f32)> = (0..xs.len() / width)
             .into_par_iter()
+            .with_min_len(min_planes_per_task(width))
+            .map(|index| {
+                let at = index * width;
+                let (g, x) = (&dys[at..at + width], &xs[at..at + width]);
+                grad_sums(
+                    g,
+                    ys.map(|ys| &ys[at..at + width]),
+                    x,
+                    means[index % channels],
+                )
+            })
+            .collect();
+        let sums: Vec<(f32, f32)> = (0..channels)
             .map(|c| {
-                let m = means[c];
-                let sum_dy = channel_sum(dys, &[], shape, c, |p, _| p.iter().sum());
-                let sum_dy_xmu = channel_sum(dys, xs, shape, c, |g, x| {
-                    g.iter().zip(x).map(|(g, x)| g * (x - m)).sum()
-                });
+                let of_channel = || (0..batch).map(|n| plane_sums[n * channels + c]);
+                let sum_dy: f64 = of_channel().map(|(s, _)| f64::from(s)).sum();
+                let sum_dy_xmu: f64 = of_channel().map(|(_, s)| f64::from(s)).sum();
                 (sum_dy as f32, sum_dy_xmu as f32)
             })
             .collect();
         let gamma_grad =
             wanted[1].then(|| vector(sums.iter().zip(&inv_std).map(|(s, i)| s.1 * i).collect()));
         let beta_grad = wanted[2].then(|| vector(sums.iter().map(|s| s.0).collect()));
-        let x_grad = wanted[0].then(|| {
-            // dx = a·dy + b·x + d per channel.
-            let coefficients: Vec<(f32, f32, f32)> = (0..channels)
-                .map(|c| {
-                    let (sum_dy, sum_dy_xmu) = sums[c];
-                    let a = gs[c] * inv_std[c];
-                    let b = -a * inv_std[c] * inv_std[c] * sum_dy_xmu / count;
-                    (a, b, -a * sum_dy / count - b * means[c])
-                })
-                .collect();
-            let mut dx = vec![0f32; xs.len()];
-            dx.par_chunks_mut(plane.max(1))
-                .zip(
-                    dys.par_chunks(plane.max(1))
-                        .zip(xs.par_chunks(plane.max(1))),
-                )
-                .enumerate()
-                .for_each(|(index, (dst, (g, x)))| {
-                    let (a, b, d) = coefficients[index % channels];
-                    for ((dst, g), x) in dst.iter_mut().zip(g).zip(x) {
-                        *dst = a * g + b * x + d;
-                    }
+        // dx = a·dy + b·x + d per channel.
+        let coefficients: Vec<(f32, f32, f32)> = (0..channels)
+            .map(|c| {
+                let (sum_dy, sum_dy_xmu) = sums[c];
+                let a = gs[c] * inv_std[c];
+                let b = -a * inv_std[c] * inv_std[c] * sum_dy_xmu / count;
+                (a, b, -a * sum_dy / count - b * means[c])
+            })
+            .collect();
+        let shape_of = || x.layout().shape().clone();
+        let tensor = |values: Vec<f32>| FlexTensor::from_data(TensorData::new(values, shape_of()));
+        match (wanted[0], wanted[3], ys) {
+            // Without a ReLU the residual's gradient is `dy` itself.
+            (_, _, None) => {
+                let x_grad = wanted[0].then(|| {
+                    let mut dx = vec![0f32; xs.len()];
+                    dx.par_chunks_mut(width)
+                        .enumerate()
+                        .for_each(|(index, dst)| {
+                            let (a, b, d) = coefficients[index % channels];
+                            let at = index * width;
+                            let (g, x) = (&dys[at..at + width], &xs[at..at + width]);
+                            for ((dst, g), x) in dst.iter_mut().zip(g).zip(x) {
+                                *dst = a * g + b * x + d;
+                            }
+                        });
+                    tensor(dx)
                 });
-            FlexTensor::from_data(TensorData::new(dx, x.layout().shape().clone()))
-        });
-        [x_grad, gamma_grad, beta_grad, residual_grad]
+                [x_grad, gamma_grad, beta_grad, wanted[3].then_some(dy)]
+            }
+            (true, residual_wanted, Some(ys)) => {
+                let mut dx = vec![0f32; xs.len()];
+                let mut masked = vec![0f32; if residual_wanted { xs.len() } else { 0 }];
+                let plane = |index: usize, dst: &mut [f32], masked: Option<&mut [f32]>| {
+                    let (a, b, d) = coefficients[index % channels];
+                    let at = index * width;
+                    let (g, x, y) = (
+                        &dys[at..at + width],
+                        &xs[at..at + width],
+                        &ys[at..at + width],
+                    );
+                    // Indexed loops over slices of one length: the compiler vectorises them.
+                    let n = dst.len();
+                    let (g, x, y) = (&g[..n], &x[..n], &y[..n]);
+                    let pass = |i: usize| if y[i] <= 0.0 { 0.0 } else { g[i] };
+                    match masked {
+                        Some(masked) => {
+                            let masked = &mut masked[..n];
+                            for i in 0..n {
+                                let g = pass(i);
+                                masked[i] = g;
+                                dst[i] = a * g + b * x[i] + d;
+                            }
+                        }
+                        None => {
+                            for i in 0..n {
+                                dst[i] = a * pass(i) + b * x[i] + d;
+                            }
+                        }
+                    }
+                };
+                let planes = dx.par_chunks_mut(width);
+                if residual_wanted {
+                    planes
+                        .zip(masked.par_chunks_mut(width))
+                        .enumerate()
+                        .for_each(|(index, (dst, masked))| plane(index, dst, Some(masked)));
+                } else {
+                    planes
+                        .enumerate()
+                        .for_each(|(index, dst)| plane(index, dst, None));
+                }
+                let residual_grad = residual_wanted.then(|| tensor(masked));
+                [Some(tensor(dx)), gamma_grad, beta_grad, residual_grad]
+            }
+            (false, residual_wanted, Some(ys)) => {
+                let residual_grad = residual_wanted.then(|| {
+                    let mut masked = vec![0f32; xs.len()];
+                    masked
+                        .par_chunks_mut(1 << 16)
+                        .zip(dys.par_chunks(1 << 16).zip(ys.par_chunks(1 << 16)))
+                        .for_each(|(dst, (g, y))| {
+                            for ((d, g), y) in dst.iter_mut().zip(g).zip(y) {
+                                *d = if *y <= 0.0 { 0.0 } else { *g };
+                            }
+                        });
+                    tensor(masked)
+                });
+                [None, gamma_grad, beta_grad, residual_grad]
+            }
+        }
     }
 }
