@@ -1,13 +1,15 @@
 //! flex: batch normalisation in training mode in two passes each way (Ioffe & Szegedy, 2015),
-//! one rayon task per channel for the statistics and one per channel plane for the rest, where
-//! Burn's generic formulas take a dozen tensor operations.
+//! one rayon task per run of channel planes, where Burn's generic formulas take a dozen tensor
+//! operations.
 //!
-//! Forward: the per-channel mean, then the biased variance around it (two reads of `x`, sums of
-//! one plane in `f32`, across planes in `f64`), then `y = x·scale + shift`, plus the residual and
-//! through the ReLU in the same pass when asked for.
-//! Backward, with `x̂ = (x − mean)·inv_std` and `M` values per channel: `dy` is first masked where
-//! the ReLU's output was not positive (it is then also the residual's gradient), and
-//! `dβ = Σ dy`, `dγ = Σ dy·x̂`, `dx = γ·inv_std·(dy − dβ/M − x̂·dγ/M)`.
+//! Forward: per plane its mean and the squared deviations from it (the plane is read twice while
+//! in cache), combined per channel in `f64` (Chan, Golub & LeVeque, 1979), then
+//! `y = x·scale + shift`, plus the residual and through the ReLU in the same pass when asked for.
+//! Backward, with `x̂ = (x − mean)·inv_std` and `M` values per channel: `dy` is masked where the
+//! ReLU's output was not positive (on the fly; the masked `dy` is also the residual's gradient,
+//! written in the second pass), then `dβ = Σ dy`, `dγ = Σ dy·x̂` in one pass and
+//! `dx = γ·inv_std·(dy − dβ/M − x̂·dγ/M)` in the other.
+//! The sums are kept in sixteen partial sums, which the compiler vectorises.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
