@@ -157,13 +157,39 @@ fn pieces(spec: DeviceSpec, reps: usize) {
     let (gamma, beta) = (bn.gamma.val().inner(), bn.beta.val().inner());
     row(
         "conv2d 3x3 s1 p1 64->64, [64,64,32,32]",
-        time_ms(reps, || sync(conv_inner.forward(input.clone().inner()))),
+        time_ms(reps, || {
+            sync(conv2d_forward(&conv_inner, input.clone().inner()))
+        }),
         time_ms(reps, || {
             let y = conv2d_forward(&conv, input.clone());
             let grads = (y * g.clone()).sum().backward();
             sync(conv.weight.grad(&grads).expect("a weight gradient"));
         }),
     );
+    // The same 3x3 convolution at the other stages' shapes (about the same multiply-adds each):
+    // where a backend's products lose efficiency as the images shrink and the channels grow.
+    for (channels, size) in [(128, 16), (256, 8), (512, 4)] {
+        let conv = Conv2dConfig::new([channels, channels], [3, 3])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(false)
+            .init(&device);
+        let conv_inner = conv.valid();
+        let shape = [BATCH, channels, size, size];
+        let input =
+            Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let g = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        row(
+            &format!("conv2d 3x3 s1 p1 {channels}->{channels}, {shape:?}"),
+            time_ms(reps, || {
+                sync(conv2d_forward(&conv_inner, input.clone().inner()))
+            }),
+            time_ms(reps, || {
+                let y = conv2d_forward(&conv, input.clone());
+                let grads = (y * g.clone()).sum().backward();
+                sync(conv.weight.grad(&grads).expect("a weight gradient"));
+            }),
+        );
+    }
     // Stride 2 (the first block of layers 2-4 and its 1x1 downsample): the generic backward
     // computes the weight gradient as a convolution dilated by the stride.
     for (kernel, pad) in [(3, 1), (1, 0)] {
@@ -180,7 +206,9 @@ fn pieces(spec: DeviceSpec, reps: usize) {
         );
         row(
             &format!("conv2d {kernel}x{kernel} s2 64->128, [64,64,32,32]"),
-            time_ms(reps, || sync(conv_inner.forward(input.clone().inner()))),
+            time_ms(reps, || {
+                sync(conv2d_forward(&conv_inner, input.clone().inner()))
+            }),
             time_ms(reps, || {
                 let y = conv2d_forward(&conv, input.clone());
                 let grads = (y * g.clone()).sum().backward();
@@ -204,7 +232,7 @@ fn pieces(spec: DeviceSpec, reps: usize) {
         row(
             "subsample s2 + conv2d 1x1 s1 64->128",
             time_ms(reps, || {
-                sync(conv_inner.forward(sub(input.clone().inner())))
+                sync(conv2d_forward(&conv_inner, sub(input.clone().inner())))
             }),
             time_ms(reps, || {
                 let y = conv2d_forward(&conv, sub(input.clone()));

@@ -421,35 +421,43 @@ fn conv2d_forward_is_burns_layer_for_every_padding() {
         .filter(|s| s.is_compiled())
     {
         let device = device(spec);
-        for kernel in [[3, 3], [2, 2], [3, 2]] {
-            for stride in [[1, 1], [2, 2]] {
-                for padding in paddings.clone() {
-                    let what = format!("{spec} kernel {kernel:?} stride {stride:?} {padding:?}");
-                    let conv = Conv2dConfig::new([3, 4], kernel)
-                        .with_stride(stride)
-                        .with_padding(padding)
-                        .init(&device);
-                    let x = Tensor::<4>::random(
-                        [2, 3, 7, 6],
-                        burn::tensor::Distribution::Default,
-                        &device,
-                    )
-                    .require_grad();
-                    let run = |y: Tensor<4>| {
-                        let r = y.clone().cos();
-                        let grads = (y.clone() * r).sum().backward();
-                        let weight = conv.weight.grad(&grads).expect("a weight gradient");
-                        let input = x.grad(&grads).expect("an input gradient");
-                        (y.dims(), [values(y), values(weight), values(input)])
-                    };
-                    let (dims, ours) = run(conv2d_forward(&conv, x.clone()));
-                    let (burn_dims, burns) = run(conv.forward(x.clone()));
-                    assert_eq!(dims, burn_dims, "{what}: output shape");
-                    for (key, (a, b)) in ["y", "w_grad", "x_grad"]
-                        .iter()
-                        .zip(ours.iter().zip(&burns))
-                    {
-                        assert_close(&format!("{what} {key}"), a, b);
+        // Few channels (im2col on flex), and 16 channels on a wide image (flex's shifted
+        // products at stride 1).
+        for ([channels, out_channels], x_shape) in
+            [([3, 4], [2, 3, 7, 6]), ([16, 16], [2, 16, 5, 16])]
+        {
+            for kernel in [[3, 3], [2, 2], [3, 2]] {
+                for stride in [[1, 1], [2, 2]] {
+                    for padding in paddings.clone() {
+                        let what = format!(
+                            "{spec} {x_shape:?} kernel {kernel:?} stride {stride:?} {padding:?}"
+                        );
+                        let conv = Conv2dConfig::new([channels, out_channels], kernel)
+                            .with_stride(stride)
+                            .with_padding(padding)
+                            .init(&device);
+                        let x = Tensor::<4>::random(
+                            x_shape,
+                            burn::tensor::Distribution::Default,
+                            &device,
+                        )
+                        .require_grad();
+                        let run = |y: Tensor<4>| {
+                            let r = y.clone().cos();
+                            let grads = (y.clone() * r).sum().backward();
+                            let weight = conv.weight.grad(&grads).expect("a weight gradient");
+                            let input = x.grad(&grads).expect("an input gradient");
+                            (y.dims(), [values(y), values(weight), values(input)])
+                        };
+                        let (dims, ours) = run(conv2d_forward(&conv, x.clone()));
+                        let (burn_dims, burns) = run(conv.forward(x.clone()));
+                        assert_eq!(dims, burn_dims, "{what}: output shape");
+                        for (key, (a, b)) in ["y", "w_grad", "x_grad"]
+                            .iter()
+                            .zip(ours.iter().zip(&burns))
+                        {
+                            assert_close(&format!("{what} {key}"), a, b);
+                        }
                     }
                 }
             }

@@ -35,8 +35,8 @@ def flat(t):
     return [float(v) for v in t.detach().reshape(-1)]
 
 
-cases = []
-for name, n, c, o, h, w, k, s, p, d, has_bias in CASES:
+
+def conv_case(name, n, c, o, h, w, k, s, p, d, has_bias):
     x = torch.randn(n, c, h, w, dtype=torch.float64, requires_grad=True)
     weight = (torch.randn(o, c, *k, dtype=torch.float64) * 0.3).requires_grad_()
     bias = torch.randn(o, dtype=torch.float64, requires_grad=True) if has_bias else None
@@ -61,7 +61,10 @@ for name, n, c, o, h, w, k, s, p, d, has_bias in CASES:
     if has_bias:
         case["b"] = flat(bias)
         case["b_grad"] = flat(bias.grad)
-    cases.append(case)
+    return case
+
+
+cases = [conv_case(*case) for case in CASES]
 
 # name, shape (batch, channels, spatial...), then a residual, then a ReLU
 BN_CASES = [
@@ -120,6 +123,17 @@ for name, shape, has_residual, relu in BN_CASES:
         case["residual"] = flat(residual)
         case["residual_grad"] = flat(residual.grad)
     bn_cases.append(case)
+
+# Stride-1 convolutions with enough channels and wide enough images for flex's shifted products
+# (`Shifted` in crates/models/src/ops/native/flex.rs), forward, weight and input gradient: made
+# after the cases above, so that theirs stay as they were.
+SHIFTED_CASES = [
+    ("3x3_shifted", 1, 16, 16, 14, 15, (3, 3), (1, 1), (1, 1), (1, 1), False),
+    ("3x3_shifted_valid", 1, 16, 16, 6, 30, (3, 3), (1, 1), (0, 0), (1, 1), False),
+    ("3x3_shifted_dilated", 1, 16, 16, 6, 32, (3, 3), (1, 1), (1, 2), (1, 2), True),
+    ("1x1_shifted", 2, 16, 17, 5, 5, (1, 1), (1, 1), (0, 0), (1, 1), False),
+]
+cases += [conv_case(*case) for case in SHIFTED_CASES]
 
 out = pathlib.Path(__file__).resolve().parent.parent / "tests" / "golden" / "ops.json"
 out.write_text(json.dumps({"torch": torch.__version__, "cases": cases, "batch_norm": bn_cases}))
