@@ -312,6 +312,10 @@ fn main() {
     // `SELFSUP_NATIVE_OPS=0`: Burn's own convolution and batch norm everywhere (the "before").
     let native = std::env::var("SELFSUP_NATIVE_OPS").map_or(true, |v| v != "0");
     selfsup::models::ops::set_native_ops(native);
+    // As the command line does; `SELFSUP_KEEP_FREED_MEMORY=0` for glibc's defaults.
+    if std::env::var("SELFSUP_KEEP_FREED_MEMORY").map_or(true, |v| v != "0") {
+        selfsup::train::memory::keep_freed_memory();
+    }
     let steps = env_usize("SELFSUP_BENCH_STEPS", 5).max(1);
     let warmup = env_usize("SELFSUP_BENCH_WARMUP", 2);
     let specs = backends();

@@ -64,6 +64,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Each training step's large tensors are reused, not mapped afresh (see the function).
+    selfsup::train::memory::keep_freed_memory();
     let cli = Cli::parse();
     logging::init(cli.quiet);
     let result = match cli.command {

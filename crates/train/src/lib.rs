@@ -31,6 +31,8 @@
 //! - [`metrics`]: [`ClassificationReport`], top-1 accuracy and a per-class table.
 //! - [`embedding`]: 2-D maps of features, [`pca_2d`](embedding::pca_2d) and exact
 //!   [`tsne`](embedding::tsne) with scikit-learn's defaults.
+//! - [`memory`]: [`keep_freed_memory`](memory::keep_freed_memory), the allocator setting a
+//!   training process wants (each step's large blocks reused, not handed back to the system).
 //! - [`Progress`]: what [`Trainer::with_progress`] reports (start, every step, every epoch).
 //! - [`Error`] / [`Result`]: invalid configs, unreadable checkpoints, non-finite losses, data
 //!   that does not fit. Tensor shape and label contracts are assertions.
@@ -45,6 +47,7 @@ mod features;
 pub mod gradients;
 mod history;
 pub mod knn;
+pub mod memory;
 pub mod method;
 pub mod methods;
 pub mod metrics;
