@@ -199,7 +199,7 @@ impl Loader {
     /// The dataset indices of epoch `epoch`, in visiting order.
     ///
     /// With [`shuffle`](LoaderConfig::shuffle), the indices are permuted by the project's
-    /// Fisher–Yates [`shuffle`](crate::transforms::shuffle) over a [`TransformRng`] seeded from
+    /// Fisher–Yates [`shuffle`] over a [`TransformRng`] seeded from
     /// `(seed, epoch)`: the order depends only on those two numbers and the indices, in every
     /// release (it does not go through `rand`'s `StdRng`, whose stream may change between
     /// versions).

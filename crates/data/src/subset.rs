@@ -9,7 +9,7 @@ use crate::transforms::{TransformRng, shuffle};
 /// from a generator seeded with `seed`. The result is sorted (dataset order).
 ///
 /// Class by class (in label order), the class's indices are shuffled by the project's
-/// Fisher–Yates [`shuffle`](crate::transforms::shuffle) over one [`TransformRng`] seeded with
+/// Fisher–Yates [`shuffle`] over one [`TransformRng`] seeded with
 /// `seed`, and the first `total / num_classes` are kept. The choice depends only on the labels
 /// and `seed`, in every release.
 ///

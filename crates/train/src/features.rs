@@ -22,7 +22,7 @@ pub struct LabeledFeatures {
 /// Encodes `indices` of `dataset` with `backbone` in evaluation mode, without augmentation:
 /// pixels scaled to `[0, 1]`, then `normalize` (the same statistics the training views used).
 ///
-/// The backbone is used through [`Module::valid`]: batch norm reads its running statistics and
+/// The backbone is used through [`Module::valid`](burn::module::Module::valid): batch norm reads its running statistics and
 /// never updates them, and no autodiff graph is recorded — the caller's backbone is untouched.
 /// Images go through in batches of `batch_size` on `device` (autodiff or not: the inputs are
 /// made on its plain form).

@@ -1,9 +1,18 @@
-//! flex: the forward and the weight gradient as im2col + matrix products (Chellapilla et al.,
-//! 2006, "High performance convolutional neural networks for document processing"; PyTorch's
-//! `slow_conv2d` computes them the same way).
+//! flex: convolutions as matrix products, two ways.
 //!
-//! With `x: [N, C, H, W]`, `weight: [O, C, kh, kw]`, `output_grad: [N, O, Ho, Wo]`,
-//! `K = C·kh·kw`, `L = Ho·Wo` and `cols[K, L]` = im2col of one image:
+//! **Shifted products** ([`Shifted`]), for stride-1 convolutions with 16 channels or more on
+//! images wide enough that the padded width wastes under 15 % (ResNet-18's 32×32 and 16×16
+//! stages on CIFAR): one product per kernel tap, reading the zero-padded image in place at the
+//! tap's offset, summed on an output grid; the input gradient is the same kind of convolution
+//! (of the output gradient, by the weight flipped and transposed), the weight gradient one
+//! product per tap against the padded image. No im2col buffer: each image's padded copy is read
+//! from cache by every tap.
+//!
+//! **im2col + products** for the rest (Chellapilla et al., 2006, "High performance
+//! convolutional neural networks for document processing"; PyTorch's `slow_conv2d` computes
+//! them the same way). With `x: [N, C, H, W]`, `weight: [O, C, kh, kw]`,
+//! `output_grad: [N, O, Ho, Wo]`, `K = C·kh·kw`, `L = Ho·Wo` and `cols[K, L]` = im2col of one
+//! image:
 //!
 //! - forward: `y[O, L] = weight[O, K] · cols` per image, where flex's convolution makes one
 //!   thinner product per tile of 512 output positions;
@@ -14,9 +23,10 @@
 //!   im2col-style `weightᵀ · g` + col2im measured slower on two cores: its `[K, L]` buffers go
 //!   through memory twice more.
 //!
-//! The products are flex's `gemm` (AVX-512 where the CPU has it, every core through rayon), on a
-//! slice of images at a time whose columns fit [`COLUMNS_BUDGET`]; im2col runs one row or one
-//! image per rayon task.
+//! The products are `gemm` (AVX-512 where the CPU has it): flex's batched products on a slice of
+//! images at a time whose columns fit [`COLUMNS_BUDGET`], im2col one row or one image per rayon
+//! task; the shifted products one image per rayon task, through [`checked_gemm`], the one
+//! bounds-checked call of `gemm`'s `unsafe` entry point.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
