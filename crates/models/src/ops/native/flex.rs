@@ -388,7 +388,7 @@ impl Shifted {
         kernel: [usize; 2],
         options: &ConvOptions<2>,
     ) -> Option<Self> {
-        if options.stride != [1, 1] || channels < SHIFTED_MIN_CHANNELS {
+        if options.stride != [1, 1] || channels < SHIFTED_MIN_CHANNELS || height * width == 0 {
             return None;
         }
         let padding = options.padding_begin();
@@ -748,6 +748,8 @@ mod tests {
         assert!(Shifted::new([3, 32, 32], [3, 3], &options(1, 1)).is_none());
         assert!(Shifted::new([64, 32, 32], [3, 3], &options(2, 1)).is_none());
         assert!(Shifted::new([64, 2, 32], [5, 5], &options(1, 0)).is_none());
+        // An empty image, even where its padding would leave room for a kernel.
+        assert!(Shifted::new([64, 0, 32], [3, 3], &options(1, 2)).is_none());
         let shifted = Shifted::new([16, 14, 15], [3, 3], &options(1, 1)).expect("applies");
         // The last tap's read of the grid ends inside the padded plane, its slack included.
         assert_eq!(shifted.offset(8) + shifted.grid(), shifted.plane);
