@@ -17,14 +17,15 @@
 //! 2), `SELFSUP_BENCH_WGPU=1` to include wgpu (lavapipe is far too slow to be on by default),
 //! `SELFSUP_BENCH_DEVICES=flex,tch` to choose among the compiled backends.
 //!
-//! `--pieces` times the layers that dominate the step instead, forward and forward + backward, at
-//! ResNet-18's layer1 shape `[64, 64, 32, 32]` (3×3 convolution, batch norm, ReLU) and the
+//! `--pieces` times the layers that dominate the step instead, forward and forward + backward:
+//! selfsup's 3×3 convolution at each of ResNet-18's four stages, the stride-2 ones, batch norm
+//! (alone and with residual and ReLU) and ReLU at layer1's shape `[64, 64, 32, 32]`, and the
 //! projector's first matmul: where one backend loses time against another.
 
 use std::time::Instant;
 
 use selfsup::burn::module::Module;
-use selfsup::burn::nn::conv::Conv2dConfig;
+use selfsup::burn::nn::conv::{Conv2d, Conv2dConfig};
 use selfsup::burn::nn::{BatchNormConfig, PaddingConfig2d};
 use selfsup::burn::optim::GradientsParams;
 use selfsup::burn::prelude::*;
@@ -153,19 +154,24 @@ fn pieces(spec: DeviceSpec, reps: usize) {
     let g_inner = g.clone().inner();
     // Forward alone runs outside autodiff (no graph is recorded); forward + backward on the
     // autodiff device, through a weighted sum so the upstream gradient is dense.
-    let conv_inner = conv.valid();
     let (gamma, beta) = (bn.gamma.val().inner(), bn.beta.val().inner());
-    row(
-        "conv2d 3x3 s1 p1 64->64, [64,64,32,32]",
-        time_ms(reps, || {
-            sync(conv2d_forward(&conv_inner, input.clone().inner()))
-        }),
-        time_ms(reps, || {
-            let y = conv2d_forward(&conv, input.clone());
-            let grads = (y * g.clone()).sum().backward();
-            sync(conv.weight.grad(&grads).expect("a weight gradient"));
-        }),
-    );
+    // selfsup's convolution (`ops::conv2d_forward`): forward alone, and forward + backward to
+    // the weight's gradient from `g`.
+    let conv_row = |what: &str, conv: &Conv2d, input: &Tensor<4>, g: &Tensor<4>| {
+        let conv_inner = conv.valid();
+        row(
+            what,
+            time_ms(reps, || {
+                sync(conv2d_forward(&conv_inner, input.clone().inner()))
+            }),
+            time_ms(reps, || {
+                let y = conv2d_forward(conv, input.clone());
+                let grads = (y * g.clone()).sum().backward();
+                sync(conv.weight.grad(&grads).expect("a weight gradient"));
+            }),
+        );
+    };
+    conv_row("conv2d 3x3 s1 p1 64->64, [64,64,32,32]", &conv, &input, &g);
     // The same 3x3 convolution at the other stages' shapes (about the same multiply-adds each):
     // where a backend's products lose efficiency as the images shrink and the channels grow.
     for (channels, size) in [(128, 16), (256, 8), (512, 4)] {
@@ -173,22 +179,12 @@ fn pieces(spec: DeviceSpec, reps: usize) {
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
             .with_bias(false)
             .init(&device);
-        let conv_inner = conv.valid();
         let shape = [BATCH, channels, size, size];
         let input =
             Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
         let g = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-        row(
-            &format!("conv2d 3x3 s1 p1 {channels}->{channels}, {shape:?}"),
-            time_ms(reps, || {
-                sync(conv2d_forward(&conv_inner, input.clone().inner()))
-            }),
-            time_ms(reps, || {
-                let y = conv2d_forward(&conv, input.clone());
-                let grads = (y * g.clone()).sum().backward();
-                sync(conv.weight.grad(&grads).expect("a weight gradient"));
-            }),
-        );
+        let what = format!("conv2d 3x3 s1 p1 {channels}->{channels}, {shape:?}");
+        conv_row(&what, &conv, &input, &g);
     }
     // Stride 2 (the first block of layers 2-4 and its 1x1 downsample): the generic backward
     // computes the weight gradient as a convolution dilated by the stride.
@@ -198,23 +194,13 @@ fn pieces(spec: DeviceSpec, reps: usize) {
             .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
             .with_bias(false)
             .init(&device);
-        let conv_inner = conv.valid();
         let g = Tensor::<4>::random(
             [BATCH, 128, 16, 16],
             Distribution::Normal(0.0, 1.0),
             &device,
         );
-        row(
-            &format!("conv2d {kernel}x{kernel} s2 64->128, [64,64,32,32]"),
-            time_ms(reps, || {
-                sync(conv2d_forward(&conv_inner, input.clone().inner()))
-            }),
-            time_ms(reps, || {
-                let y = conv2d_forward(&conv, input.clone());
-                let grads = (y * g.clone()).sum().backward();
-                sync(conv.weight.grad(&grads).expect("a weight gradient"));
-            }),
-        );
+        let what = format!("conv2d {kernel}x{kernel} s2 64->128, [64,64,32,32]");
+        conv_row(&what, &conv, &input, &g);
     }
     {
         // The same 1x1 stride-2 convolution as a stride-2 subsampling then a stride-1 1x1

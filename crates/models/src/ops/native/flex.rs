@@ -429,6 +429,18 @@ impl Shifted {
         self.dilation[0] * i * self.padded_width + self.dilation[1] * j
     }
 
+    /// The values per image of the input and of the output, after checking that `images` holds
+    /// `batch` of them.
+    fn image_lengths(&self, images: &[f32], batch: usize, out_channels: usize) -> [usize; 2] {
+        let in_len = self.channels * self.height * self.width;
+        assert_eq!(
+            images.len(),
+            batch * in_len,
+            "shifted convolution: input length"
+        );
+        [in_len, out_channels * self.out_height * self.out_width]
+    }
+
     /// Writes one image `[C, H, W]` into `padded` (`C` planes), whose borders and slack stay as
     /// they are: zero from the start, as nothing else writes there.
     fn pad(&self, image: &[f32], padded: &mut [f32]) {
@@ -453,13 +465,7 @@ impl Shifted {
         out_channels: usize,
     ) -> Vec<f32> {
         let (grid, taps) = (self.grid(), self.taps());
-        let in_len = self.channels * self.height * self.width;
-        let out_len = out_channels * self.out_height * self.out_width;
-        assert_eq!(
-            images.len(),
-            batch * in_len,
-            "shifted convolution: input length"
-        );
+        let [in_len, out_len] = self.image_lengths(images, batch, out_channels);
         assert_eq!(
             weight.len(),
             out_channels * self.channels * taps,
@@ -508,13 +514,7 @@ impl Shifted {
         out_channels: usize,
     ) -> Vec<f32> {
         let (grid, taps) = (self.grid(), self.taps());
-        let in_len = self.channels * self.height * self.width;
-        let out_len = out_channels * self.out_height * self.out_width;
-        assert_eq!(
-            images.len(),
-            batch * in_len,
-            "shifted convolution: input length"
-        );
+        let [in_len, out_len] = self.image_lengths(images, batch, out_channels);
         assert_eq!(output_grad.len(), batch * out_len, "output gradient length");
         let weight_len = out_channels * self.channels * taps;
         (0..batch)
