@@ -349,9 +349,10 @@ fn im2col(x: &[f32], n: usize, geo: &Geometry, cols: &mut [f32]) {
         });
 }
 
-/// A stride-1 convolution as `kh·kw` shifted products on the zero-padded image, without im2col
-/// (the "shift-and-add" or implicit form of the im2col product; Lavin & Gray, 2016, §2 and
-/// cuDNN's implicit GEMM do the same with other data layouts).
+/// A stride-1 convolution as `kh·kw` shifted products on the zero-padded image, without im2col:
+/// one `1×1`-convolution product per kernel tap, as in Vasudevan, Anderson & Gregg, 2017,
+/// "Parallel multi channel convolution using general matrix multiplication" (kn2row), except
+/// that each product reads its input shifted, in place, instead of shifting its output.
 ///
 /// With the image padded to `[C, Hp·Wp]` (one plane per channel, `Wp = W + 2·padding`) and the
 /// output computed on the grid `[O, Ho·Wp]` (the `Wp − Wo` last columns of each row are not
@@ -377,7 +378,8 @@ struct Shifted {
 
 /// From this many channels on, each tap's product is long enough to gain over im2col.
 const SHIFTED_MIN_CHANNELS: usize = 16;
-/// The grid computes `Wp / Wo` times the output: used only while that waste stays under 15 % (measured: at 25 %, ResNet-18's 8×8 stage, im2col is faster).
+/// The grid computes `Wp / Wo` times the output: used only while that waste stays under 15 %
+/// (measured: at 25 %, ResNet-18's 8×8 stage, im2col is faster).
 const SHIFTED_MAX_WASTE: f64 = 1.15;
 
 impl Shifted {

@@ -83,6 +83,12 @@ fn min_planes_per_task(plane: usize) -> usize {
     (4096 / plane.max(1)).max(1)
 }
 
+/// The gradient `g` at a ReLU's input, from its output `y`: zero where `y` is not positive (as
+/// Burn's and PyTorch's `threshold_backward`).
+fn through_relu(g: f32, y: f32) -> f32 {
+    if y <= 0.0 { 0.0 } else { g }
+}
+
 /// `(Σ g, Σ g·(x − mean))` over one plane, in [`LANES`] partial sums each, where `g` is zero
 /// wherever the ReLU's output `y`, when given, is not positive.
 fn grad_sums(g: &[f32], y: Option<&[f32]>, x: &[f32], mean: f32) -> (f32, f32) {
@@ -91,19 +97,18 @@ fn grad_sums(g: &[f32], y: Option<&[f32]>, x: &[f32], mean: f32) -> (f32, f32) {
     let (xc, x_tail) = x[..n].as_chunks::<LANES>();
     let (mut sum, mut dot) = ([0f32; LANES], [0f32; LANES]);
     let (mut tail_sum, mut tail_dot) = (0f32, 0f32);
-    let pass = |g: f32, y: f32| if y <= 0.0 { 0.0 } else { g };
     match y {
         Some(y) => {
             let (yc, y_tail) = y[..n].as_chunks::<LANES>();
             for ((g, y), x) in gc.iter().zip(yc).zip(xc) {
                 for lane in 0..LANES {
-                    let g = pass(g[lane], y[lane]);
+                    let g = through_relu(g[lane], y[lane]);
                     sum[lane] += g;
                     dot[lane] += g * (x[lane] - mean);
                 }
             }
             for ((&g, &y), &x) in g_tail.iter().zip(y_tail).zip(x_tail) {
-                let g = pass(g, y);
+                let g = through_relu(g, y);
                 tail_sum += g;
                 tail_dot += g * (x - mean);
             }
@@ -309,87 +314,70 @@ impl BatchNormKernels for Flex {
                 (a, b, -a * sum_dy / count - b * means[c])
             })
             .collect();
-        let shape_of = || x.layout().shape().clone();
-        let tensor = |values: Vec<f32>| FlexTensor::from_data(TensorData::new(values, shape_of()));
-        match (wanted[0], wanted[3], ys) {
-            // Without a ReLU the residual's gradient is `dy` itself.
-            (_, _, None) => {
-                let x_grad = wanted[0].then(|| {
-                    let mut dx = vec![0f32; xs.len()];
-                    dx.par_chunks_mut(width)
-                        .enumerate()
-                        .for_each(|(index, dst)| {
-                            let (a, b, d) = coefficients[index % channels];
-                            let at = index * width;
-                            let (g, x) = (&dys[at..at + width], &xs[at..at + width]);
-                            for ((dst, g), x) in dst.iter_mut().zip(g).zip(x) {
-                                *dst = a * g + b * x + d;
-                            }
-                        });
-                    tensor(dx)
-                });
-                [x_grad, gamma_grad, beta_grad, wanted[3].then_some(dy)]
-            }
-            (true, residual_wanted, Some(ys)) => {
-                let mut dx = vec![0f32; xs.len()];
-                let mut masked = vec![0f32; if residual_wanted { xs.len() } else { 0 }];
-                let plane = |index: usize, dst: &mut [f32], masked: Option<&mut [f32]>| {
-                    let (a, b, d) = coefficients[index % channels];
-                    let at = index * width;
-                    let (g, x, y) = (
-                        &dys[at..at + width],
-                        &xs[at..at + width],
-                        &ys[at..at + width],
-                    );
-                    // Indexed loops over slices of one length: the compiler vectorises them.
-                    let n = dst.len();
-                    let (g, x, y) = (&g[..n], &x[..n], &y[..n]);
-                    let pass = |i: usize| if y[i] <= 0.0 { 0.0 } else { g[i] };
-                    match masked {
-                        Some(masked) => {
-                            let masked = &mut masked[..n];
-                            for i in 0..n {
-                                let g = pass(i);
-                                masked[i] = g;
-                                dst[i] = a * g + b * x[i] + d;
-                            }
-                        }
-                        None => {
-                            for i in 0..n {
-                                dst[i] = a * pass(i) + b * x[i] + d;
-                            }
-                        }
+        let tensor = |values: Vec<f32>| {
+            FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()))
+        };
+        // With a ReLU the residual's gradient is the masked `dy`, written here (in the `dx` pass
+        // when there is one); without, it is `dy` itself.
+        let mut masked = (wanted[3] && ys.is_some()).then(|| vec![0f32; xs.len()]);
+        // One plane of `dx = a·dy + b·x + d` (with `dy` through the mask), and of the masked `dy`
+        // when asked for. Indexed loops over slices of one length: the compiler vectorises them.
+        let dx_plane = |index: usize, dst: &mut [f32], masked: Option<&mut [f32]>| {
+            let (a, b, d) = coefficients[index % channels];
+            let (at, n) = (index * width, dst.len());
+            let (g, x) = (&dys[at..at + n], &xs[at..at + n]);
+            match (ys.map(|ys| &ys[at..at + n]), masked) {
+                (None, _) => {
+                    for i in 0..n {
+                        dst[i] = a * g[i] + b * x[i] + d;
                     }
-                };
-                let planes = dx.par_chunks_mut(width);
-                if residual_wanted {
-                    planes
-                        .zip(masked.par_chunks_mut(width))
-                        .enumerate()
-                        .for_each(|(index, (dst, masked))| plane(index, dst, Some(masked)));
-                } else {
-                    planes
-                        .enumerate()
-                        .for_each(|(index, dst)| plane(index, dst, None));
                 }
-                let residual_grad = residual_wanted.then(|| tensor(masked));
-                [Some(tensor(dx)), gamma_grad, beta_grad, residual_grad]
+                (Some(y), None) => {
+                    for i in 0..n {
+                        dst[i] = a * through_relu(g[i], y[i]) + b * x[i] + d;
+                    }
+                }
+                (Some(y), Some(masked)) => {
+                    let masked = &mut masked[..n];
+                    for i in 0..n {
+                        let g = through_relu(g[i], y[i]);
+                        masked[i] = g;
+                        dst[i] = a * g + b * x[i] + d;
+                    }
+                }
             }
-            (false, residual_wanted, Some(ys)) => {
-                let residual_grad = residual_wanted.then(|| {
-                    let mut masked = vec![0f32; xs.len()];
+        };
+        let x_grad = wanted[0].then(|| {
+            let mut dx = vec![0f32; xs.len()];
+            let planes = dx.par_chunks_mut(width);
+            match masked.as_mut() {
+                Some(masked) => planes
+                    .zip(masked.par_chunks_mut(width))
+                    .enumerate()
+                    .for_each(|(index, (dst, masked))| dx_plane(index, dst, Some(masked))),
+                None => planes
+                    .enumerate()
+                    .for_each(|(index, dst)| dx_plane(index, dst, None)),
+            }
+            tensor(dx)
+        });
+        let residual_grad = match (masked, ys) {
+            (Some(mut masked), Some(ys)) => {
+                if !wanted[0] {
+                    // No `dx` pass wrote it.
                     masked
                         .par_chunks_mut(1 << 16)
                         .zip(dys.par_chunks(1 << 16).zip(ys.par_chunks(1 << 16)))
                         .for_each(|(dst, (g, y))| {
-                            for ((d, g), y) in dst.iter_mut().zip(g).zip(y) {
-                                *d = if *y <= 0.0 { 0.0 } else { *g };
+                            for ((d, &g), &y) in dst.iter_mut().zip(g).zip(y) {
+                                *d = through_relu(g, y);
                             }
                         });
-                    tensor(masked)
-                });
-                [None, gamma_grad, beta_grad, residual_grad]
+                }
+                Some(tensor(masked))
             }
-        }
+            _ => wanted[3].then(|| dy.clone()),
+        };
+        [x_grad, gamma_grad, beta_grad, residual_grad]
     }
 }
