@@ -43,7 +43,7 @@ fn dataset() -> CifarDataset {
 
 fn images(data: &CifarDataset, n: usize) -> Vec<Image> {
     (0..n)
-        .map(|i| Image::from_chw_u8(data.pixels(i), 3, 32, 32).unwrap())
+        .map(|i| Image::from_chw_u8(&data.pixels(i).unwrap(), 3, 32, 32).unwrap())
         .collect()
 }
 
@@ -128,7 +128,7 @@ fn loader(c: &mut Criterion) {
             b.iter(|| {
                 epoch += 1;
                 for batch in loader.epoch(epoch).take(batches) {
-                    black_box(batch);
+                    black_box(batch.unwrap());
                 }
             })
         });

@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows = (0..8)
         .map(|i| {
             let [c, h, w] = train.shape(i);
-            let original = Image::from_chw_u8(train.pixels(i), c, h, w)?;
+            let original = Image::from_chw_u8(&train.pixels(i)?, c, h, w)?;
             // One random stream per (seed, epoch, image): the same views on any thread.
             let mut views = transform.views(&original, &mut rng_for(0, 0, i as u64));
             views.iter_mut().for_each(|v| normalize.denormalize(v));

@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 use selfsup::data::transforms::{Normalize, below, rng_for};
 use selfsup::data::{
     Archive, CenterResized, CifarDataset, CifarOptions, CifarVariant, DownloadProgress,
-    ImageDataset, ImageFolder, ImageFolderOptions, Split, Stl10, Stl10Split, class_balanced_subset,
-    default_cache_dir, download_archive_with_progress,
+    ImageDataset, ImageFolder, ImageFolderOptions, Split, Stl10, Stl10Split, Storage,
+    StorageChoice, class_balanced_subset, default_cache_dir, download_archive_with_progress,
 };
 
 use crate::Result;
@@ -29,6 +29,17 @@ pub enum DatasetKind {
     /// Your own images: `--data-dir` holds one sub-folder per class (or only images, unlabelled);
     /// `--test-dir`, laid out alike, holds the held-out images of the evaluations.
     Folder,
+}
+
+/// `--storage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageArg {
+    /// In memory when the decoded images fit in `--memory-limit`, else streamed.
+    Auto,
+    /// Decoded once into memory.
+    Memory,
+    /// Decoded from disk batch by batch.
+    Stream,
 }
 
 /// Where the images are and how to read them.
@@ -62,6 +73,16 @@ pub struct DataArgs {
     /// Skip folder files that cannot be decoded (they are listed) instead of failing.
     #[arg(long)]
     pub skip_unreadable: bool,
+    /// Where a folder's decoded images live: `memory` (decoded once, when the folder is
+    /// opened), `stream` (decoded from disk by the loader's workers, batch by batch: memory does
+    /// not grow with the number of images) or `auto`: in memory when they fit in
+    /// `--memory-limit`, streamed otherwise.
+    #[arg(long, value_enum, default_value_t = StorageArg::Auto)]
+    pub storage: StorageArg,
+    /// With `--storage auto`, the decoded size (3 bytes per pixel, after `--max-side`) up to which
+    /// a folder is held in memory, in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub memory_limit: u64,
     /// Check every CIFAR-10 file against its official MD5 before use (about a second): catches
     /// a well-formed but wrong file, e.g. the test batch copied over a training batch.
     #[arg(long)]
@@ -70,6 +91,10 @@ pub struct DataArgs {
     /// kNN's memory bank, the label count and the training) reads it once.
     #[arg(skip)]
     opened: Arc<Mutex<HashMap<Part, Opened>>>,
+    /// The folders indexed so far, by directory: pre-training and the evaluations' labelled
+    /// images share one.
+    #[arg(skip)]
+    folders: Arc<Mutex<HashMap<PathBuf, Arc<ImageFolder>>>>,
 }
 
 /// Which images of the dataset.
@@ -189,28 +214,16 @@ impl DataArgs {
                          out as --data-dir (one sub-folder per class)",
                     )?,
                 };
-                let options = ImageFolderOptions {
-                    max_shorter_side: self.max_side,
-                    skip_unreadable: self.skip_unreadable,
-                    ..ImageFolderOptions::default()
-                };
-                let folder = ImageFolder::open(&dir, &options)?;
-                for (path, reason) in folder.skipped() {
-                    tracing::warn!("skipped {}: {reason}", path.display());
-                }
+                let folder = self.open_folder(&dir)?;
                 let what = format!(
-                    "{} images in {} ({} classes)",
+                    "{} images in {} ({} classes, {})",
                     folder.len(),
                     dir.display(),
-                    folder.classes().len()
+                    folder.classes().len(),
+                    folder.storage()
                 );
                 let classes = folder.classes().to_vec();
-                let dataset: Arc<dyn ImageDataset> = match part {
-                    Part::Pretrain => Arc::new(folder),
-                    Part::Train | Part::Test => {
-                        Arc::new(CenterResized::new(&folder, self.image_size())?)
-                    }
-                };
+                let dataset = self.for_part(folder, part)?;
                 Ok(Opened {
                     dataset,
                     what,
@@ -218,6 +231,71 @@ impl DataArgs {
                 })
             }
         }
+    }
+
+    /// The options of a folder from the flags.
+    fn folder_options(&self) -> ImageFolderOptions {
+        ImageFolderOptions {
+            max_shorter_side: self.max_side,
+            skip_unreadable: self.skip_unreadable,
+            storage: match self.storage {
+                StorageArg::Auto => StorageChoice::Auto,
+                StorageArg::Memory => StorageChoice::Memory,
+                StorageArg::Stream => StorageChoice::Stream,
+            },
+            memory_limit: self.memory_limit.saturating_mul(1 << 20),
+            ..ImageFolderOptions::default()
+        }
+    }
+
+    /// Indexes the folder `dir` (and decodes it into memory when it is held there), logging
+    /// what was skipped and where the images live.
+    fn open_folder(&self, dir: &Path) -> Result<Arc<ImageFolder>> {
+        let mut folders = self.folders.lock().expect("no panic while opening");
+        if let Some(folder) = folders.get(dir) {
+            return Ok(folder.clone());
+        }
+        let started = std::time::Instant::now();
+        let folder = Arc::new(ImageFolder::open(dir, &self.folder_options())?);
+        self.log_folder(&folder, dir, started);
+        folders.insert(dir.to_path_buf(), folder.clone());
+        Ok(folder)
+    }
+
+    fn log_folder(&self, folder: &ImageFolder, dir: &Path, started: std::time::Instant) {
+        for (path, reason) in folder.skipped() {
+            tracing::warn!("skipped {}: {reason}", path.display());
+        }
+        let gib = folder.decoded_bytes() as f64 / f64::from(1u32 << 30);
+        tracing::info!(
+            "{}: {} images indexed in {:.1} s, {} ({gib:.2} GiB decoded{})",
+            dir.display(),
+            folder.len(),
+            started.elapsed().as_secs_f64(),
+            folder.storage(),
+            match (folder.storage(), self.storage) {
+                (Storage::Memory, StorageArg::Auto) =>
+                    format!(", within --memory-limit {} MiB", self.memory_limit),
+                (Storage::Stream, StorageArg::Auto) => format!(
+                    ", over --memory-limit {} MiB: decoded batch by batch",
+                    self.memory_limit
+                ),
+                _ => String::new(),
+            }
+        );
+    }
+
+    /// A folder as `part` uses it: pre-training takes the images as they are; the evaluation
+    /// parts resize and centre-crop them to `--image-size` (torchvision's `Resize` +
+    /// `CenterCrop`), once in memory, or on demand when the folder is streamed.
+    fn for_part(&self, folder: Arc<ImageFolder>, part: Part) -> Result<Arc<dyn ImageDataset>> {
+        Ok(match (part, folder.storage()) {
+            (Part::Pretrain, _) => folder,
+            (_, Storage::Memory) => {
+                Arc::new(CenterResized::new(folder.as_ref(), self.image_size())?)
+            }
+            (_, Storage::Stream) => Arc::new(CenterResized::streamed(folder, self.image_size())?),
+        })
     }
 
     /// The directory of a downloadable dataset: `--data-dir` (or its child of the official

@@ -16,6 +16,7 @@ mod data;
 mod embed;
 mod eval;
 mod export;
+mod loader_bench;
 mod logging;
 mod plots;
 mod pretrain;
@@ -61,6 +62,8 @@ enum Command {
     Views(views::ViewsArgs),
     /// Redraw a run's plots from its history.json.
     Plot(plots::PlotArgs),
+    /// Measure the loader: a method's views from a folder, in batches; prints images/s last.
+    LoaderBench(loader_bench::LoaderBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Views(args) => views::run(args),
         Command::Plot(args) => plots::run(args),
+        Command::LoaderBench(args) => loader_bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -142,12 +142,18 @@ pub fn transform_for(
             let config = views.adapt(VicRegTransform::cifar10().config().clone());
             Arc::new(VicRegTransform::new(config)?)
         }
-        MethodKind::Dino => {
-            views.multi_crop(MultiCropTransform::dino_cifar10(), local_views, local_size)?
-        }
-        MethodKind::Swav => {
-            views.multi_crop(MultiCropTransform::swav_cifar10(), local_views, local_size)?
-        }
+        MethodKind::Dino => views.multi_crop(
+            MultiCropTransform::dino_cifar10(),
+            MultiCropTransform::dino(),
+            local_views,
+            local_size,
+        )?,
+        MethodKind::Swav => views.multi_crop(
+            MultiCropTransform::swav_cifar10(),
+            MultiCropTransform::swav(),
+            local_views,
+            local_size,
+        )?,
         MethodKind::Pretext => {
             let mut pretext = PretextViews::cifar10();
             pretext.normalize = Some(data.normalize());
@@ -194,8 +200,24 @@ impl Views<'_> {
             .with_normalize(Some((normalize.mean().to_vec(), normalize.std().to_vec())))
     }
 
-    /// solo-learn's asymmetric pair (BYOL, MoCo v3, Barlow Twins).
+    /// Whether the views are ImageNet-sized (above 96 pixels: ImageNet, ImageNet-100, a folder
+    /// trained at 224), where the methods' ImageNet augmentations apply.
+    fn imagenet_sized(&self) -> bool {
+        self.size > 96
+    }
+
+    /// The asymmetric pair of BYOL, MoCo v3 and Barlow Twins: solo-learn's CIFAR
+    /// `asymmetric.yaml` adapted to the size, or, for ImageNet-sized views, BYOL's ImageNet
+    /// augmentation (lightly's `BYOLTransform`, blur 1.0 / 0.1, solarization 0 / 0.2) at the
+    /// size.
     fn asymmetric(&self) -> Result<Arc<dyn MultiViewTransform>> {
+        if self.imagenet_sized() {
+            let preset = ByolTransform::imagenet();
+            return Ok(Arc::new(ByolTransform::new(
+                self.at_size(preset.view1_config().clone()),
+                self.at_size(preset.view2_config().clone()),
+            )?));
+        }
         let preset = ByolTransform::cifar10();
         Ok(Arc::new(ByolTransform::new(
             self.adapt(preset.view1_config().clone()),
@@ -203,28 +225,54 @@ impl Views<'_> {
         )?))
     }
 
-    /// Multi-crop (DINO, SwAV) with `--local-views` local crops.
+    /// An ImageNet preset's view at the size and statistics of the data.
+    fn at_size(&self, config: TwoViewConfig) -> TwoViewConfig {
+        let normalize = self.data.normalize();
+        config
+            .with_input_size(self.size)
+            .with_normalize(Some((normalize.mean().to_vec(), normalize.std().to_vec())))
+    }
+
+    /// Multi-crop (DINO, SwAV) with `--local-views` local crops: the CIFAR preset adapted to
+    /// the size, or, for ImageNet-sized views, the method's ImageNet multi-crop (`imagenet`, with
+    /// its local crops' scale) at the size.
     fn multi_crop(
         &self,
-        preset: MultiCropTransform,
+        cifar: MultiCropTransform,
+        imagenet: MultiCropTransform,
         local_views: usize,
         local_size: Option<usize>,
     ) -> Result<Arc<dyn MultiViewTransform>> {
-        let global = preset
-            .global_configs()
-            .iter()
-            .map(|c| self.adapt(c.clone()))
-            .collect();
         let local_size = local_size.unwrap_or(if self.size <= 32 {
             16
         } else {
             self.size * 96 / 224
         });
-        let local = self.adapt(preset.local_config().clone());
+        let (global, local, local_scale) = if self.imagenet_sized() {
+            (
+                imagenet
+                    .global_configs()
+                    .iter()
+                    .map(|c| self.at_size(c.clone()))
+                    .collect(),
+                self.at_size(imagenet.local_config().clone()),
+                imagenet.local_config().crop_scale,
+            )
+        } else {
+            (
+                cifar
+                    .global_configs()
+                    .iter()
+                    .map(|c| self.adapt(c.clone()))
+                    .collect(),
+                self.adapt(cifar.local_config().clone()),
+                (0.05, 0.4),
+            )
+        };
         let transform = MultiCropTransform::new(global, local, 0)?.with_local_views(
             local_views,
             local_size,
-            (0.05, 0.4),
+            local_scale,
         )?;
         Ok(Arc::new(transform))
     }

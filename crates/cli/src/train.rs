@@ -178,7 +178,9 @@ impl TrainArgs {
             self.backbone.backbone,
             out_dir.display()
         );
-        let data = TrainData::new(train.dataset, transform).with_indices(indices);
+        let data = TrainData::new(train.dataset, transform)
+            .with_indices(indices)
+            .with_skip_unreadable(self.data.skip_unreadable);
         let outcome = match &self.resume {
             Some(run) => trainer.resume(&checkpoint_path(run)?, &data),
             None => trainer.fit(initial(&trainer)?, &data),

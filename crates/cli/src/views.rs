@@ -46,7 +46,7 @@ pub fn run(args: ViewsArgs) -> Result<()> {
         .iter()
         .map(|&i| -> Result<Vec<Image>> {
             let [c, h, w] = dataset.shape(i);
-            let original = Image::from_chw_u8(dataset.pixels(i), c, h, w)?;
+            let original = Image::from_chw_u8(&dataset.pixels(i)?, c, h, w)?;
             let mut views = transform.views(&original, &mut rng_for(args.seed, 0, i as u64));
             views.iter_mut().for_each(|v| normalize.denormalize(v));
             // The original, resized to the views' side so that the grid's cells agree.

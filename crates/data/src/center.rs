@@ -1,13 +1,20 @@
 //! [`CenterResized`]: a dataset of images brought to one size for evaluation, as torchvision's
 //! `Resize(size)` + `CenterCrop(size)`.
 
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+
 use crate::dataset::ImageDataset;
 use crate::error::{Error, Result};
 use crate::transforms::{CropBox, Image, resize};
 
 /// The images of another dataset, each resized so that its shorter side is `size` and then
 /// centre-cropped to `size × size`: torchvision's evaluation transform
-/// `Compose([Resize(size), CenterCrop(size)])`, computed once and held in memory.
+/// `Compose([Resize(size), CenterCrop(size)])`, computed once and held in memory
+/// ([`new`](Self::new), [`with_indices`](Self::with_indices)) or each time an image is asked
+/// for ([`streamed`](Self::streamed): for datasets too large to hold, such as a streamed
+/// ImageNet folder).
 ///
 /// Training crops every view to one size; evaluation (linear probe, kNN, embeddings) feeds the
 /// images themselves, so a dataset of mixed sizes (an [`ImageFolder`](crate::ImageFolder)) is
@@ -25,14 +32,33 @@ use crate::transforms::{CropBox, Image, resize};
 /// assert!((0..val.len()).all(|i| val.shape(i)[1..] == [224, 224]));
 /// # Ok::<(), selfsup_data::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CenterResized {
     size: usize,
-    images: Vec<Vec<u8>>,
+    images: Pixels,
     channels: Vec<usize>,
     targets: Vec<Option<usize>>,
     sources: Vec<usize>,
     num_classes: usize,
+}
+
+/// Where a [`CenterResized`]'s pixels come from.
+#[derive(Clone)]
+enum Pixels {
+    /// Computed once.
+    Memory(Vec<Vec<u8>>),
+    /// Computed from the source dataset each time.
+    Streamed(Arc<dyn ImageDataset>),
+}
+
+impl std::fmt::Debug for CenterResized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CenterResized")
+            .field("size", &self.size)
+            .field("images", &self.sources.len())
+            .field("streamed", &matches!(self.images, Pixels::Streamed(_)))
+            .finish()
+    }
 }
 
 impl CenterResized {
@@ -73,7 +99,7 @@ impl CenterResized {
             .map_or(1, |n| n.get())
             .min(indices.len());
         let chunk = indices.len().div_ceil(threads);
-        let images: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let images: Vec<Result<Vec<u8>>> = std::thread::scope(|s| {
             let handles: Vec<_> = indices
                 .chunks(chunk)
                 .map(|part| {
@@ -89,13 +115,39 @@ impl CenterResized {
                 .flat_map(|h| h.join().expect("centre resize thread panicked"))
                 .collect()
         });
+        let images = images.into_iter().collect::<Result<Vec<_>>>()?;
         Ok(Self {
             size,
-            images,
+            images: Pixels::Memory(images),
             channels: indices.iter().map(|&i| dataset.shape(i)[0]).collect(),
             targets: indices.iter().map(|&i| dataset.target(i)).collect(),
             sources: indices.to_vec(),
             num_classes: dataset.num_classes(),
+        })
+    }
+
+    /// Every image of `dataset`, resized and centre-cropped to `size × size` each time it is
+    /// asked for: nothing is held but the source.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when `size` is 0 or the dataset is empty.
+    pub fn streamed(dataset: Arc<dyn ImageDataset>, size: usize) -> Result<Self> {
+        if size == 0 {
+            return Err(Error::Invalid(
+                "centre resize: size must be positive".into(),
+            ));
+        }
+        if dataset.is_empty() {
+            return Err(Error::Invalid("centre resize: no images".into()));
+        }
+        let n = dataset.len();
+        Ok(Self {
+            size,
+            channels: (0..n).map(|i| dataset.shape(i)[0]).collect(),
+            targets: (0..n).map(|i| dataset.target(i)).collect(),
+            sources: (0..n).collect(),
+            num_classes: dataset.num_classes(),
+            images: Pixels::Streamed(dataset),
         })
     }
 
@@ -112,15 +164,27 @@ impl CenterResized {
 
 impl ImageDataset for CenterResized {
     fn len(&self) -> usize {
-        self.images.len()
+        self.sources.len()
     }
 
     fn shape(&self, index: usize) -> [usize; 3] {
         [self.channels[index], self.size, self.size]
     }
 
-    fn pixels(&self, index: usize) -> &[u8] {
-        &self.images[index]
+    fn pixels(&self, index: usize) -> Result<Cow<'_, [u8]>> {
+        match &self.images {
+            Pixels::Memory(images) => Ok(Cow::Borrowed(&images[index])),
+            Pixels::Streamed(dataset) => {
+                resize_center_crop(dataset.as_ref(), self.sources[index], self.size).map(Cow::Owned)
+            }
+        }
+    }
+
+    fn source(&self, index: usize) -> Option<&Path> {
+        match &self.images {
+            Pixels::Memory(_) => None,
+            Pixels::Streamed(dataset) => dataset.source(self.sources[index]),
+        }
     }
 
     fn target(&self, index: usize) -> Option<usize> {
@@ -133,13 +197,13 @@ impl ImageDataset for CenterResized {
 }
 
 /// Image `index` of `dataset` through `Resize(size)` then `CenterCrop(size)`, CHW `u8`.
-fn resize_center_crop(dataset: &dyn ImageDataset, index: usize, size: usize) -> Vec<u8> {
+fn resize_center_crop(dataset: &dyn ImageDataset, index: usize, size: usize) -> Result<Vec<u8>> {
     let [c, h, w] = dataset.shape(index);
-    let pixels = dataset.pixels(index);
+    let pixels = dataset.pixels(index)?;
     if [h, w] == [size, size] {
-        return pixels.to_vec();
+        return Ok(pixels.into_owned());
     }
-    let image = Image::from_chw_u8(pixels, c, h, w).unwrap_or_else(|e| {
+    let image = Image::from_chw_u8(&pixels, c, h, w).unwrap_or_else(|e| {
         panic!("image {index} of the dataset does not match its shape [{c}, {h}, {w}]: {e}")
     });
     let (short, long) = (h.min(w), h.max(w));
@@ -156,7 +220,7 @@ fn resize_center_crop(dataset: &dyn ImageDataset, index: usize, size: usize) -> 
         height: size,
         width: size,
     };
-    crop_u8(&resized, crop)
+    Ok(crop_u8(&resized, crop))
 }
 
 /// torchvision's `CenterCrop` offset `int(round((side - size) / 2.0))`, ties to even.

@@ -1,6 +1,10 @@
 //! The [`ImageDataset`] trait: what the loader needs from any source of images.
 
+use std::borrow::Cow;
+use std::path::Path;
+
 use crate::cifar::{CIFAR_SIDE, CifarDataset};
+use crate::error::Result;
 
 /// A random-access collection of `u8` images, CHW, with optional class labels.
 ///
@@ -9,6 +13,9 @@ use crate::cifar::{CIFAR_SIDE, CifarDataset};
 /// image. The training [`Loader`](crate::Loader) needs a transform that brings every view to one
 /// size (a random resized crop does); evaluation, which feeds images un-augmented, needs them of
 /// one size already: wrap a mixed-size dataset in [`CenterResized`](crate::CenterResized).
+///
+/// The pixels of an image may be held in memory (CIFAR, STL-10, a small folder: borrowed) or
+/// decoded on demand (a streamed [`ImageFolder`](crate::ImageFolder): owned, and fallible).
 ///
 /// [`CifarDataset`], [`Stl10`](crate::Stl10), [`ImageFolder`](crate::ImageFolder) and
 /// [`CenterResized`](crate::CenterResized) implement it; the loader and the subset helpers work
@@ -26,14 +33,27 @@ pub trait ImageDataset: Send + Sync {
     fn shape(&self, index: usize) -> [usize; 3];
 
     /// The pixels of image `index`, CHW: `channels × height × width` bytes of
-    /// [`shape`](ImageDataset::shape)`(index)`.
-    fn pixels(&self, index: usize) -> &[u8];
+    /// [`shape`](ImageDataset::shape)`(index)`; borrowed when the dataset holds them in memory,
+    /// decoded (owned) when it streams them from disk.
+    ///
+    /// # Errors
+    /// A streamed image whose file cannot be read or decoded now (the error names the file).
+    /// Datasets held in memory never fail.
+    fn pixels(&self, index: usize) -> Result<Cow<'_, [u8]>>;
 
     /// The class of image `index`, or `None` for unlabelled data.
     fn target(&self, index: usize) -> Option<usize>;
 
     /// Number of classes (0 for unlabelled data).
     fn num_classes(&self) -> usize;
+
+    /// The file image `index` is read from, when it has one of its own (an image folder's):
+    /// what error messages and skip lists name. `None` (the default) for images stored together
+    /// in one file.
+    fn source(&self, index: usize) -> Option<&Path> {
+        let _ = index;
+        None
+    }
 }
 
 impl ImageDataset for CifarDataset {
@@ -45,8 +65,8 @@ impl ImageDataset for CifarDataset {
         [3, CIFAR_SIDE, CIFAR_SIDE]
     }
 
-    fn pixels(&self, index: usize) -> &[u8] {
-        self.image(index)
+    fn pixels(&self, index: usize) -> Result<Cow<'_, [u8]>> {
+        Ok(Cow::Borrowed(self.image(index)))
     }
 
     fn target(&self, index: usize) -> Option<usize> {

@@ -5,9 +5,14 @@
 //! image (PIL's `convert("RGB")`: grey is copied to three channels, alpha is dropped) of its own
 //! size, so that a random resized crop later samples from the original picture, as
 //! `RandomResizedCrop` does. Unlike torchvision, the EXIF orientation of a photo is applied (a
-//! portrait taken with a rotated camera comes out upright), and everything is decoded once, in
-//! parallel, into memory.
+//! portrait taken with a rotated camera comes out upright).
+//!
+//! Opening a folder *indexes* it: the file list and every image's size, read from its header in
+//! parallel (a few kilobytes per file), so that broken, cut-short or over-size files are found
+//! before training starts. The pixels are then either decoded once into memory or, for folders
+//! too large for that, decoded from disk each time the loader asks for them ([`Storage`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,6 +23,7 @@ use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
 use crate::dataset::ImageDataset;
 use crate::error::{Error, Result};
+use crate::header::read_header;
 
 /// File extensions read as images (case-insensitive); other files are ignored, like
 /// torchvision's `IMG_EXTENSIONS`.
@@ -29,6 +35,44 @@ pub const IMAGE_EXTENSIONS: [&str; 12] = [
 /// refuses an image as a decompression bomb (twice its `Image.MAX_IMAGE_PIXELS`).
 pub const DEFAULT_MAX_PIXELS: u64 = 2 * 89_478_485;
 
+/// The default [`ImageFolderOptions::memory_limit`]: 1 GiB of decoded pixels.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
+
+/// Where an [`ImageFolder`]'s pixels live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// Every image decoded once, when the folder is opened, and held in memory: the fastest
+    /// epochs, at `3 × width × height` bytes per image (a 500 × 375 photograph takes 563 kB, so
+    /// 5 000 of them take 2.8 GB).
+    Memory,
+    /// Images decoded from disk each time they are asked for, by the loader's workers: memory
+    /// does not grow with the number of images (the index holds a path and a size per image),
+    /// and every epoch decodes every image again.
+    Stream,
+}
+
+impl std::fmt::Display for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Storage::Memory => "in memory",
+            Storage::Stream => "streamed from disk",
+        })
+    }
+}
+
+/// How an [`ImageFolder`] chooses its [`Storage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StorageChoice {
+    /// In memory when the decoded images fit in
+    /// [`memory_limit`](ImageFolderOptions::memory_limit), streamed otherwise (the default).
+    #[default]
+    Auto,
+    /// Always in memory.
+    Memory,
+    /// Always streamed.
+    Stream,
+}
+
 /// How to open an [`ImageFolder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageFolderOptions {
@@ -36,21 +80,27 @@ pub struct ImageFolderOptions {
     /// `Some(s)`: an image whose shorter side exceeds `s` is resized, aspect ratio kept and
     /// antialiased (a triangle filter widened by the shrink factor, as PIL's bilinear), so that
     /// its shorter side is `s` (the longer one becomes `⌊s · long / short⌋`, torchvision's
-    /// `Resize(s)` rule). Smaller images are kept as they are. Everything is held in memory, so
-    /// a large collection wants a cap (256 for training at 224, say).
+    /// `Resize(s)` rule). Smaller images are kept as they are.
     pub max_shorter_side: Option<u32>,
     /// The largest `width × height` accepted. A file declaring more (a decompression bomb, or
-    /// just a huge scan) is refused before it is decoded, with an error naming it. Default
-    /// [`DEFAULT_MAX_PIXELS`].
+    /// just a huge scan) is refused when the folder is indexed, with an error naming it.
+    /// Default [`DEFAULT_MAX_PIXELS`].
     pub max_pixels: u64,
     /// Skip files that cannot be read, decoded, or are over `max_pixels`, and symbolic link
     /// loops (a link to a folder that contains it, which would recurse forever), listing them
     /// in [`ImageFolder::skipped`] instead of failing. Default `false`: such a file or loop is
-    /// an error naming it.
+    /// an error naming it. A streamed file that fails later, when the loader decodes it, is
+    /// handled by the loader's own setting
+    /// ([`LoaderConfig::skip_unreadable`](crate::LoaderConfig::skip_unreadable)).
     pub skip_unreadable: bool,
-    /// Decoding threads; 0 (the default) uses [`std::thread::available_parallelism`]. The result
-    /// does not depend on it.
+    /// Indexing and decoding threads; 0 (the default) uses
+    /// [`std::thread::available_parallelism`]. The result does not depend on it.
     pub threads: usize,
+    /// In memory or streamed; default [`StorageChoice::Auto`].
+    pub storage: StorageChoice,
+    /// The decoded size (`Σ 3 × width × height` bytes, after `max_shorter_side`) up to which
+    /// [`StorageChoice::Auto`] holds the images in memory. Default [`DEFAULT_MEMORY_LIMIT`].
+    pub memory_limit: u64,
 }
 
 impl Default for ImageFolderOptions {
@@ -60,11 +110,14 @@ impl Default for ImageFolderOptions {
             max_pixels: DEFAULT_MAX_PIXELS,
             skip_unreadable: false,
             threads: 0,
+            storage: StorageChoice::Auto,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
         }
     }
 }
 
-/// Images decoded from a directory into memory, each as RGB CHW `u8` of its own size.
+/// The images of a directory, each as RGB CHW `u8` of its own size, in memory or streamed from
+/// disk ([`Storage`]).
 ///
 /// - **Labelled**: when `root` has sub-directories, each one is a class (sorted by name, so
 ///   labels are stable, as in torchvision's `ImageFolder`); images are found recursively in them,
@@ -79,9 +132,14 @@ impl Default for ImageFolderOptions {
 /// read is always skipped, so no image is read twice. Both are listed in
 /// [`skipped`](ImageFolder::skipped); a class folder skipped that way is not a class.
 ///
-/// Each image is decoded with its EXIF orientation applied, converted to 8-bit RGB (grey copied
-/// to the three channels, alpha dropped, 16-bit samples scaled to 8 bits) and, with
-/// [`max_shorter_side`](ImageFolderOptions::max_shorter_side), downscaled.
+/// Opening reads every file's header (its size and EXIF orientation) on
+/// [`threads`](ImageFolderOptions::threads) threads: a file that is not an image, is cut short
+/// in its header or is over [`max_pixels`](ImageFolderOptions::max_pixels) is found then. Each
+/// image is decoded with its EXIF orientation applied, converted to 8-bit RGB (grey copied to
+/// the three channels, alpha dropped, 16-bit samples scaled to 8 bits) and, with
+/// [`max_shorter_side`](ImageFolderOptions::max_shorter_side), downscaled; in memory and
+/// streamed, the pixels are the same. A streamed image whose file has changed since it was
+/// indexed (another size) is an error naming it.
 ///
 /// The images generally differ in size ([`ImageDataset::shape`] is per image): train through a
 /// transform that crops them to one size, and evaluate through
@@ -91,21 +149,24 @@ impl Default for ImageFolderOptions {
 /// use selfsup_data::{ImageDataset, ImageFolder, ImageFolderOptions};
 /// let options = ImageFolderOptions { max_shorter_side: Some(256), ..Default::default() };
 /// let folder = ImageFolder::open("photos", &options)?;
-/// println!("{} images, the first is {:?}", folder.len(), folder.shape(0));
+/// println!("{} images ({}), the first is {:?}", folder.len(), folder.storage(), folder.shape(0));
 /// # Ok::<(), selfsup_data::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ImageFolder {
-    images: Vec<Vec<u8>>,
+    /// The decoded images, with [`Storage::Memory`].
+    images: Option<Vec<Vec<u8>>>,
     shapes: Vec<[usize; 3]>,
     labels: Vec<usize>,
     classes: Vec<String>,
     paths: Vec<PathBuf>,
     skipped: Vec<(PathBuf, String)>,
+    options: ImageFolderOptions,
 }
 
 impl ImageFolder {
-    /// Reads every image under `root` (see the type's docs for the layout).
+    /// Indexes every image under `root` (see the type's docs for the layout), and decodes them
+    /// into memory when [`storage`](ImageFolderOptions::storage) says so.
     ///
     /// # Errors
     /// [`Error::NotADirectory`] for a missing `root`; [`Error::EmptyFolder`] for a `root` or a
@@ -116,16 +177,7 @@ impl ImageFolder {
     /// or is too large ([`Error::ImageTooLarge`]).
     pub fn open(root: impl AsRef<Path>, options: &ImageFolderOptions) -> Result<Self> {
         let root = root.as_ref();
-        if options.max_shorter_side == Some(0) {
-            return Err(Error::Invalid(
-                "image folder: max_shorter_side must be positive".into(),
-            ));
-        }
-        if options.max_pixels == 0 {
-            return Err(Error::Invalid(
-                "image folder: max_pixels must be positive".into(),
-            ));
-        }
+        check_options(options)?;
         if !root.is_dir() {
             return Err(Error::NotADirectory {
                 path: root.to_path_buf(),
@@ -163,20 +215,69 @@ impl ImageFolder {
                 });
             }
         }
+        Self::build(files, classes, walk.skipped, options)
+    }
 
-        let decoded = decode_all(&files, options);
+    /// A dataset of the given files, in the given order, indexed and stored as
+    /// [`open`](Self::open) does: the way to read a layout of your own (a file list, the
+    /// ImageNet readers' validation folder). `files` pairs each path with its label, an index
+    /// into `classes`; pass no labels and no classes for unlabelled images.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when `files` is empty, mixes labelled and unlabelled files, or a label
+    /// is not below `classes.len()`; otherwise as [`open`](Self::open).
+    pub fn from_files(
+        files: Vec<(PathBuf, Option<usize>)>,
+        classes: Vec<String>,
+        options: &ImageFolderOptions,
+    ) -> Result<Self> {
+        check_options(options)?;
+        if files.is_empty() {
+            return Err(Error::Invalid("image folder: no files".into()));
+        }
+        let labelled = files[0].1.is_some();
+        if let Some((path, _)) = files.iter().find(|(_, l)| l.is_some() != labelled) {
+            return Err(Error::Invalid(format!(
+                "image folder: {} is {}labelled, but {} is {}",
+                path.display(),
+                if labelled { "not " } else { "" },
+                files[0].0.display(),
+                if labelled { "labelled" } else { "not" },
+            )));
+        }
+        if let Some((path, Some(label))) = files
+            .iter()
+            .find(|(_, l)| l.is_some_and(|l| l >= classes.len()))
+        {
+            return Err(Error::Invalid(format!(
+                "image folder: {} has label {label}, but there are {} classes",
+                path.display(),
+                classes.len()
+            )));
+        }
+        Self::build(files, classes, Vec::new(), options)
+    }
+
+    /// Indexes `files`, then decodes them into memory if the storage choice says so.
+    fn build(
+        files: Vec<(PathBuf, Option<usize>)>,
+        classes: Vec<String>,
+        skipped: Vec<(PathBuf, String)>,
+        options: &ImageFolderOptions,
+    ) -> Result<Self> {
+        let indexed = parallel_map(&files, options, |(path, _)| index(path, options));
         let mut folder = ImageFolder {
-            images: Vec::with_capacity(files.len()),
+            images: None,
             shapes: Vec::with_capacity(files.len()),
             labels: Vec::new(),
             classes,
             paths: Vec::with_capacity(files.len()),
-            skipped: walk.skipped,
+            skipped,
+            options: options.clone(),
         };
-        for ((path, label), result) in files.into_iter().zip(decoded) {
+        for ((path, label), result) in files.into_iter().zip(indexed) {
             match result {
-                Some(Ok((pixels, shape))) => {
-                    folder.images.push(pixels);
+                Some(Ok(shape)) => {
                     folder.shapes.push(shape);
                     folder.labels.extend(label);
                     folder.paths.push(path);
@@ -185,11 +286,54 @@ impl ImageFolder {
                     folder.skipped.push((path, err.to_string()));
                 }
                 Some(Err(err)) => return Err(err),
-                // Not decoded: an earlier file failed and stopped the work.
+                // Not indexed: an earlier file failed and stopped the work.
                 None => unreachable!("files after a failure are never reached"),
             }
         }
+        let memory = match options.storage {
+            StorageChoice::Memory => true,
+            StorageChoice::Stream => false,
+            StorageChoice::Auto => folder.decoded_bytes() <= options.memory_limit,
+        };
+        if memory {
+            folder.decode_into_memory()?;
+        }
         Ok(folder)
+    }
+
+    /// Decodes every indexed image into memory (a file that fails is an error, or skipped).
+    fn decode_into_memory(&mut self) -> Result<()> {
+        let options = &self.options;
+        let shapes = &self.shapes;
+        let jobs: Vec<(usize, &PathBuf)> = self.paths.iter().enumerate().collect();
+        let decoded = parallel_map(&jobs, options, |&(i, path)| {
+            decode_checked(path, shapes[i], options)
+        });
+        let mut images = Vec::with_capacity(self.paths.len());
+        let mut kept = Vec::with_capacity(self.paths.len());
+        for (i, result) in decoded.into_iter().enumerate() {
+            match result {
+                Some(Ok(pixels)) => {
+                    images.push(pixels);
+                    kept.push(i);
+                }
+                Some(Err(err)) if options.skip_unreadable => {
+                    self.skipped.push((self.paths[i].clone(), err.to_string()));
+                }
+                Some(Err(err)) => return Err(err),
+                None => unreachable!("files after a failure are never reached"),
+            }
+        }
+        if kept.len() < self.paths.len() {
+            let labelled = self.is_labelled();
+            self.paths = kept.iter().map(|&i| self.paths[i].clone()).collect();
+            self.shapes = kept.iter().map(|&i| self.shapes[i]).collect();
+            if labelled {
+                self.labels = kept.iter().map(|&i| self.labels[i]).collect();
+            }
+        }
+        self.images = Some(images);
+        Ok(())
     }
 
     /// Class names (sub-folder names), indexed by label; empty when unlabelled.
@@ -205,7 +349,7 @@ impl ImageFolder {
     /// What was left out, with the reason: folders reached a second time through symbolic
     /// links (always), then symbolic link loops and files that could not be loaded (with
     /// [`skip_unreadable`](ImageFolderOptions::skip_unreadable)), folders first, then files in
-    /// dataset order.
+    /// dataset order (those found when indexing, then those found when decoding into memory).
     pub fn skipped(&self) -> &[(PathBuf, String)] {
         &self.skipped
     }
@@ -213,6 +357,23 @@ impl ImageFolder {
     /// Whether the images carry labels.
     pub fn is_labelled(&self) -> bool {
         !self.classes.is_empty()
+    }
+
+    /// Where the pixels live: decoded in memory, or streamed from disk.
+    pub fn storage(&self) -> Storage {
+        if self.images.is_some() {
+            Storage::Memory
+        } else {
+            Storage::Stream
+        }
+    }
+
+    /// `Σ 3 × width × height`: the bytes the decoded images take (or would take) in memory.
+    pub fn decoded_bytes(&self) -> u64 {
+        self.shapes
+            .iter()
+            .map(|s| (s[0] * s[1] * s[2]) as u64)
+            .sum()
     }
 }
 
@@ -225,8 +386,12 @@ impl ImageDataset for ImageFolder {
         self.shapes[index]
     }
 
-    fn pixels(&self, index: usize) -> &[u8] {
-        &self.images[index]
+    fn pixels(&self, index: usize) -> Result<Cow<'_, [u8]>> {
+        match &self.images {
+            Some(images) => Ok(Cow::Borrowed(&images[index])),
+            None => decode_checked(&self.paths[index], self.shapes[index], &self.options)
+                .map(Cow::Owned),
+        }
     }
 
     fn target(&self, index: usize) -> Option<usize> {
@@ -236,6 +401,64 @@ impl ImageDataset for ImageFolder {
     fn num_classes(&self) -> usize {
         self.classes.len()
     }
+
+    fn source(&self, index: usize) -> Option<&Path> {
+        Some(&self.paths[index])
+    }
+}
+
+fn check_options(options: &ImageFolderOptions) -> Result<()> {
+    if options.max_shorter_side == Some(0) {
+        return Err(Error::Invalid(
+            "image folder: max_shorter_side must be positive".into(),
+        ));
+    }
+    if options.max_pixels == 0 {
+        return Err(Error::Invalid(
+            "image folder: max_pixels must be positive".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The `[3, height, width]` an image file will decode to, from its header: upright (EXIF
+/// orientation), capped by `max_shorter_side`; refused when empty or over `max_pixels`.
+fn index(path: &Path, options: &ImageFolderOptions) -> Result<[usize; 3]> {
+    let header = guarded(path, || read_header(path))?;
+    let (width, height) = (header.width, header.height);
+    if width == 0 || height == 0 {
+        return Err(Error::Image {
+            path: path.to_path_buf(),
+            reason: format!("the image is {width}×{height}: it has no pixels"),
+        });
+    }
+    if u64::from(width) * u64::from(height) > options.max_pixels {
+        return Err(Error::ImageTooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+            max_pixels: options.max_pixels,
+        });
+    }
+    let (w, h) = header.upright();
+    let (w, h) = capped_size(w, h, options.max_shorter_side);
+    Ok([3, h as usize, w as usize])
+}
+
+/// [`decode_guarded`], checked against the shape the header promised.
+fn decode_checked(path: &Path, shape: [usize; 3], options: &ImageFolderOptions) -> Result<Vec<u8>> {
+    let (pixels, decoded) = decode_guarded(path, options)?;
+    if decoded != shape {
+        return Err(Error::Image {
+            path: path.to_path_buf(),
+            reason: format!(
+                "it decodes to {}×{} pixels, but its header said {}×{} when the folder was \
+                 indexed (was the file changed?)",
+                decoded[2], decoded[1], shape[2], shape[1]
+            ),
+        });
+    }
+    Ok(pixels)
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -391,7 +614,12 @@ fn decode(path: &Path, options: &ImageFolderOptions) -> Result<Decoded> {
 /// turned into an [`Error::Image`] naming the file, so one bad file cannot bring the whole
 /// folder down, and is skipped like any undecodable file with `skip_unreadable`.
 fn decode_guarded(path: &Path, options: &ImageFolderOptions) -> Result<Decoded> {
-    std::panic::catch_unwind(|| decode(path, options)).unwrap_or_else(|payload| {
+    guarded(path, || decode(path, options))
+}
+
+/// `f()`, with a panic turned into an [`Error::Image`] naming `path` (see [`decode_guarded`]).
+fn guarded<R>(path: &Path, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -404,22 +632,32 @@ fn decode_guarded(path: &Path, options: &ImageFolderOptions) -> Result<Decoded> 
     })
 }
 
-/// Downscales `img` so that its shorter side is `cap`, when it is longer (see
-/// [`ImageFolderOptions::max_shorter_side`]).
-fn cap_shorter_side(img: RgbImage, cap: Option<u32>) -> RgbImage {
-    let (w, h) = img.dimensions();
+/// `(width, height)` after [`ImageFolderOptions::max_shorter_side`]: the shorter side brought
+/// down to `cap` when it is longer, the longer one to `⌊cap · long / short⌋` (at least 1).
+fn capped_size(w: u32, h: u32, cap: Option<u32>) -> (u32, u32) {
     let (short, long) = (w.min(h), w.max(h));
     match cap {
         Some(cap) if short > cap => {
             let new_long = ((u64::from(cap) * u64::from(long) / u64::from(short)) as u32).max(1);
-            let (nw, nh) = if w <= h {
+            if w <= h {
                 (cap, new_long)
             } else {
                 (new_long, cap)
-            };
-            image::imageops::resize(&img, nw, nh, FilterType::Triangle)
+            }
         }
-        _ => img,
+        _ => (w, h),
+    }
+}
+
+/// Downscales `img` so that its shorter side is `cap`, when it is longer (see
+/// [`ImageFolderOptions::max_shorter_side`]).
+fn cap_shorter_side(img: RgbImage, cap: Option<u32>) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (nw, nh) = capped_size(w, h, cap);
+    if (nw, nh) == (w, h) {
+        img
+    } else {
+        image::imageops::resize(&img, nw, nh, FilterType::Triangle)
     }
 }
 
@@ -436,26 +674,27 @@ fn hwc_to_chw(img: &RgbImage) -> Vec<u8> {
     chw
 }
 
-/// Decodes the files on `options.threads` threads, results in the input order.
+/// `f` of every item on `options.threads` threads, results in the input order.
 ///
-/// Threads take the next file from a shared counter. Unless failures are skipped, the first
-/// failure stops every thread from starting files past it, so all files before it are decoded
+/// Threads take the next item from a shared counter. Unless failures are skipped, the first
+/// failure stops every thread from starting items past it, so all items before it are done
 /// and it is the first failure in order: the outcome does not depend on the scheduling. Entries
 /// past that failure are `None`.
-fn decode_all(
-    files: &[(PathBuf, Option<usize>)],
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
     options: &ImageFolderOptions,
-) -> Vec<Option<Result<Decoded>>> {
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Vec<Option<Result<R>>> {
     let threads = match options.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     }
-    .min(files.len())
+    .min(items.len())
     .max(1);
     let next = AtomicUsize::new(0);
     let first_failure = AtomicUsize::new(usize::MAX);
-    let mut results: Vec<Option<Result<Decoded>>> = Vec::new();
-    results.resize_with(files.len(), || None);
+    let mut results: Vec<Option<Result<R>>> = Vec::new();
+    results.resize_with(items.len(), || None);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -463,10 +702,10 @@ fn decode_all(
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= files.len() || i > first_failure.load(Ordering::Relaxed) {
+                        if i >= items.len() || i > first_failure.load(Ordering::Relaxed) {
                             return done;
                         }
-                        let result = decode_guarded(&files[i].0, options);
+                        let result = f(&items[i]);
                         if result.is_err() && !options.skip_unreadable {
                             first_failure.fetch_min(i, Ordering::Relaxed);
                         }
@@ -476,7 +715,7 @@ fn decode_all(
             })
             .collect();
         for handle in handles {
-            for (i, result) in handle.join().expect("image decoding thread panicked") {
+            for (i, result) in handle.join().expect("image folder thread panicked") {
                 results[i] = Some(result);
             }
         }

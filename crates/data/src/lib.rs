@@ -13,6 +13,9 @@
 //! - **Image folders** ([`ImageFolder`]): users' own pictures, class sub-folders (labelled) or
 //!   a flat folder (unlabelled), as torchvision's `ImageFolder`; each image keeps its own
 //!   resolution (optionally capped), so a random resized crop samples from the original.
+//!   Opening one indexes it (each file's size from its header, in parallel); the pixels are
+//!   then held in memory or, for large folders, decoded by the loader's workers batch by batch
+//!   ([`Storage`]), so memory does not grow with the number of images.
 //! - [`CenterResized`] brings any of them to one size for evaluation, as torchvision's
 //!   `Resize(size)` + `CenterCrop(size)`.
 //!
@@ -26,7 +29,8 @@
 //! ## Crate map
 //! - [`cifar`]: strict readers for the CIFAR-10 / CIFAR-100 binary files, MD5 verification.
 //! - [`stl10`]: a strict reader for the STL-10 binary files.
-//! - [`folder`]: users' own images, labelled (class sub-folders) or not, at their own sizes.
+//! - [`folder`]: users' own images, labelled (class sub-folders) or not, at their own sizes, in
+//!   memory or streamed from disk.
 //! - [`center`]: [`CenterResized`], resize and centre-crop for evaluation.
 //! - [`dataset`]: the [`ImageDataset`] trait every image source implements.
 //! - [`grid`]: picture grids of images and their views.
@@ -51,6 +55,7 @@ pub mod download;
 pub mod error;
 pub mod folder;
 pub mod grid;
+mod header;
 pub mod loader;
 pub mod stl10;
 pub mod subset;
@@ -68,7 +73,10 @@ pub use download::{
     download_cifar10, download_cifar100, download_stl10,
 };
 pub use error::{Error, Result};
-pub use folder::{DEFAULT_MAX_PIXELS, ImageFolder, ImageFolderOptions};
+pub use folder::{
+    DEFAULT_MAX_PIXELS, DEFAULT_MEMORY_LIMIT, ImageFolder, ImageFolderOptions, Storage,
+    StorageChoice,
+};
 pub use grid::image_grid;
 pub use loader::{EpochIter, Loader, LoaderConfig, ViewBatch};
 pub use stl10::{STL10_CLASSES, STL10_IMAGE_BYTES, STL10_SIDE, Stl10, Stl10Options, Stl10Split};

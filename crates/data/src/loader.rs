@@ -5,10 +5,16 @@
 //! order and at most `prefetch` per worker wait in memory. Image `i` of epoch `e` is augmented
 //! with the generator [`rng_for`]`(seed, e, i)`, so the batches of an epoch are
 //! the same whatever the number of workers.
+//!
+//! The workers read the images too: a streamed [`ImageFolder`](crate::ImageFolder) is decoded
+//! there, in parallel with the training step that consumes the previous batches. The time the
+//! consumer waited for a batch is counted ([`EpochIter::waited`]): when it is a large part of a
+//! step, loading is the bottleneck (more workers, or a cap on the images' size, help).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -31,6 +37,11 @@ pub struct LoaderConfig {
     pub num_workers: usize,
     /// Batches each worker may have ready ahead of the consumer. Default 2.
     pub prefetch: usize,
+    /// What to do with an image that cannot be loaded when its batch is built (a streamed file
+    /// deleted or corrupted since the folder was indexed): `false` (the default) makes the
+    /// batch an error naming the file; `true` leaves the image out of its batch and lists it in
+    /// [`ViewBatch::skipped`].
+    pub skip_unreadable: bool,
 }
 
 impl Default for LoaderConfig {
@@ -42,6 +53,7 @@ impl Default for LoaderConfig {
             seed: 0,
             num_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             prefetch: 2,
+            skip_unreadable: false,
         }
     }
 }
@@ -61,6 +73,9 @@ pub struct ViewBatch {
     /// ([`MultiViewTransform::labeled_views`]): `labels[t][i]` is task `t`'s label of image `i`.
     /// Empty unless the transform is a pretext one.
     pub labels: Vec<Vec<usize>>,
+    /// Images left out of this batch because they could not be loaded (with
+    /// [`LoaderConfig::skip_unreadable`]): the dataset index and the reason, naming the file.
+    pub skipped: Vec<(usize, String)>,
 }
 
 impl ViewBatch {
@@ -111,7 +126,7 @@ impl ViewBatch {
 ///     LoaderConfig { batch_size: 256, ..Default::default() },
 /// )?;
 /// for batch in loader.epoch(0) {
-///     assert_eq!(batch.views.len(), 2);
+///     assert_eq!(batch?.views.len(), 2);
 /// }
 /// # Ok(()) }
 /// ```
@@ -214,10 +229,17 @@ impl Loader {
 
     /// The batches of epoch `epoch`, in order, built by the worker threads.
     pub fn epoch(&self, epoch: u64) -> EpochIter {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of epoch `epoch` from batch `first` on (a resumed epoch): the same batches
+    /// as [`epoch`](Self::epoch) gives after its first `first`, without building those.
+    pub fn epoch_from(&self, epoch: u64, first: usize) -> EpochIter {
         let order = self.epoch_order(epoch);
         let batches: Vec<Vec<usize>> = order
             .chunks(self.config.batch_size)
             .take(self.batches_per_epoch())
+            .skip(first)
             .map(<[usize]>::to_vec)
             .collect();
         let batches = Arc::new(batches);
@@ -243,6 +265,7 @@ impl Loader {
             receivers,
             handles,
             next: 0,
+            waited: Duration::ZERO,
         }
     }
 
@@ -251,20 +274,37 @@ impl Loader {
     /// Each image is read at its own [`shape`](ImageDataset::shape); images may differ in size as
     /// long as the transform brings every view `k` to one size.
     ///
+    /// # Errors
+    /// The first image that cannot be loaded ([`ImageDataset::pixels`]), unless
+    /// [`skip_unreadable`](LoaderConfig::skip_unreadable) leaves it out; [`Error::Invalid`]
+    /// when every image of the batch was left out.
+    ///
     /// # Panics
     /// If view `k` of one image differs in shape from view `k` of an earlier image of the batch
     /// (the message names the image), or the dataset's pixels do not match its shape.
-    pub fn build_batch(&self, indices: &[usize], epoch: u64) -> ViewBatch {
+    pub fn build_batch(&self, indices: &[usize], epoch: u64) -> Result<ViewBatch> {
         let num_views = self.transform.num_views();
         let num_labels = self.transform.num_labels();
         let mut labels: Vec<Vec<usize>> = vec![Vec::with_capacity(indices.len()); num_labels];
         let mut views: Vec<Vec<f32>> = vec![Vec::new(); num_views];
         let mut shapes = vec![[0; 4]; num_views];
+        let mut kept = Vec::with_capacity(indices.len());
+        let mut skipped = Vec::new();
         for &i in indices {
             let [c, h, w] = self.dataset.shape(i);
-            let image = Image::from_chw_u8(self.dataset.pixels(i), c, h, w).unwrap_or_else(|e| {
+            let pixels = match self.dataset.pixels(i) {
+                Ok(pixels) => pixels,
+                Err(err) if self.config.skip_unreadable => {
+                    skipped.push((i, err.to_string()));
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            kept.push(i);
+            let image = Image::from_chw_u8(&pixels, c, h, w).unwrap_or_else(|e| {
                 panic!("image {i} of the dataset does not match its shape [{c}, {h}, {w}]: {e}")
             });
+            drop(pixels);
             let mut rng = rng_for(self.config.seed, epoch, i as u64);
             let (image_views, image_labels) = self.transform.labeled_views(&image, &mut rng);
             assert_eq!(
@@ -278,7 +318,7 @@ impl Loader {
             }
             for (k, view) in image_views.into_iter().enumerate() {
                 let [vc, vh, vw] = view.shape();
-                let shape = [indices.len(), vc, vh, vw];
+                let shape = [0, vc, vh, vw];
                 assert!(
                     views[k].is_empty() || shapes[k] == shape,
                     "view {k} of image {i} (an image of shape {:?}) is {:?}, but the earlier images \
@@ -293,13 +333,27 @@ impl Loader {
                 views[k].extend_from_slice(view.data());
             }
         }
-        ViewBatch {
+        if kept.is_empty() {
+            return Err(Error::Invalid(format!(
+                "loader: every image of a batch of {} was left out as unreadable, the first \
+                 because: {}",
+                indices.len(),
+                skipped
+                    .first()
+                    .map_or("", |s: &(usize, String)| s.1.as_str())
+            )));
+        }
+        for shape in &mut shapes {
+            shape[0] = kept.len();
+        }
+        Ok(ViewBatch {
             views,
             shapes,
-            indices: indices.to_vec(),
-            targets: indices.iter().map(|&i| self.dataset.target(i)).collect(),
+            targets: kept.iter().map(|&i| self.dataset.target(i)).collect(),
+            indices: kept,
             labels,
-        }
+            skipped,
+        })
     }
 }
 
@@ -311,41 +365,57 @@ struct Job {
 }
 
 impl Job {
-    fn run(self, worker: usize, workers: usize, tx: SyncSender<ViewBatch>) {
+    fn run(self, worker: usize, workers: usize, tx: SyncSender<Result<ViewBatch>>) {
         for k in (worker..self.batches.len()).step_by(workers) {
             let batch = self.loader.build_batch(&self.batches[k], self.epoch);
-            if tx.send(batch).is_err() {
-                return; // the consumer stopped early
+            let failed = batch.is_err();
+            if tx.send(batch).is_err() || failed {
+                return; // the consumer stopped early, or will stop at this error
             }
         }
     }
 }
 
-/// Iterator over the batches of one epoch (see [`Loader::epoch`]).
+/// Iterator over the batches of one epoch (see [`Loader::epoch`]): each is the batch, or the
+/// error of an image that could not be loaded (see [`Loader::build_batch`]).
 pub struct EpochIter {
     job: Job,
-    receivers: Vec<Receiver<ViewBatch>>,
+    receivers: Vec<Receiver<Result<ViewBatch>>>,
     handles: Vec<JoinHandle<()>>,
     next: usize,
+    waited: Duration,
+}
+
+impl EpochIter {
+    /// The time [`next`](Iterator::next) has spent waiting for batches so far: for the workers
+    /// to build them, or building them itself without workers. A training loop that spends a
+    /// large part of its steps here is starved of data.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
 }
 
 impl Iterator for EpochIter {
-    type Item = ViewBatch;
+    type Item = Result<ViewBatch>;
 
-    fn next(&mut self) -> Option<ViewBatch> {
+    fn next(&mut self) -> Option<Result<ViewBatch>> {
         let k = self.next;
         if k >= self.job.batches.len() {
             return None;
         }
         self.next += 1;
+        let started = Instant::now();
         if self.receivers.is_empty() {
-            return Some(
-                self.job
-                    .loader
-                    .build_batch(&self.job.batches[k], self.job.epoch),
-            );
+            let batch = self
+                .job
+                .loader
+                .build_batch(&self.job.batches[k], self.job.epoch);
+            self.waited += started.elapsed();
+            return Some(batch);
         }
-        match self.receivers[k % self.receivers.len()].recv() {
+        let received = self.receivers[k % self.receivers.len()].recv();
+        self.waited += started.elapsed();
+        match received {
             Ok(batch) => Some(batch),
             Err(_) => {
                 // The worker died: surface its panic rather than ending the epoch silently.

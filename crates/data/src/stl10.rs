@@ -307,8 +307,8 @@ impl ImageDataset for Stl10 {
         [3, STL10_SIDE, STL10_SIDE]
     }
 
-    fn pixels(&self, index: usize) -> &[u8] {
-        self.image(index)
+    fn pixels(&self, index: usize) -> crate::Result<std::borrow::Cow<'_, [u8]>> {
+        Ok(std::borrow::Cow::Borrowed(self.image(index)))
     }
 
     fn target(&self, index: usize) -> Option<usize> {

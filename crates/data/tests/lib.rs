@@ -17,5 +17,6 @@ mod folder;
 mod fuzz;
 mod loader;
 mod stl10;
+mod stream;
 mod subset;
 mod transforms;

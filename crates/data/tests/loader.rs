@@ -52,7 +52,7 @@ fn config(batch_size: usize, num_workers: usize) -> LoaderConfig {
 #[test]
 fn batches_hold_the_views_of_the_images_they_name() {
     let l = loader(10, config(4, 2));
-    let batches: Vec<_> = l.epoch(0).collect();
+    let batches: Vec<_> = l.epoch(0).map(Result::unwrap).collect();
     assert_eq!(batches.len(), 2, "drop_last drops the 2 left over");
     for b in &batches {
         assert_eq!(b.shapes, vec![[4, 3, 32, 32]; 2]);
@@ -71,9 +71,15 @@ fn batches_hold_the_views_of_the_images_they_name() {
 
 #[test]
 fn same_batches_whatever_the_number_of_workers() {
-    let reference: Vec<_> = loader(37, config(5, 0)).epoch(3).collect();
+    let reference: Vec<_> = loader(37, config(5, 0))
+        .epoch(3)
+        .map(Result::unwrap)
+        .collect();
     for workers in [1, 2, 3, 8] {
-        let got: Vec<_> = loader(37, config(5, workers)).epoch(3).collect();
+        let got: Vec<_> = loader(37, config(5, workers))
+            .epoch(3)
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(got, reference, "{workers} workers");
     }
 }
@@ -81,9 +87,9 @@ fn same_batches_whatever_the_number_of_workers() {
 #[test]
 fn each_epoch_has_its_own_order_and_augmentations() {
     let l = loader(64, config(64, 2));
-    let e0 = l.epoch(0).next().unwrap();
-    let e0_again = l.epoch(0).next().unwrap();
-    let e1 = l.epoch(1).next().unwrap();
+    let e0 = l.epoch(0).map(Result::unwrap).next().unwrap();
+    let e0_again = l.epoch(0).map(Result::unwrap).next().unwrap();
+    let e1 = l.epoch(1).map(Result::unwrap).next().unwrap();
     assert_eq!(e0, e0_again);
     assert_ne!(e0.indices, e1.indices);
     let no_shuffle = loader(
@@ -94,7 +100,12 @@ fn each_epoch_has_its_own_order_and_augmentations() {
         },
     );
     assert_eq!(
-        no_shuffle.epoch(5).next().unwrap().indices,
+        no_shuffle
+            .epoch(5)
+            .map(Result::unwrap)
+            .next()
+            .unwrap()
+            .indices,
         (0..64).collect::<Vec<_>>()
     );
 }
@@ -112,9 +123,13 @@ fn keep_last_partial_batch_and_subset_indices() {
     )
     .unwrap();
     assert_eq!(l.batches_per_epoch(), 2);
-    let sizes: Vec<usize> = l.epoch(0).map(|b| b.len()).collect();
+    let sizes: Vec<usize> = l.epoch(0).map(Result::unwrap).map(|b| b.len()).collect();
     assert_eq!(sizes, vec![4, 2]);
-    let mut all: Vec<usize> = l.epoch(0).flat_map(|b| b.indices).collect();
+    let mut all: Vec<usize> = l
+        .epoch(0)
+        .map(Result::unwrap)
+        .flat_map(|b| b.indices)
+        .collect();
     all.sort();
     assert_eq!(all, vec![1, 3, 5, 7, 9, 11]);
 }
@@ -147,7 +162,7 @@ fn stopping_early_does_not_hang() {
     let l = loader(200, config(2, 3));
     let expected = l.epoch_order(0)[..2].to_vec();
     let first = within_a_minute(move || {
-        let mut it = l.epoch(0);
+        let mut it = l.epoch(0).map(Result::unwrap);
         let first = it.next().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50)); // let the channels fill
         drop(it); // joins every worker
@@ -189,7 +204,7 @@ fn a_transform_panicking_in_a_worker_reaches_the_caller_with_its_message() {
             },
         )
         .unwrap();
-        let result = within_a_minute(move || l.epoch(0).count());
+        let result = within_a_minute(move || l.epoch(0).map(Result::unwrap).count());
         let message = result.expect_err("the epoch must not end normally");
         assert!(
             message.contains("transform bug on image 13"),
@@ -201,7 +216,11 @@ fn a_transform_panicking_in_a_worker_reaches_the_caller_with_its_message() {
 #[test]
 fn tensors_on_a_device() {
     let device = burn::tensor::Device::flex();
-    let b = loader(8, config(4, 1)).epoch(0).next().unwrap();
+    let b = loader(8, config(4, 1))
+        .epoch(0)
+        .map(Result::unwrap)
+        .next()
+        .unwrap();
     assert_eq!(b.view(0, &device).dims(), [4, 3, 32, 32]);
     let targets = b
         .targets(&device)
@@ -248,15 +267,20 @@ fn pretext_batches_carry_the_labels_their_views_were_made_with() {
     };
     let tasks = views.tasks.clone();
     let l = Loader::new(data.clone(), Arc::new(views), config(3, 1)).unwrap();
-    let batch = l.epoch(0).next().unwrap();
+    let batch = l.epoch(0).map(Result::unwrap).next().unwrap();
     assert_eq!(batch.labels.len(), 3, "rotation, shear and colour labels");
     for (task, classes) in [4, 3, 3].into_iter().enumerate() {
         assert_eq!(batch.labels[task].len(), 3);
         assert!(batch.labels[task].iter().all(|&l| l < classes));
     }
     for (row, &i) in batch.indices.iter().enumerate() {
-        let original =
-            Image::from_chw_u8(selfsup_data::ImageDataset::pixels(&*data, i), 3, 32, 32).unwrap();
+        let original = Image::from_chw_u8(
+            &selfsup_data::ImageDataset::pixels(&*data, i).unwrap(),
+            3,
+            32,
+            32,
+        )
+        .unwrap();
         let labels = selfsup_data::transforms::PretextLabels {
             rotation: batch.labels[0][row] as u8,
             shear: batch.labels[1][row] as u8,
@@ -270,7 +294,11 @@ fn pretext_batches_carry_the_labels_their_views_were_made_with() {
         );
     }
     // SSL transforms draw no labels.
-    let plain = loader(4, config(2, 1)).epoch(0).next().unwrap();
+    let plain = loader(4, config(2, 1))
+        .epoch(0)
+        .map(Result::unwrap)
+        .next()
+        .unwrap();
     assert!(plain.labels.is_empty());
 }
 
@@ -285,7 +313,7 @@ fn multi_crop_batches_views_of_two_sizes() {
             .unwrap(),
     );
     let make = |workers| Loader::new(dataset(10), transform.clone(), config(4, workers)).unwrap();
-    let batches: Vec<_> = make(2).epoch(0).collect();
+    let batches: Vec<_> = make(2).epoch(0).map(Result::unwrap).collect();
     assert_eq!(batches.len(), 2);
     for b in &batches {
         assert_eq!(
@@ -304,7 +332,7 @@ fn multi_crop_batches_views_of_two_sizes() {
         // Each row is that image's views under rng_for(seed, epoch, index).
         for (row, &i) in b.indices.iter().enumerate() {
             let image = Image::from_chw_u8(
-                selfsup_data::ImageDataset::pixels(&*dataset(10), i),
+                &selfsup_data::ImageDataset::pixels(&*dataset(10), i).unwrap(),
                 3,
                 32,
                 32,
@@ -320,7 +348,10 @@ fn multi_crop_batches_views_of_two_sizes() {
     let device = burn::tensor::Device::flex();
     assert_eq!(batches[0].view(0, &device).dims(), [4, 3, 32, 32]);
     assert_eq!(batches[0].view(4, &device).dims(), [4, 3, 16, 16]);
-    assert_eq!(make(0).epoch(0).collect::<Vec<_>>(), batches);
+    assert_eq!(
+        make(0).epoch(0).map(Result::unwrap).collect::<Vec<_>>(),
+        batches
+    );
 }
 
 /// Images of different sizes, image `i` filled with `i` and `(8 + i) × (10 + 2i)` pixels.
@@ -335,7 +366,7 @@ impl selfsup_data::ImageDataset for MixedSizes {
         [3, 8 + index, 10 + 2 * index]
     }
 
-    fn pixels(&self, index: usize) -> &[u8] {
+    fn pixels(&self, index: usize) -> selfsup_data::Result<std::borrow::Cow<'_, [u8]>> {
         const BYTES: usize = 3 * 13 * 20;
         static FILLED: [[u8; BYTES]; 6] = {
             let mut all = [[0u8; BYTES]; 6];
@@ -346,7 +377,9 @@ impl selfsup_data::ImageDataset for MixedSizes {
             }
             all
         };
-        &FILLED[index][..3 * (8 + index) * (10 + 2 * index)]
+        Ok(std::borrow::Cow::Borrowed(
+            &FILLED[index][..3 * (8 + index) * (10 + 2 * index)],
+        ))
     }
 
     fn target(&self, _index: usize) -> Option<usize> {
@@ -364,7 +397,7 @@ fn images_of_different_sizes_are_read_at_their_own_shapes_and_cropped_to_one() {
         selfsup_data::transforms::RandomResizedCrop::new(4).unwrap(),
     );
     let l = Loader::new(Arc::new(MixedSizes), Arc::new(transform), config(3, 2)).unwrap();
-    for b in l.epoch(0) {
+    for b in l.epoch(0).map(Result::unwrap) {
         assert_eq!(b.shapes, vec![[3, 3, 4, 4]; 2]);
         for (row, &i) in b.indices.iter().enumerate() {
             // A crop of a flat image is that flat value: each image was read at its own shape.
@@ -381,7 +414,7 @@ fn images_of_different_sizes_are_read_at_their_own_shapes_and_cropped_to_one() {
 #[should_panic(expected = "view 0 of image")]
 fn views_of_different_sizes_in_one_batch_panic_naming_the_image() {
     let l = Loader::new(Arc::new(MixedSizes), Arc::new(Marked), config(6, 0)).unwrap();
-    l.build_batch(&[0, 1], 0);
+    let _ = l.build_batch(&[0, 1], 0);
 }
 
 /// `n` images of one black pixel each, labelled `i % 10` (the shape of CIFAR-10's labels at
@@ -397,8 +430,8 @@ impl selfsup_data::ImageDataset for Tiny {
         [3, 1, 1]
     }
 
-    fn pixels(&self, _index: usize) -> &[u8] {
-        &[0; 3]
+    fn pixels(&self, _index: usize) -> selfsup_data::Result<std::borrow::Cow<'_, [u8]>> {
+        Ok(std::borrow::Cow::Borrowed(&[0; 3]))
     }
 
     fn target(&self, index: usize) -> Option<usize> {
@@ -443,3 +476,29 @@ const EPOCH_0: [usize; 10] = [
 const EPOCH_1: [usize; 10] = [
     48909, 13515, 15633, 35904, 35207, 6064, 19794, 19620, 4724, 16564,
 ];
+
+#[test]
+fn a_resumed_epoch_gives_the_remaining_batches_without_building_the_first() {
+    let l = loader(37, config(5, 2));
+    let whole: Vec<_> = l.epoch(4).map(Result::unwrap).collect();
+    for first in [0, 1, 3, 7] {
+        let rest: Vec<_> = l.epoch_from(4, first).map(Result::unwrap).collect();
+        assert_eq!(rest, whole[first..], "from batch {first}");
+    }
+    assert_eq!(l.epoch_from(4, 99).count(), 0);
+}
+
+#[test]
+fn the_time_spent_waiting_for_batches_is_counted() {
+    // Without workers the caller builds every batch itself: all of it is waiting.
+    let l = loader(64, config(8, 0));
+    let mut it = l.epoch(0);
+    assert_eq!(it.waited(), std::time::Duration::ZERO);
+    let started = std::time::Instant::now();
+    for batch in &mut it {
+        batch.unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert!(it.waited() > std::time::Duration::ZERO);
+    assert!(it.waited() <= elapsed, "{:?} > {elapsed:?}", it.waited());
+}

@@ -116,21 +116,58 @@ pub(crate) fn encode(
     }
     let mut chunks = Vec::with_capacity(indices.len().div_ceil(batch_size));
     for batch in indices.chunks(batch_size) {
-        let mut values = Vec::with_capacity(batch.len() * c * h * w);
-        for &i in batch {
-            // torchvision's ToTensor then Normalize, as the training views get them.
-            let mut image = Image::from_chw_u8(dataset.pixels(i), c, h, w)
-                .expect("dataset pixels match its shape");
-            if let Some(normalize) = normalize {
-                normalize.normalize_in_place(&mut image);
-            }
-            values.extend_from_slice(image.data());
-        }
+        let values = load_batch(dataset, batch, normalize, [c, h, w])?;
         let images =
             Tensor::<4>::from_data(TensorData::new(values, [batch.len(), c, h, w]), &device);
         chunks.push(f(images));
     }
     Ok(Tensor::cat(chunks, 0))
+}
+
+/// The images `batch` of `dataset` as torchvision's `ToTensor` then `Normalize` give them,
+/// `[B, C, H, W]` row-major, loaded on every core (a streamed dataset decodes them here).
+fn load_batch(
+    dataset: &dyn ImageDataset,
+    batch: &[usize],
+    normalize: Option<&Normalize>,
+    [c, h, w]: [usize; 3],
+) -> Result<Vec<f32>> {
+    let one = |i: usize, out: &mut [f32]| -> Result<()> {
+        let pixels = dataset
+            .pixels(i)
+            .map_err(|e| Error::Data(format!("evaluation: image {i}: {e}")))?;
+        let mut image =
+            Image::from_chw_u8(&pixels, c, h, w).expect("dataset pixels match its shape");
+        if let Some(normalize) = normalize {
+            normalize.normalize_in_place(&mut image);
+        }
+        out.copy_from_slice(image.data());
+        Ok(())
+    };
+    let size = c * h * w;
+    let mut values = vec![0f32; batch.len() * size];
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(batch.len())
+        .max(1);
+    let per_thread = batch.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = batch
+            .chunks(per_thread)
+            .zip(values.chunks_mut(per_thread * size))
+            .map(|(part, out)| {
+                s.spawn(move || {
+                    part.iter()
+                        .zip(out.chunks_mut(size))
+                        .try_for_each(|(&i, out)| one(i, out))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("image loading thread panicked"))
+    })?;
+    Ok(values)
 }
 
 #[cfg(test)]
@@ -153,10 +190,10 @@ mod tests {
             if index == 2 { [3, 6, 4] } else { [3, 4, 4] }
         }
 
-        fn pixels(&self, index: usize) -> &[u8] {
+        fn pixels(&self, index: usize) -> selfsup_data::Result<std::borrow::Cow<'_, [u8]>> {
             let [c, h, w] = self.shape(index);
             static PIXELS: [u8; 72] = [7; 72];
-            &PIXELS[..c * h * w]
+            Ok(std::borrow::Cow::Borrowed(&PIXELS[..c * h * w]))
         }
 
         fn target(&self, _index: usize) -> Option<usize> {

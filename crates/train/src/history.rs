@@ -22,6 +22,10 @@ pub struct EpochRecord {
     pub seconds: f64,
     /// Training throughput, images per second.
     pub images_per_second: f64,
+    /// Of [`seconds`](Self::seconds), the time the training loop waited for the loader's next
+    /// batch (data starvation): near 0 when loading keeps up with the steps.
+    #[serde(default)]
+    pub data_wait_seconds: f64,
     /// Collapse monitor: the mean over dimensions of the std of the ℓ2-normalised embeddings,
     /// times √d — about 1 for well-spread embeddings, → 0 when they collapse to a point.
     pub embedding_std: Option<f64>,

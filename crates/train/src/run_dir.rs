@@ -100,6 +100,11 @@ pub(crate) fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
         r.images_per_second,
         r.seconds
     );
+    line += &format!(
+        " (waited {:.1} s for data, {:.0}%)",
+        r.data_wait_seconds,
+        100.0 * r.data_wait_seconds / r.seconds.max(1e-9)
+    );
     if let Some(std) = r.embedding_std {
         line += &format!(", embedding std×√d {std:.3}");
     }

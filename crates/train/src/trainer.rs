@@ -72,6 +72,10 @@ pub struct TrainData {
     pub transform: Arc<dyn MultiViewTransform>,
     /// Train on these images only (`None`: all).
     pub indices: Option<Vec<usize>>,
+    /// Leave out of its batch an image that cannot be loaded when the batch is built (a
+    /// streamed file deleted or corrupted since it was indexed), with a warning in the log,
+    /// instead of stopping the run with an error naming it (the default).
+    pub skip_unreadable: bool,
 }
 
 impl TrainData {
@@ -81,7 +85,15 @@ impl TrainData {
             dataset,
             transform,
             indices: None,
+            skip_unreadable: false,
         }
+    }
+
+    /// Whether to leave unreadable images out of their batch (see
+    /// [`skip_unreadable`](Self::skip_unreadable)).
+    pub fn with_skip_unreadable(mut self, skip: bool) -> Self {
+        self.skip_unreadable = skip;
+        self
     }
 
     /// Only the images `indices` (a `--limit`, a label budget).
@@ -466,9 +478,52 @@ impl<M: Method> Trainer<M> {
             let started = Instant::now();
             let mut images_here = 0usize;
             let mut lr = schedule.group_lr_at(None, step);
-            for (batch_index, batch) in loader.epoch(epoch as u64).enumerate().skip(skip) {
+            let mut batches = loader.epoch_from(epoch as u64, skip);
+            for (offset, batch) in (&mut batches).enumerate() {
+                let batch_index = skip + offset;
                 if step >= total_steps {
                     break;
+                }
+                let batch = match batch {
+                    Ok(batch) => batch,
+                    Err(err) => {
+                        // Nothing of this batch was trained on: the position before it is
+                        // consistent, so it is checkpointed and the run resumes from it.
+                        let position = Position {
+                            epoch,
+                            batch_in_epoch: batch_index,
+                            step,
+                        };
+                        if step > start.step {
+                            last_checkpoint = self.checkpoint(
+                                &model,
+                                &optimizer,
+                                position,
+                                &history,
+                                &last_checkpoint,
+                            )?;
+                        }
+                        self.run_dir.save_history(&history)?;
+                        let err = Error::Data(format!(
+                            "epoch {}, batch {}: {err}{}",
+                            epoch + 1,
+                            batch_index + 1,
+                            match &last_checkpoint {
+                                Some(path) => format!(
+                                    "; checkpoint {} holds the run up to this batch: replace or \
+                                     remove the file (or skip unreadable images) and resume",
+                                    path.display()
+                                ),
+                                None => String::new(),
+                            }
+                        ));
+                        self.run_dir.log_line(&format!("error: {err}"))?;
+                        return Err(err);
+                    }
+                };
+                for (index, reason) in &batch.skipped {
+                    self.run_dir
+                        .log_line(&format!("warning: left out image {index}: {reason}"))?;
                 }
                 lr = schedule.group_lr_at(None, step);
                 let ctx = StepContext {
@@ -562,6 +617,8 @@ impl<M: Method> Trainer<M> {
                 }
             }
             let seconds = started.elapsed().as_secs_f64();
+            let data_wait_seconds = batches.waited().as_secs_f64();
+            drop(batches);
             let sums = std::mem::take(&mut history.current);
             let knn_top1 = match &self.knn {
                 Some(knn) => knn.evaluate(
@@ -581,6 +638,7 @@ impl<M: Method> Trainer<M> {
                 images: sums.images,
                 seconds,
                 images_per_second: images_here as f64 / seconds.max(1e-9),
+                data_wait_seconds,
                 embedding_std: (sums.embedding_std_steps > 0)
                     .then(|| sums.embedding_std / sums.embedding_std_steps as f64),
                 knn_top1,
@@ -656,6 +714,7 @@ impl<M: Method> Trainer<M> {
             seed: self.config.seed,
             num_workers: self.config.num_workers,
             prefetch: 2,
+            skip_unreadable: data.skip_unreadable,
         };
         let indices = data
             .indices
