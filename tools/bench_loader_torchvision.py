@@ -16,7 +16,7 @@ workers kept). `torch.set_num_threads(1)` in the main process and in every worke
 
     .venv/bin/python tools/bench_loader_torchvision.py /work/bench-data/photos-5k --views byol
     .venv/bin/python tools/bench_loader_torchvision.py DIR --views byol|dino [--batch-size 64]
-        [--workers 2] [--batches 60] [--warmup 3] [--blur torchvision|pil] [--seed 0]
+        [--workers 2] [--batches 50] [--warmup 2] [--blur torchvision|pil] [--seed 0]
 
 `--blur torchvision` (the default) is `T.GaussianBlur(23, sigma=(0.1, 2.0))`, the same
 truncated 23 × 23 kernel as selfsup's `BlurConfig::imagenet` (torchvision convolves the PIL
@@ -118,8 +118,8 @@ def main():
     p.add_argument("--views", choices=["byol", "dino"], required=True)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--batches", type=int, default=60, help="measured batches")
-    p.add_argument("--warmup", type=int, default=3, help="batches before the clock starts (>= 1)")
+    p.add_argument("--batches", type=int, default=50, help="measured batches")
+    p.add_argument("--warmup", type=int, default=2, help="batches before the clock starts (>= 1)")
     p.add_argument("--blur", choices=["torchvision", "pil"], default="torchvision")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
