@@ -13,6 +13,10 @@
 //! - **Image folders** ([`ImageFolder`]): users' own pictures, class sub-folders (labelled) or
 //!   a flat folder (unlabelled), as torchvision's `ImageFolder`; each image keeps its own
 //!   resolution (optionally capped), so a random resized crop samples from the original.
+//! - **ImageNet (ILSVRC-2012) / ImageNet-100** ([`ImageNetFiles`]): the file lists and labels
+//!   of the standard `train/` and `val/` folders (flat `val/` labelled through the devkit), all
+//!   1000 classes or CMC's 100 ([`IMAGENET100_CLASSES`]); ImageNet is not downloadable
+//!   automatically ([`IMAGENET_SETUP`]).
 //! - [`CenterResized`] brings any of them to one size for evaluation, as torchvision's
 //!   `Resize(size)` + `CenterCrop(size)`.
 //!
@@ -26,6 +30,7 @@
 //! ## Crate map
 //! - [`cifar`]: strict readers for the CIFAR-10 / CIFAR-100 binary files, MD5 verification.
 //! - [`stl10`]: a strict reader for the STL-10 binary files.
+//! - [`imagenet`]: ImageNet and ImageNet-100 file lists, the devkit's `meta.mat`.
 //! - [`folder`]: users' own images, labelled (class sub-folders) or not, at their own sizes.
 //! - [`center`]: [`CenterResized`], resize and centre-crop for evaluation.
 //! - [`dataset`]: the [`ImageDataset`] trait every image source implements.
@@ -51,6 +56,7 @@ pub mod download;
 pub mod error;
 pub mod folder;
 pub mod grid;
+pub mod imagenet;
 pub mod loader;
 pub mod stl10;
 pub mod subset;
@@ -70,6 +76,10 @@ pub use download::{
 pub use error::{Error, Result};
 pub use folder::{DEFAULT_MAX_PIXELS, ImageFolder, ImageFolderOptions};
 pub use grid::image_grid;
+pub use imagenet::{
+    DevkitSynset, IMAGENET_NUM_CLASSES, IMAGENET_SETUP, IMAGENET100_CLASSES, ImageNetClasses,
+    ImageNetFiles, ImageNetOptions, ImageNetSplit, read_meta_mat,
+};
 pub use loader::{EpochIter, Loader, LoaderConfig, ViewBatch};
 pub use stl10::{STL10_CLASSES, STL10_IMAGE_BYTES, STL10_SIDE, Stl10, Stl10Options, Stl10Split};
 pub use subset::class_balanced_subset;
