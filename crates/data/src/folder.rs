@@ -185,7 +185,8 @@ impl ImageFolder {
         }
         let subdirs = sorted_entries(root)?
             .into_iter()
-            .filter(|p| p.is_dir())
+            .filter(|(_, kind)| *kind == Kind::Dir)
+            .map(|(path, _)| path)
             .collect::<Vec<_>>();
         let mut files: Vec<(PathBuf, Option<usize>)> = Vec::new();
         let mut classes = Vec::new();
@@ -461,21 +462,51 @@ fn decode_checked(path: &Path, shape: [usize; 3], options: &ImageFolderOptions) 
     Ok(pixels)
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut entries = fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .map(|e| e.map(|e| e.path()).map_err(|err| Error::io(dir, err)))
-        .collect::<Result<Vec<_>>>()?;
-    entries.retain(|p| {
-        !p.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-    });
+/// What a directory entry is, symbolic links followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    Other,
+}
+
+/// The entries of `dir` not starting with `.`, sorted, each with its [`Kind`]. The kind comes
+/// from the directory listing itself (no `stat` per file, which matters for a million files);
+/// only symbolic links are resolved.
+fn sorted_entries(dir: &Path) -> Result<Vec<(PathBuf, Kind)>> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let mut file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        if file_type.is_symlink() {
+            match fs::metadata(&path) {
+                Ok(meta) => file_type = meta.file_type(),
+                Err(_) => {
+                    entries.push((path, Kind::Other)); // a dangling link
+                    continue;
+                }
+            }
+        }
+        let kind = if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
+        };
+        entries.push((path, kind));
+    }
     entries.sort();
     Ok(entries)
 }
 
-fn is_image_file(path: &Path) -> bool {
-    path.is_file()
+/// Whether `path`, a regular file, has one of the [`IMAGE_EXTENSIONS`].
+fn is_image_file(path: &Path, kind: Kind) -> bool {
+    kind == Kind::File
         && path.extension().is_some_and(|ext| {
             let ext = ext.to_string_lossy().to_ascii_lowercase();
             IMAGE_EXTENSIONS.contains(&ext.as_str())
@@ -485,8 +516,8 @@ fn is_image_file(path: &Path) -> bool {
 /// The image files directly in `dir` (a flat, unlabelled folder: sub-folders are not read).
 fn flat_image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for path in sorted_entries(dir)? {
-        if !path.is_dir() && is_image_file(&path) {
+    for (path, kind) in sorted_entries(dir)? {
+        if is_image_file(&path, kind) {
             out.push(path);
         }
     }
@@ -548,10 +579,10 @@ impl Walk {
         self.visited.insert(target.clone(), dir.to_path_buf());
         self.ancestors.push(target);
         let mut out = Vec::new();
-        for path in sorted_entries(dir)? {
-            if path.is_dir() {
+        for (path, kind) in sorted_entries(dir)? {
+            if kind == Kind::Dir {
                 out.extend(self.image_files(&path)?.unwrap_or_default());
-            } else if is_image_file(&path) {
+            } else if is_image_file(&path, kind) {
                 out.push(path);
             }
         }

@@ -49,7 +49,8 @@ impl Header {
 /// the file when it is not an image the decoders know, or its header is cut short or malformed.
 pub(crate) fn read_header(path: &Path) -> Result<Header> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::with_capacity(16 * 1024, file);
+    // Most JPEG headers end (at their start of scan) within the first kilobyte.
+    let mut reader = BufReader::with_capacity(4096, file);
     let start = reader.fill_buf().map_err(|e| Error::io(path, e))?;
     if start.starts_with(&[0xFF, 0xD8]) {
         return jpeg_header(&mut reader).map_err(|reason| Error::Image {
@@ -138,13 +139,29 @@ fn jpeg_header(reader: &mut BufReader<File>) -> std::result::Result<Header, Stri
                 size = Some((width, height));
             }
             0xE1 => {
-                let mut segment = vec![0u8; payload];
-                reader
-                    .read_exact(&mut segment)
-                    .map_err(|_| cut("Exif segment"))?;
+                // The orientation is in the first IFD, at the start of the segment: a camera's
+                // Exif block (up to 64 kB with its thumbnail) is read in full only when the
+                // orientation is not found in its first 8 kB.
+                let head = payload.min(8192);
+                let mut segment = vec![0u8; head];
+                reader.read_exact(&mut segment).map_err(|_| cut("Exif segment"))?;
                 if segment.len() > 6 && segment.starts_with(b"Exif\0\0") {
+                    if Orientation::from_exif_chunk(&segment[6..]).is_none() && payload > head {
+                        segment.resize(payload, 0);
+                        reader
+                            .read_exact(&mut segment[head..])
+                            .map_err(|_| cut("Exif segment"))?;
+                    } else {
+                        reader
+                            .seek_relative((payload - head) as i64)
+                            .map_err(|e| e.to_string())?;
+                    }
                     orientation = Orientation::from_exif_chunk(&segment[6..])
                         .unwrap_or(Orientation::NoTransforms);
+                } else {
+                    reader
+                        .seek_relative((payload - head) as i64)
+                        .map_err(|e| e.to_string())?;
                 }
             }
             _ => {

@@ -16,6 +16,11 @@
 //!   Opening one indexes it (each file's size from its header, in parallel); the pixels are
 //!   then held in memory or, for large folders, decoded by the loader's workers batch by batch
 //!   ([`Storage`]), so memory does not grow with the number of images.
+//! - **ImageNet (ILSVRC-2012) / ImageNet-100** ([`ImageNetFiles`]): the file lists and labels
+//!   of the standard `train/` and `val/` folders (flat `val/` labelled through the devkit), all
+//!   1000 classes or CMC's 100 ([`IMAGENET100_CLASSES`]), opened as image folders through
+//!   [`ImageFolder::from_files`]; ImageNet is not downloadable
+//!   automatically ([`IMAGENET_SETUP`]).
 //! - [`CenterResized`] brings any of them to one size for evaluation, as torchvision's
 //!   `Resize(size)` + `CenterCrop(size)`.
 //!
@@ -29,6 +34,7 @@
 //! ## Crate map
 //! - [`cifar`]: strict readers for the CIFAR-10 / CIFAR-100 binary files, MD5 verification.
 //! - [`stl10`]: a strict reader for the STL-10 binary files.
+//! - [`imagenet`]: ImageNet and ImageNet-100 file lists, the devkit's `meta.mat`.
 //! - [`folder`]: users' own images, labelled (class sub-folders) or not, at their own sizes, in
 //!   memory or streamed from disk.
 //! - [`center`]: [`CenterResized`], resize and centre-crop for evaluation.
@@ -56,6 +62,7 @@ pub mod error;
 pub mod folder;
 pub mod grid;
 mod header;
+pub mod imagenet;
 pub mod loader;
 pub mod stl10;
 pub mod subset;
@@ -78,6 +85,10 @@ pub use folder::{
     StorageChoice,
 };
 pub use grid::image_grid;
+pub use imagenet::{
+    DevkitSynset, IMAGENET_NUM_CLASSES, IMAGENET_SETUP, IMAGENET100_CLASSES, ImageNetClasses,
+    ImageNetFiles, ImageNetOptions, ImageNetSplit, read_meta_mat,
+};
 pub use loader::{EpochIter, Loader, LoaderConfig, ViewBatch};
 pub use stl10::{STL10_CLASSES, STL10_IMAGE_BYTES, STL10_SIDE, Stl10, Stl10Options, Stl10Split};
 pub use subset::class_balanced_subset;

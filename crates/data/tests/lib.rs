@@ -15,6 +15,7 @@ mod cifar;
 mod download;
 mod folder;
 mod fuzz;
+mod imagenet;
 mod loader;
 mod stl10;
 mod stream;
