@@ -9,8 +9,9 @@ use clap::{Args, ValueEnum};
 use selfsup::data::transforms::{Normalize, below, rng_for};
 use selfsup::data::{
     Archive, CenterResized, CifarDataset, CifarOptions, CifarVariant, DownloadProgress,
-    ImageDataset, ImageFolder, ImageFolderOptions, Split, Stl10, Stl10Split, Storage,
-    StorageChoice, class_balanced_subset, default_cache_dir, download_archive_with_progress,
+    IMAGENET_SETUP, ImageDataset, ImageFolder, ImageFolderOptions, ImageNetClasses, ImageNetFiles,
+    ImageNetOptions, ImageNetSplit, Split, Stl10, Stl10Split, Storage, StorageChoice,
+    class_balanced_subset, default_cache_dir, download_archive_with_progress,
 };
 
 use crate::Result;
@@ -29,6 +30,25 @@ pub enum DatasetKind {
     /// Your own images: `--data-dir` holds one sub-folder per class (or only images, unlabelled);
     /// `--test-dir`, laid out alike, holds the held-out images of the evaluations.
     Folder,
+    /// ImageNet (ILSVRC-2012): `--data-dir` holds `train/` (a folder per synset) and `val/`
+    /// (synset folders, or flat with the devkit's ground truth); 1.28 M training and 50 000
+    /// validation images, 1000 classes. Not downloadable: see `--dataset imagenet --help`.
+    Imagenet,
+    /// ImageNet-100: the 100 classes of CMC (Tian et al. 2020) that solo-learn trains on, read
+    /// from a full ImageNet `--data-dir` (or one holding just those classes); about 126 689
+    /// training and 5 000 validation images.
+    Imagenet100,
+}
+
+impl DatasetKind {
+    /// The ImageNet class selection of an ImageNet dataset.
+    fn imagenet_classes(self) -> Option<ImageNetClasses> {
+        match self {
+            DatasetKind::Imagenet => Some(ImageNetClasses::All),
+            DatasetKind::Imagenet100 => Some(ImageNetClasses::ImageNet100),
+            _ => None,
+        }
+    }
 }
 
 /// `--storage`.
@@ -131,6 +151,7 @@ impl DataArgs {
         self.image_size.unwrap_or(match self.dataset {
             DatasetKind::Cifar10 | DatasetKind::Cifar100 => 32,
             DatasetKind::Stl10 | DatasetKind::Folder => 96,
+            DatasetKind::Imagenet | DatasetKind::Imagenet100 => 224,
         })
     }
 
@@ -143,7 +164,10 @@ impl DataArgs {
                 Normalize::new(vec![0.5071, 0.4865, 0.4409], vec![0.2673, 0.2564, 0.2762])
                     .expect("valid statistics")
             }
-            DatasetKind::Stl10 | DatasetKind::Folder => Normalize::imagenet(),
+            DatasetKind::Stl10
+            | DatasetKind::Folder
+            | DatasetKind::Imagenet
+            | DatasetKind::Imagenet100 => Normalize::imagenet(),
         }
     }
 
@@ -204,6 +228,7 @@ impl DataArgs {
                     what: format!("STL-10 {split:?} ({})", dir.display()),
                 })
             }
+            DatasetKind::Imagenet | DatasetKind::Imagenet100 => self.read_imagenet(part),
             DatasetKind::Folder => {
                 let dir = match part {
                     Part::Pretrain | Part::Train => self.data_dir.clone().ok_or(
@@ -231,6 +256,83 @@ impl DataArgs {
                 })
             }
         }
+    }
+
+    /// `part` of ImageNet or ImageNet-100: its training images for pre-training and the
+    /// evaluations' labelled images, its validation images for their tests.
+    fn read_imagenet(&self, part: Part) -> Result<Opened> {
+        let classes = self
+            .dataset
+            .imagenet_classes()
+            .expect("an ImageNet dataset");
+        let root = self.data_dir.clone().ok_or_else(|| {
+            format!(
+                "--dataset {} needs --data-dir, the ImageNet root.\n{IMAGENET_SETUP}",
+                classes.name()
+            )
+        })?;
+        let split = match part {
+            Part::Pretrain | Part::Train => ImageNetSplit::Train,
+            Part::Test => ImageNetSplit::Val,
+        };
+        let key = root.join(split.dir_name());
+        let cached = self
+            .folders
+            .lock()
+            .expect("no panic while opening")
+            .get(&key)
+            .cloned();
+        let folder = match cached {
+            Some(folder) => folder,
+            None => {
+                let started = std::time::Instant::now();
+                let options = ImageNetOptions {
+                    classes,
+                    ..ImageNetOptions::default()
+                };
+                let files = ImageNetFiles::list(&root, split, &options)?;
+                if !files.is_complete() {
+                    tracing::warn!(
+                        "{}: {} of the {} classes of {} found",
+                        key.display(),
+                        files.num_classes(),
+                        classes.official_count(),
+                        classes.name()
+                    );
+                }
+                let names = files.classes().to_vec();
+                let labelled = files
+                    .into_files()
+                    .into_iter()
+                    .map(|(path, label)| (path, Some(label)))
+                    .collect();
+                let folder = Arc::new(ImageFolder::from_files(
+                    labelled,
+                    names,
+                    &self.folder_options(),
+                )?);
+                self.log_folder(&folder, &key, started);
+                self.folders
+                    .lock()
+                    .expect("no panic while opening")
+                    .insert(key.clone(), folder.clone());
+                folder
+            }
+        };
+        let what = format!(
+            "{} {} images in {} ({} classes, {})",
+            classes.name(),
+            folder.len(),
+            key.display(),
+            folder.classes().len(),
+            folder.storage()
+        );
+        let names = folder.classes().to_vec();
+        Ok(Opened {
+            dataset: self.for_part(folder, part)?,
+            what,
+            classes: names,
+        })
     }
 
     /// The options of a folder from the flags.
@@ -305,7 +407,9 @@ impl DataArgs {
             DatasetKind::Cifar10 => Archive::CIFAR10,
             DatasetKind::Cifar100 => Archive::CIFAR100,
             DatasetKind::Stl10 => Archive::STL10,
-            DatasetKind::Folder => unreachable!("folders are not downloaded"),
+            DatasetKind::Folder | DatasetKind::Imagenet | DatasetKind::Imagenet100 => {
+                unreachable!("folders and ImageNet are not downloaded")
+            }
         };
         if let Some(dir) = &self.data_dir {
             let child = dir.join(archive.dir_name);

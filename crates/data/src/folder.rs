@@ -500,7 +500,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(PathBuf, Kind)>> {
         };
         entries.push((path, kind));
     }
-    entries.sort();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(entries)
 }
 
