@@ -144,7 +144,9 @@ fn jpeg_header(reader: &mut BufReader<File>) -> std::result::Result<Header, Stri
                 // orientation is not found in its first 8 kB.
                 let head = payload.min(8192);
                 let mut segment = vec![0u8; head];
-                reader.read_exact(&mut segment).map_err(|_| cut("Exif segment"))?;
+                reader
+                    .read_exact(&mut segment)
+                    .map_err(|_| cut("Exif segment"))?;
                 if segment.len() > 6 && segment.starts_with(b"Exif\0\0") {
                     if Orientation::from_exif_chunk(&segment[6..]).is_none() && payload > head {
                         segment.resize(payload, 0);

@@ -979,3 +979,118 @@ fn non_finite_weights_are_never_checkpointed_and_the_last_good_checkpoint_stays(
     let log = std::fs::read_to_string(dir.path().join("train.log")).unwrap();
     assert!(log.contains("non-finite weights after step 4"), "{log}");
 }
+
+/// The images of a CIFAR-like dataset, but image `bad` cannot be loaded, as a streamed file
+/// deleted after its folder was indexed.
+struct Unreadable {
+    inner: Arc<CifarDataset>,
+    bad: usize,
+}
+
+impl selfsup_data::ImageDataset for Unreadable {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn shape(&self, index: usize) -> [usize; 3] {
+        self.inner.shape(index)
+    }
+
+    fn pixels(&self, index: usize) -> selfsup_data::Result<std::borrow::Cow<'_, [u8]>> {
+        if index == self.bad {
+            return Err(selfsup_data::Error::MissingFile {
+                path: format!("photos/img_{index}.jpg").into(),
+            });
+        }
+        self.inner.pixels(index)
+    }
+
+    fn target(&self, index: usize) -> Option<usize> {
+        self.inner.target(index)
+    }
+
+    fn num_classes(&self) -> usize {
+        self.inner.num_classes()
+    }
+}
+
+#[test]
+fn an_image_unreadable_mid_run_stops_it_naming_the_file_with_a_checkpoint_before_its_batch() {
+    // The image the trainer's loader (seed 3, batches of 8) visits 21st: in batch 2 of epoch 0.
+    let bad = epoch_order(48, 8)[20];
+    let data = TrainData::new(
+        Arc::new(Unreadable {
+            inner: dataset(48, 10, false),
+            bad,
+        }),
+        Arc::new(SimSiamTransform::cifar10()),
+    );
+    let file = format!("photos/img_{bad}.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let trainer = Trainer::new(tiny_simsiam(), config(1, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path());
+    let err = trainer.fit(trainer.init_model(), &data).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&file) && message.contains("batch 3") && message.contains("checkpoint"),
+        "{message}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("train.log")).unwrap();
+    assert!(log.contains(&file), "{log}");
+    // The checkpoint holds the position before the failing batch: two batches trained.
+    let saved = Checkpoint::read(&dir.path().join("checkpoint.ckpt")).unwrap();
+    assert_eq!((saved.state.batch_in_epoch, saved.state.step), (2, 2));
+
+    // Leaving unreadable images out: the run finishes, the log names the file.
+    let dir = tempfile::tempdir().unwrap();
+    let trainer = Trainer::new(tiny_simsiam(), config(1, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path());
+    let outcome = trainer
+        .fit(trainer.init_model(), &data.with_skip_unreadable(true))
+        .unwrap();
+    assert!(outcome.finished);
+    assert_eq!(outcome.history.epochs[0].images, 47);
+    let log = std::fs::read_to_string(dir.path().join("train.log")).unwrap();
+    assert!(
+        log.contains(&format!("left out image {bad}")) && log.contains(&file),
+        "{log}"
+    );
+}
+
+/// The order in which the trainer's loader (seed 3) visits `n` images in epoch 0.
+fn epoch_order(n: usize, batch_size: usize) -> Vec<usize> {
+    selfsup_data::Loader::new(
+        dataset(n, 10, false),
+        Arc::new(SimSiamTransform::cifar10()),
+        selfsup_data::LoaderConfig {
+            batch_size,
+            seed: 3,
+            ..selfsup_data::LoaderConfig::default()
+        },
+    )
+    .unwrap()
+    .epoch_order(0)
+}
+
+#[test]
+fn each_epoch_records_the_time_spent_waiting_for_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let trainer = Trainer::new(tiny_simsiam(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path());
+    let outcome = trainer.fit(trainer.init_model(), &ssl_data(32)).unwrap();
+    for record in &outcome.history.epochs {
+        assert!(
+            record.data_wait_seconds > 0.0 && record.data_wait_seconds <= record.seconds,
+            "{record:?}"
+        );
+    }
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("history.json")).unwrap())
+            .unwrap();
+    assert!(history["epochs"][1]["data_wait_seconds"].as_f64().unwrap() > 0.0);
+    let log = std::fs::read_to_string(dir.path().join("train.log")).unwrap();
+    assert!(log.contains("s for data"), "{log}");
+}
