@@ -76,15 +76,15 @@ fn a_non_square_image_is_resized_then_centre_cropped() {
         ]
     );
     assert_eq!(
-        (&*out.pixels(0).unwrap()),
+        &*out.pixels(0).unwrap(),
         [[100; 16], [101; 16], [102; 16]].concat()
     );
     assert_eq!(
-        (&*out.pixels(1).unwrap()),
+        &*out.pixels(1).unwrap(),
         image(3, 4, 4, |c, y, x| (10 * (y + 2) + x + 100 * c) as u8)
     );
     assert_eq!(
-        (&*out.pixels(2).unwrap()),
+        &*out.pixels(2).unwrap(),
         image(3, 4, 4, |_, y, x| (10 * y + x) as u8)
     );
 }
@@ -100,11 +100,11 @@ fn an_image_already_at_the_size_passes_through_unchanged() {
     };
     let out = CenterResized::with_indices(&data, &[1, 0], 6).unwrap();
     assert_eq!(out.source_indices(), &[1, 0]);
-    assert_eq!((&*out.pixels(1).unwrap()), &pixels[..]);
+    assert_eq!(&*out.pixels(1).unwrap(), &pixels[..]);
     assert_eq!(out.target(1), Some(0));
     // 12×9 -> Resize(6) -> int(6 * 12 / 9) == 8 rows × 6 -> crop 6×6.
     assert_eq!(out.shape(0), [3, 6, 6]);
-    assert_eq!((&*out.pixels(0).unwrap()), [0; 108]);
+    assert_eq!(&*out.pixels(0).unwrap(), [0; 108]);
 }
 
 #[test]
@@ -115,11 +115,11 @@ fn the_crop_offset_rounds_half_to_even_like_python() {
         .map(|d| (image(1, 4 + d, 4, |_, y, _| y as u8), [1, 4 + d, 4]))
         .collect();
     let out = CenterResized::new(&Mixed { images }, 4).unwrap();
-    let first_rows: Vec<u8> = (0..8).map(|i| (&*out.pixels(i).unwrap())[0]).collect();
+    let first_rows: Vec<u8> = (0..8).map(|i| out.pixels(i).unwrap()[0]).collect();
     assert_eq!(first_rows, [0, 0, 1, 2, 2, 2, 3, 4]);
     assert_eq!(out.shape(7), [1, 4, 4]);
     assert_eq!(
-        (&*out.pixels(7).unwrap()),
+        &*out.pixels(7).unwrap(),
         image(1, 4, 4, |_, y, _| (y + 4) as u8)
     );
 }

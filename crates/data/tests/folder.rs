@@ -24,7 +24,7 @@ fn gradient(w: u32, h: u32) -> image::RgbImage {
 /// Pixel `(c, y, x)` of image `i` of `folder`, read from its CHW bytes.
 fn px(folder: &ImageFolder, i: usize, c: usize, y: usize, x: usize) -> u8 {
     let [_, h, w] = folder.shape(i);
-    (&*folder.pixels(i).unwrap())[c * h * w + y * w + x]
+    folder.pixels(i).unwrap()[c * h * w + y * w + x]
 }
 
 fn one_file(name: &str, write: impl FnOnce(&Path)) -> (tempfile::TempDir, ImageFolder) {
@@ -69,7 +69,7 @@ fn class_subfolders_give_sorted_labels_and_chw_pixels_at_the_images_own_sizes() 
     assert!(cat[70..140].iter().all(|&v| v == 0));
     assert!(cat[140..].iter().all(|&v| v == 10));
     assert_eq!(
-        (&*folder.pixels(2).unwrap()),
+        &*folder.pixels(2).unwrap(),
         [[1; 15], [2; 15], [3; 15]].concat()
     );
     assert!(folder.skipped().is_empty());
@@ -155,7 +155,7 @@ fn alpha_is_dropped_from_rgba_and_grey_alpha_pngs() {
             .save(p)
             .unwrap();
     });
-    assert_eq!((&*folder.pixels(0).unwrap()), [77; 12]);
+    assert_eq!(&*folder.pixels(0).unwrap(), [77; 12]);
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn sixteen_bit_samples_are_scaled_to_eight_bits() {
     });
     assert_eq!(folder.shape(0), [3, 1, 2]);
     // CHW: red (x = 0, 1), green, blue.
-    assert_eq!((&*folder.pixels(0).unwrap()), [255, 3, 100, 255, 0, 254]);
+    assert_eq!(&*folder.pixels(0).unwrap(), [255, 3, 100, 255, 0, 254]);
 }
 
 /// An APP1 segment holding a little-endian TIFF with one IFD entry: Orientation (0x0112),
@@ -281,7 +281,7 @@ fn an_unreadable_image_is_an_error_naming_it_unless_skipping_is_asked_for() {
     let folder = ImageFolder::open(root.path(), &opts).unwrap();
     assert_eq!(folder.len(), 1);
     assert!(folder.paths()[0].ends_with("good.png"));
-    assert_eq!((&*folder.pixels(0).unwrap()), [1; 48]);
+    assert_eq!(&*folder.pixels(0).unwrap(), [1; 48]);
     assert_eq!(folder.skipped().len(), 1);
     assert!(folder.skipped()[0].0.ends_with("broken.jpg"));
     assert!(!folder.skipped()[0].1.is_empty());
@@ -368,8 +368,8 @@ fn the_dataset_does_not_depend_on_the_number_of_threads() {
     for i in 0..one.len() {
         assert_eq!(one.shape(i), four.shape(i), "image {i}");
         assert_eq!(
-            (&*one.pixels(i).unwrap()),
-            (&*four.pixels(i).unwrap()),
+            &*one.pixels(i).unwrap(),
+            &*four.pixels(i).unwrap(),
             "image {i}"
         );
         assert_eq!(one.target(i), four.target(i), "image {i}");

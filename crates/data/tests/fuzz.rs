@@ -281,7 +281,7 @@ fn check_one_file(name: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
             let [c, h, w] = folder.shape(0);
             prop_assert_eq!(c, 3);
             prop_assert!(h * w <= 1 << 16 && h * w > 0);
-            prop_assert_eq!((&*folder.pixels(0).unwrap()).len(), c * h * w);
+            prop_assert_eq!(folder.pixels(0).unwrap().len(), c * h * w);
         }
         Err(Error::Image { path: p, reason }) => {
             prop_assert_eq!(&p, &path);

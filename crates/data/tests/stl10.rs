@@ -83,8 +83,8 @@ fn the_four_splits_are_torchvisions() {
     let targets: Vec<_> = (0..7).map(|i| both.target(i)).collect();
     assert_eq!(targets, [Some(0), Some(9), Some(3), None, None, None, None]);
     // The unlabelled images follow the training ones, transposed too.
-    assert_eq!((&*both.pixels(4).unwrap())[SIDE * SIDE + 2 * SIDE + 5], 201);
-    assert_eq!((&*both.pixels(4).unwrap())[0], 1);
+    assert_eq!(both.pixels(4).unwrap()[SIDE * SIDE + 2 * SIDE + 5], 201);
+    assert_eq!(both.pixels(4).unwrap()[0], 1);
     assert_eq!(
         "train+unlabeled".parse::<Stl10Split>().unwrap(),
         Stl10Split::TrainUnlabeled
@@ -200,15 +200,11 @@ fn a_fold_keeps_its_training_images_and_all_unlabelled_ones() {
     // Fold 1 is "1 0": images 1 then 0.
     let train = Stl10::open_with(dir.path(), Stl10Split::Train, &options).unwrap();
     assert_eq!(train.labels(), &[9, 0]);
-    assert_eq!((&*train.pixels(0).unwrap())[0], 1);
-    assert_eq!((&*train.pixels(1).unwrap())[0], 0);
+    assert_eq!(train.pixels(0).unwrap()[0], 1);
+    assert_eq!(train.pixels(1).unwrap()[0], 0);
     let both = Stl10::open_with(dir.path(), Stl10Split::TrainUnlabeled, &options).unwrap();
     assert_eq!(both.len(), 6);
-    assert_eq!(
-        (&*both.pixels(2).unwrap())[0],
-        0,
-        "the first unlabelled image"
-    );
+    assert_eq!(both.pixels(2).unwrap()[0], 0, "the first unlabelled image");
 
     let err = Stl10::open_with(dir.path(), Stl10Split::Test, &options).unwrap_err();
     assert!(matches!(err, Error::Invalid(_)), "{err:?}");
