@@ -58,6 +58,7 @@ mod normalize;
 mod presets;
 mod pretext;
 mod rng;
+mod simd;
 
 pub use affine::{
     AffineParams, Interpolation, RandomAffine, affine, inverse_affine_matrix, rotate_quarter_turns,
