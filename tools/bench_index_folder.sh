@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # How long does opening a huge image folder take? Runs `selfsup loader-bench DIR --views byol
-# --batches 1 --workers 2` on it (a million tiny JPEGs from tools/make_tiny_jpegs.py, say) and
+# --batches 1 --workers 2 --storage stream` on it (streamed, so that the time is the index's:
+# the listing and every file's header; held in memory it would include decoding every image) (a million tiny JPEGs from tools/make_tiny_jpegs.py, say) and
 # prints the indexing time: the `indexed <N> images in <S> s` line of its output when there is
 # one, else the command's wall time. Then torchvision's `ImageFolder(DIR)` (which only lists
 # the files) for comparison, unless TORCHVISION=0. ROUNDS rounds (default 2): the first may read
@@ -46,7 +47,8 @@ for round in $(seq 1 "$rounds"); do
     echo "== round $round; load $(uptime | sed 's/.*load average: //')"
     drop_caches
     start="$(now)"
-    "$selfsup" loader-bench "$dir" --views byol --batches 1 --workers 2 >"$log" 2>&1 ||
+    "$selfsup" loader-bench "$dir" --views byol --batches 1 --workers 2 --storage stream \
+        >"$log" 2>&1 ||
         { echo "failed; the end of its output:" >&2; tail -n 20 "$log" >&2; exit 1; }
     wall="$(since "$start")"
     line="$(grep -m 1 -E 'indexed [0-9]+ images in [0-9.]+ s' "$log" || true)"

@@ -370,9 +370,13 @@ impl DataArgs {
         }
         let gib = folder.decoded_bytes() as f64 / f64::from(1u32 << 30);
         tracing::info!(
-            "{}: {} images indexed in {:.1} s, {} ({gib:.2} GiB decoded{})",
+            "{}: {} images {} in {:.1} s, {} ({gib:.2} GiB decoded{})",
             dir.display(),
             folder.len(),
+            match folder.storage() {
+                Storage::Memory => "indexed and decoded",
+                Storage::Stream => "indexed",
+            },
             started.elapsed().as_secs_f64(),
             folder.storage(),
             match (folder.storage(), self.storage) {
