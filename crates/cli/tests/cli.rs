@@ -471,3 +471,143 @@ fn bad_flags_are_refused_naming_them() {
         text(&out.stderr)
     );
 }
+
+/// Writes `n` JPEG photographs of various sizes into `dir/<class>/`.
+fn jpeg_folder(dir: &Path, classes: &[&str], n: u32) {
+    for (c, class) in classes.iter().enumerate() {
+        std::fs::create_dir_all(dir.join(class)).unwrap();
+        for i in 0..n {
+            let (w, h) = (60 + 9 * i, 48 + 4 * (n - i));
+            let image = image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([(40 + 150 * c) as u8, (x * 3) as u8, (y * 4 + i) as u8])
+            });
+            image
+                .save(dir.join(class).join(format!("{i}.jpg")))
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn loader_bench_prints_images_per_second_last_for_two_views_and_multi_crop() {
+    let tmp = tempfile::tempdir().unwrap();
+    jpeg_folder(tmp.path(), &["a", "b"], 6);
+    for views in ["byol", "dino"] {
+        let out = ok(&[
+            "loader-bench",
+            s(tmp.path()),
+            "--views",
+            views,
+            "--batch-size",
+            "4",
+            "--batches",
+            "4",
+            "--workers",
+            "2",
+            // Above 96 pixels: BYOL's ImageNet pair, DINO's ImageNet multi-crop (2 + 6).
+            "--image-size",
+            "112",
+            "--storage",
+            "stream",
+        ]);
+        assert!(out.contains("indexed 12 images"), "{out}");
+        let expected_views = if views == "byol" { 2 } else { 8 };
+        assert!(
+            out.contains(&format!("{expected_views} views per image")),
+            "{out}"
+        );
+        let last = out.lines().last().unwrap();
+        let rate: f64 = last
+            .strip_suffix(" images/s")
+            .unwrap_or_else(|| panic!("{out}"))
+            .parse()
+            .unwrap();
+        assert!(rate > 0.0, "{out}");
+    }
+}
+
+#[test]
+fn a_streamed_folder_trains_logging_its_storage_and_data_wait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("photos");
+    jpeg_folder(&folder, &["a", "b"], 6);
+    let run = tmp.path().join("run");
+    let out = selfsup(&[
+        "pretrain",
+        "byol",
+        "--dataset",
+        "folder",
+        "--data-dir",
+        s(&folder),
+        "--image-size",
+        "32",
+        "--storage",
+        "stream",
+        "--backbone",
+        "small-cnn",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--workers",
+        "2",
+        "--out-dir",
+        s(&run),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert!(log.contains("s for data"), "{log}");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("streamed from disk"), "{stderr}");
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("history.json")).unwrap()).unwrap();
+    assert!(history["epochs"][0]["data_wait_seconds"].as_f64().is_some());
+}
+
+#[test]
+fn imagenet100_says_where_to_get_imagenet_and_reads_its_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No data: the error says how to get ImageNet and what layout is expected.
+    let out = selfsup(&[
+        "loader-bench",
+        "--dataset",
+        "imagenet100",
+        "--data-dir",
+        s(&tmp.path().join("nowhere")),
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("image-net.org") && stderr.contains("ILSVRC2012_img_train.tar"),
+        "{stderr}"
+    );
+    // A tiny ImageNet with all of ImageNet-100's classes (one image each) and one other class.
+    let root = tmp.path().join("imagenet");
+    let mut classes: Vec<&str> = selfsup::data::IMAGENET100_CLASSES.to_vec();
+    classes.push("n01440764"); // tench: not one of the 100
+    for split in ["train", "val"] {
+        jpeg_folder(&root.join(split), &classes, 1);
+    }
+    let out = ok(&[
+        "loader-bench",
+        "--dataset",
+        "imagenet100",
+        "--data-dir",
+        s(&root),
+        "--views",
+        "byol",
+        "--image-size",
+        "32",
+        "--batch-size",
+        "10",
+        "--batches",
+        "2",
+        "--workers",
+        "1",
+    ]);
+    assert!(out.contains("100 images"), "{out}");
+    assert!(
+        out.contains("ImageNet-100") || out.contains("imagenet100"),
+        "{out}"
+    );
+}
