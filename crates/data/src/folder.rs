@@ -266,7 +266,7 @@ impl ImageFolder {
         skipped: Vec<(PathBuf, String)>,
         options: &ImageFolderOptions,
     ) -> Result<Self> {
-        let indexed = parallel_map(&files, options, |(path, _)| index(path, options));
+        let indexed = parallel_map_files(&files, options, |(path, _)| index(path, options));
         let mut folder = ImageFolder {
             images: None,
             shapes: Vec::with_capacity(files.len()),
@@ -307,7 +307,7 @@ impl ImageFolder {
         let options = &self.options;
         let shapes = &self.shapes;
         let jobs: Vec<(usize, &PathBuf)> = self.paths.iter().enumerate().collect();
-        let decoded = parallel_map(&jobs, options, |&(i, path)| {
+        let decoded = parallel_map_files(&jobs, options, |&(i, path)| {
             decode_checked(path, shapes[i], options)
         });
         let mut images = Vec::with_capacity(self.paths.len());
@@ -426,7 +426,14 @@ fn check_options(options: &ImageFolderOptions) -> Result<()> {
 /// orientation), capped by `max_shorter_side`; refused when empty or over `max_pixels`.
 fn index(path: &Path, options: &ImageFolderOptions) -> Result<[usize; 3]> {
     let header = guarded(path, || read_header(path))?;
-    let (width, height) = (header.width, header.height);
+    check_size(path, header.width, header.height, options)?;
+    let (w, h) = header.upright();
+    let (w, h) = capped_size(w, h, options.max_shorter_side);
+    Ok([3, h as usize, w as usize])
+}
+
+/// Refuses an image of no pixels, or of more than `options.max_pixels`.
+fn check_size(path: &Path, width: u32, height: u32, options: &ImageFolderOptions) -> Result<()> {
     if width == 0 || height == 0 {
         return Err(Error::Image {
             path: path.to_path_buf(),
@@ -441,9 +448,7 @@ fn index(path: &Path, options: &ImageFolderOptions) -> Result<[usize; 3]> {
             max_pixels: options.max_pixels,
         });
     }
-    let (w, h) = header.upright();
-    let (w, h) = capped_size(w, h, options.max_shorter_side);
-    Ok([3, h as usize, w as usize])
+    Ok(())
 }
 
 /// [`decode_guarded`], checked against the shape the header promised.
@@ -616,20 +621,7 @@ fn decode(path: &Path, options: &ImageFolderOptions) -> Result<Decoded> {
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(image_err)?;
     let (width, height) = decoder.dimensions();
-    if width == 0 || height == 0 {
-        return Err(Error::Image {
-            path: path.to_path_buf(),
-            reason: format!("the image is {width}×{height}: it has no pixels"),
-        });
-    }
-    if u64::from(width) * u64::from(height) > options.max_pixels {
-        return Err(Error::ImageTooLarge {
-            path: path.to_path_buf(),
-            width,
-            height,
-            max_pixels: options.max_pixels,
-        });
-    }
+    check_size(path, width, height, options)?;
     // A malformed EXIF block is no reason to lose the picture: keep it as stored.
     let orientation = decoder
         .orientation()
@@ -705,18 +697,29 @@ fn hwc_to_chw(img: &RgbImage) -> Vec<u8> {
     chw
 }
 
-/// `f` of every item on `options.threads` threads, results in the input order.
-///
-/// Threads take the next item from a shared counter. Unless failures are skipped, the first
-/// failure stops every thread from starting items past it, so all items before it are done
-/// and it is the first failure in order: the outcome does not depend on the scheduling. Entries
-/// past that failure are `None`.
-fn parallel_map<T: Sync, R: Send>(
+/// `f` of every item on `options.threads` threads, results in the input order; unless
+/// `options.skip_unreadable`, the first failure stops the work (see [`parallel_map`]).
+fn parallel_map_files<T: Sync, R: Send>(
     items: &[T],
     options: &ImageFolderOptions,
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Vec<Option<Result<R>>> {
-    let threads = match options.threads {
+    parallel_map(items, options.threads, !options.skip_unreadable, f)
+}
+
+/// `f` of every item on `threads` threads (0: one per core), results in the input order.
+///
+/// Threads take the next item from a shared counter. With `stop_at_failure`, the first failure
+/// stops every thread from starting items past it, so all items before it are done and it is
+/// the first failure in order: the outcome does not depend on the scheduling. Entries past that
+/// failure are `None`.
+pub(crate) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    stop_at_failure: bool,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Vec<Option<Result<R>>> {
+    let threads = match threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     }
@@ -737,7 +740,7 @@ fn parallel_map<T: Sync, R: Send>(
                             return done;
                         }
                         let result = f(&items[i]);
-                        if result.is_err() && !options.skip_unreadable {
+                        if result.is_err() && stop_at_failure {
                             first_failure.fetch_min(i, Ordering::Relaxed);
                         }
                         done.push((i, result));

@@ -32,7 +32,6 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::folder::IMAGE_EXTENSIONS;
@@ -644,31 +643,8 @@ fn check_complete(
 /// The image files of each synset folder `(folder, label)`, in the order given, each folder's
 /// files sorted; the folders are shared among `threads` threads.
 fn list_synset_folders(jobs: &[(PathBuf, usize)], threads: usize) -> Result<Vec<(PathBuf, usize)>> {
-    let threads = threads.clamp(1, jobs.len().max(1));
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<Result<Vec<PathBuf>>>> = Vec::new();
-    results.resize_with(jobs.len(), || None);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((dir, _)) = jobs.get(i) else {
-                            return done;
-                        };
-                        done.push((i, synset_images(dir)));
-                    }
-                })
-            })
-            .collect();
-        for handle in handles {
-            for (i, result) in handle.join().expect("listing thread panicked") {
-                results[i] = Some(result);
-            }
-        }
-    });
+    // Every folder is listed (no early stop); the first failing one in order is the error.
+    let results = crate::folder::parallel_map(jobs, threads, false, |(dir, _)| synset_images(dir));
     let total = results
         .iter()
         .map(|r| r.as_ref().and_then(|r| r.as_ref().ok()).map_or(0, Vec::len))
