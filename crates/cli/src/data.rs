@@ -137,6 +137,8 @@ pub struct Opened {
     pub what: String,
     /// The class names (empty when unlabelled).
     pub classes: Vec<String>,
+    /// Where a folder's (or ImageNet's) images live; `None` for CIFAR and STL-10.
+    pub storage: Option<Storage>,
 }
 
 impl std::fmt::Debug for Opened {
@@ -212,6 +214,7 @@ impl DataArgs {
                     classes: dataset.classes().to_vec(),
                     dataset: Arc::new(dataset),
                     what,
+                    storage: None,
                 })
             }
             DatasetKind::Stl10 => {
@@ -226,6 +229,7 @@ impl DataArgs {
                     classes: dataset.classes().to_vec(),
                     dataset: Arc::new(dataset),
                     what: format!("STL-10 {split:?} ({})", dir.display()),
+                    storage: None,
                 })
             }
             DatasetKind::Imagenet | DatasetKind::Imagenet100 => self.read_imagenet(part),
@@ -248,8 +252,10 @@ impl DataArgs {
                     folder.storage()
                 );
                 let classes = folder.classes().to_vec();
+                let storage = Some(folder.storage());
                 let dataset = self.for_part(folder, part)?;
                 Ok(Opened {
+                    storage,
                     dataset,
                     what,
                     classes,
@@ -276,49 +282,33 @@ impl DataArgs {
             Part::Test => ImageNetSplit::Val,
         };
         let key = root.join(split.dir_name());
-        let cached = self
-            .folders
-            .lock()
-            .expect("no panic while opening")
-            .get(&key)
-            .cloned();
-        let folder = match cached {
-            Some(folder) => folder,
-            None => {
-                let started = std::time::Instant::now();
-                let options = ImageNetOptions {
-                    classes,
-                    ..ImageNetOptions::default()
-                };
-                let files = ImageNetFiles::list(&root, split, &options)?;
-                if !files.is_complete() {
-                    tracing::warn!(
-                        "{}: {} of the {} classes of {} found",
-                        key.display(),
-                        files.num_classes(),
-                        classes.official_count(),
-                        classes.name()
-                    );
-                }
-                let names = files.classes().to_vec();
-                let labelled = files
-                    .into_files()
-                    .into_iter()
-                    .map(|(path, label)| (path, Some(label)))
-                    .collect();
-                let folder = Arc::new(ImageFolder::from_files(
-                    labelled,
-                    names,
-                    &self.folder_options(),
-                )?);
-                self.log_folder(&folder, &key, started);
-                self.folders
-                    .lock()
-                    .expect("no panic while opening")
-                    .insert(key.clone(), folder.clone());
-                folder
+        let folder = self.cached_folder(&key, || {
+            let options = ImageNetOptions {
+                classes,
+                ..ImageNetOptions::default()
+            };
+            let files = ImageNetFiles::list(&root, split, &options)?;
+            if !files.is_complete() {
+                tracing::warn!(
+                    "{}: {} of the {} classes of {} found",
+                    key.display(),
+                    files.num_classes(),
+                    classes.official_count(),
+                    classes.name()
+                );
             }
-        };
+            let names = files.classes().to_vec();
+            let labelled = files
+                .into_files()
+                .into_iter()
+                .map(|(path, label)| (path, Some(label)))
+                .collect();
+            Ok(ImageFolder::from_files(
+                labelled,
+                names,
+                &self.folder_options(),
+            )?)
+        })?;
         let what = format!(
             "{} {} images in {} ({} classes, {})",
             classes.name(),
@@ -329,7 +319,8 @@ impl DataArgs {
         );
         let names = folder.classes().to_vec();
         Ok(Opened {
-            dataset: self.for_part(folder, part)?,
+            storage: Some(folder.storage()),
+            dataset: self.for_part(folder.clone(), part)?,
             what,
             classes: names,
         })
@@ -353,14 +344,24 @@ impl DataArgs {
     /// Indexes the folder `dir` (and decodes it into memory when it is held there), logging
     /// what was skipped and where the images live.
     fn open_folder(&self, dir: &Path) -> Result<Arc<ImageFolder>> {
+        self.cached_folder(dir, || Ok(ImageFolder::open(dir, &self.folder_options())?))
+    }
+
+    /// The folder opened for `key` before, or `open()`'s, timed, logged and kept for the next
+    /// part that reads `key`.
+    fn cached_folder(
+        &self,
+        key: &Path,
+        open: impl FnOnce() -> Result<ImageFolder>,
+    ) -> Result<Arc<ImageFolder>> {
         let mut folders = self.folders.lock().expect("no panic while opening");
-        if let Some(folder) = folders.get(dir) {
+        if let Some(folder) = folders.get(key) {
             return Ok(folder.clone());
         }
         let started = std::time::Instant::now();
-        let folder = Arc::new(ImageFolder::open(dir, &self.folder_options())?);
-        self.log_folder(&folder, dir, started);
-        folders.insert(dir.to_path_buf(), folder.clone());
+        let folder = Arc::new(open()?);
+        self.log_folder(&folder, key, started);
+        folders.insert(key.to_path_buf(), folder.clone());
         Ok(folder)
     }
 

@@ -70,7 +70,7 @@ pub fn run(mut args: LoaderBenchArgs) -> Result<()> {
     // folder; "opened" otherwise, where the time includes decoding or reading every image.
     println!(
         "{} {} images in {:.2} s: {}",
-        if opened.what.contains("streamed") {
+        if opened.storage == Some(selfsup::data::Storage::Stream) {
             "indexed"
         } else {
             "opened"
