@@ -14,6 +14,9 @@ reimplemented below line for line because lightly may not be installed:
     d_p = d_p + momentum * buf if nesterov else buf
     p = p - lr * d_p
 
+With `clip_lr` (solo-learn's `LARS`, solo/utils/lars.py, which is lightly's plus this flag) the
+local LR is clipped after it is computed: `lars_lr = min(lars_lr / lr, 1)`.
+
 lightly excludes biases and normalisation parameters from adaptation and weight decay by putting
 them in a parameter group with weight_decay = 0; the Rust `exclude_bias_and_norm` flag does the
 same for every rank-1 parameter, so the excluded cases below run with weight_decay = 0.
@@ -44,11 +47,12 @@ class LARS(Optimizer):
     """lightly.utils.lars.LARS, same arguments, defaults and arithmetic."""
 
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, trust_coefficient=0.001, eps=1e-8):
+                 nesterov=False, trust_coefficient=0.001, eps=1e-8, clip_lr=False):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, trust_coefficient=trust_coefficient, eps=eps)
+                        nesterov=nesterov, trust_coefficient=trust_coefficient, eps=eps,
+                        clip_lr=clip_lr)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -68,6 +72,8 @@ class LARS(Optimizer):
                     if p_norm != 0 and g_norm != 0:
                         lars_lr = p_norm / (g_norm + p_norm * weight_decay + group["eps"])
                         lars_lr *= group["trust_coefficient"]
+                        if group["clip_lr"]:  # solo-learn's clip_lr
+                            lars_lr = min(lars_lr / group["lr"], 1)
                         d_p = d_p.add(p, alpha=weight_decay)
                         d_p *= lars_lr
                 if momentum != 0:
@@ -105,6 +111,7 @@ def run(name, weight, grads, lr, **kwargs):
         "nesterov": kwargs.get("nesterov", False),
         "trust_coefficient": kwargs.get("trust_coefficient", 0.001),
         "eps": kwargs.get("eps", 1e-8),
+        "clip_lr": kwargs.get("clip_lr", False),
         "after": after,
     }
 
@@ -141,6 +148,12 @@ cases = [
     # Weight decay 0: lightly skips the adaptation entirely (plain momentum SGD).
     run("no_weight_decay", rand(2, 3), [rand(2, 3), rand(2, 3)],
         lr=0.1, momentum=0.9, weight_decay=0.0),
+    # solo-learn's clip_lr (eta 0.02 as its CIFAR configurations): a large LR leaves the local LR
+    # unclipped but divided by the LR, a small LR clips it to 1 (plain momentum SGD on grad + wd * p).
+    run("clip_lr_unclipped", rand(3, 4), [rand(3, 4), rand(3, 4)],
+        lr=0.5, momentum=0.9, weight_decay=1e-5, trust_coefficient=0.02, clip_lr=True),
+    run("clip_lr_clipped", rand(3, 4), [rand(3, 4), rand(3, 4)],
+        lr=1e-4, momentum=0.9, weight_decay=1e-4, trust_coefficient=0.02, clip_lr=True),
     # A bias (rank 1) as lightly treats it in the no-weight-decay group, which is what
     # `exclude_bias_and_norm` does in Rust whatever the configured weight decay.
     run("excluded_bias", rand(5), [rand(5), rand(5)],

@@ -79,19 +79,25 @@ impl BackboneArgs {
 /// Optimizer, LR and schedule presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Recipe {
+    /// The method's published recipe for the dataset's scale (solo-learn's configuration:
+    /// optimizer, LR × batch / 256, weight decay, warm-up then cosine, batch, epochs); `pretrain`
+    /// only.
+    Published,
     /// The SimSiam paper's CIFAR-10 recipe (Chen & He 2021, appendix D): SGD, LR 0.03 × batch /
     /// 256, momentum 0.9, weight decay 5·10⁻⁴, cosine decay.
-    Paper,
-    /// Adam, LR 10⁻³, constant: the quick setting of the CSEN 342 SimCLR-to-SimSiam tutorial.
-    Tutorial,
+    #[value(alias = "paper")]
+    SimsiamCifar,
+    /// Adam at 10⁻³, constant LR: a quick setting for short CPU runs, which moves faster than
+    /// the published recipes in a few hundred steps.
+    AdamConstant,
 }
 
 impl Recipe {
-    /// Its training config.
+    /// Its training config (not for [`Published`](Self::Published), which the method builds).
     pub fn config(self) -> TrainingConfig {
         match self {
-            Self::Paper => TrainingConfig::paper(),
-            Self::Tutorial => TrainingConfig::tutorial(),
+            Self::Published | Self::SimsiamCifar => TrainingConfig::simsiam_cifar10(),
+            Self::AdamConstant => TrainingConfig::adam_constant(),
         }
     }
 }

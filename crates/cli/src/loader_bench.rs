@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use selfsup::data::{ImageDataset, Loader, LoaderConfig};
 
 use crate::Result;
 use crate::data::{DataArgs, DatasetKind, Part};
-use crate::pretrain::{MethodKind, transform_for};
+use crate::args::{BackboneArgs, BackboneKind};
+use crate::pretrain::{method_parser, setup, views_of};
 
 /// `selfsup loader-bench`.
 #[derive(Args, Debug)]
@@ -21,8 +22,8 @@ pub struct LoaderBenchArgs {
     /// Whose views to make: the method's augmentations at `--image-size` (default 224, where
     /// BYOL, MoCo v3 and Barlow Twins get BYOL's ImageNet pair, DINO and SwAV their ImageNet
     /// multi-crop).
-    #[arg(long, value_enum, default_value_t = MethodKind::Byol)]
-    pub views: MethodKind,
+    #[arg(long, value_parser = method_parser(), default_value = "byol")]
+    pub views: String,
     /// Images per batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
@@ -59,11 +60,19 @@ pub fn run(mut args: LoaderBenchArgs) -> Result<()> {
         return Err("--batch-size and --batches must be positive".into());
     }
     let size = args.data.image_size();
-    let local_views = args.local_views.unwrap_or(match (args.views, size > 96) {
-        (MethodKind::Dino | MethodKind::Swav, true) => 6,
-        _ => 0,
-    });
-    let transform = transform_for(args.views, &args.data, local_views, None)?;
+    let multi_crop = matches!(args.views.as_str(), "dino" | "swav");
+    let mut setup = setup(
+        &args.data,
+        &BackboneArgs {
+            backbone: BackboneKind::Resnet18,
+            stem: None,
+        },
+    );
+    setup.local_views = Some(
+        args.local_views
+            .unwrap_or(if multi_crop && size > 96 { 6 } else { 0 }),
+    );
+    let transform = views_of(&args.views, &setup)?;
     let started = Instant::now();
     let opened = args.data.open(Part::Pretrain)?;
     // "indexed N images in S s" (what tools/bench_index_folder.sh reads) for a streamed
@@ -105,10 +114,7 @@ pub fn run(mut args: LoaderBenchArgs) -> Result<()> {
         "{} views per image ({}), batches of {}, {workers} workers, {} warm-up + {} timed \
          batches",
         views,
-        args.views
-            .to_possible_value()
-            .expect("not skipped")
-            .get_name(),
+        args.views,
         args.batch_size,
         args.warmup,
         args.batches

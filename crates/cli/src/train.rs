@@ -29,21 +29,27 @@ pub struct TrainArgs {
     /// checkpoint.ckpt (default: runs/<command or method>).
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
-    /// Passes over the training images.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
+    /// Passes over the training images (default: the recipe's for a method's published recipe,
+    /// else 10). A shorter run than the recipe's keeps the same share of warm-up.
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Stop after this many optimizer steps (the schedule spans them).
     #[arg(long)]
     pub max_steps: Option<usize>,
-    /// Images per batch.
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
-    /// Optimizer and schedule preset.
-    #[arg(long, value_enum, default_value_t = Recipe::Paper)]
-    pub recipe: Recipe,
+    /// Images per batch (default: the recipe's for a method's published recipe, else 128).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Optimizer and schedule (default: `published` for `pretrain`, `simsiam-cifar` for the
+    /// supervised commands).
+    #[arg(long, value_enum)]
+    pub recipe: Option<Recipe>,
     /// Base LR, overriding the recipe's (before its batch-size scaling).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Epochs of linear warm-up, overriding the recipe's (with `--max-steps` the default is no
+    /// warm-up, since the run's length in epochs is not known).
+    #[arg(long)]
+    pub warmup_epochs: Option<usize>,
     /// Seed of the weights, the order, the subsets and the augmentations.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -74,12 +80,42 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// The training config these flags describe.
-    pub fn training_config(&self) -> TrainingConfig {
-        let mut config = self.recipe.config();
-        config.epochs = self.epochs;
+    /// The training config these flags describe, over the method's `published` one where the
+    /// command has one.
+    ///
+    /// # Errors
+    /// `--recipe published` for a command without a published recipe.
+    pub fn training_config(&self, published: Option<&TrainingConfig>) -> Result<TrainingConfig> {
+        let mut config = match (self.recipe, published) {
+            (None | Some(Recipe::Published), Some(published)) => published.clone(),
+            (Some(Recipe::Published), None) => {
+                return Err("--recipe published: only `selfsup pretrain <method>` has a \
+                            method's published recipe; use simsiam-cifar or adam-constant"
+                    .into());
+            }
+            (recipe, _) => {
+                let mut config = recipe.unwrap_or(Recipe::SimsiamCifar).config();
+                // The command line's quick default for the recipes that are not a method's.
+                config.epochs = 10;
+                config.batch_size = 128;
+                config
+            }
+        };
+        if let Some(epochs) = self.epochs {
+            // A shorter (or longer) run keeps the recipe's share of warm-up.
+            config.warmup_epochs = config.warmup_epochs * epochs / config.epochs.max(1);
+            config.epochs = epochs;
+        }
+        if self.max_steps.is_some() {
+            config.warmup_epochs = 0;
+        }
+        if let Some(warmup) = self.warmup_epochs {
+            config.warmup_epochs = warmup;
+        }
         config.max_steps = self.max_steps;
-        config.batch_size = self.batch_size;
+        if let Some(batch_size) = self.batch_size {
+            config.batch_size = batch_size;
+        }
         config.seed = self.seed;
         config.checkpoint_every = self.checkpoint_every;
         if let Some(lr) = self.lr {
@@ -88,7 +124,7 @@ impl TrainArgs {
         if let Some(workers) = self.workers {
             config.num_workers = workers;
         }
-        config
+        Ok(config)
     }
 
     /// The output directory: `--out-dir`, else the run `--resume` continues, else
@@ -105,7 +141,8 @@ impl TrainArgs {
     }
 
     /// Trains `method` on `part` of the data with views from `transform`, fresh or resumed
-    /// (`--resume`), starting from the model `initial` builds; draws progress and plots.
+    /// (`--resume`), starting from the model `initial` builds; draws progress and plots. The
+    /// supervised commands' run, without a published recipe.
     pub fn run<M: Method>(
         &self,
         method: M,
@@ -114,11 +151,27 @@ impl TrainArgs {
         out_name: &str,
         initial: impl FnOnce(&Trainer<M>) -> Result<M::Model>,
     ) -> Result<TrainOutcome<M::Model>> {
+        self.run_published(method, part, transform, out_name, None, initial)
+    }
+
+    /// As [`run`](Self::run), with the method's published training config and online
+    /// classifier LR where it has them.
+    pub fn run_published<M: Method>(
+        &self,
+        method: M,
+        part: Part,
+        transform: Arc<dyn MultiViewTransform>,
+        out_name: &str,
+        published: Option<(TrainingConfig, f64)>,
+        initial: impl FnOnce(&Trainer<M>) -> Result<M::Model>,
+    ) -> Result<TrainOutcome<M::Model>> {
         let device = self.device.device()?;
         let out_dir = self.out_dir(out_name);
+        let config = self.training_config(published.as_ref().map(|(config, _)| config))?;
+        log_recipe(&config);
         // The hyper-parameters are checked before any data is read.
-        let trainer = Trainer::new(method, self.training_config(), &device)
-            .map_err(|err| explain(err, &out_dir))?;
+        let trainer =
+            Trainer::new(method, config, &device).map_err(|err| explain(err, &out_dir))?;
         let train = self.data.open(part)?;
         let indices = subset(train.dataset.as_ref(), self.limit, self.seed, "--limit")?;
         let progress = Arc::new(TrainProgress::new());
@@ -200,6 +253,28 @@ impl TrainArgs {
     }
 }
 
+/// Logs the recipe in full: where it comes from and every value that sets the optimizer's step.
+fn log_recipe(config: &TrainingConfig) {
+    let lr = config.lr_scaling.apply(config.lr, config.batch_size);
+    tracing::info!(
+        "recipe: {}: {:?}, LR {} ({:?} scaling at batch {} → {lr}), {}{} epochs{}",
+        config.source.as_deref().unwrap_or("set by hand"),
+        config.optimizer,
+        config.lr,
+        config.lr_scaling,
+        config.batch_size,
+        match (config.cosine, config.warmup_epochs) {
+            (false, _) => "constant LR, ".to_string(),
+            (true, 0) => "cosine, ".to_string(),
+            (true, w) => format!("{w} warm-up epochs from {}, cosine, ", config.warmup_start_lr),
+        },
+        config.epochs,
+        config
+            .max_steps
+            .map_or(String::new(), |s| format!(", at most {s} steps")),
+    );
+}
+
 /// A run stopped by Ctrl-C / SIGTERM, saved: the command ends with status 130, as an
 /// interrupted program does.
 #[derive(Debug)]
@@ -236,6 +311,7 @@ fn flag_of(field: &str) -> Option<&'static str> {
         "epochs" => "--epochs",
         "batch_size" => "--batch-size",
         "max_steps" => "--max-steps",
+        "warmup_epochs" | "warmup_steps" => "--warmup-epochs",
         "checkpoint_every" => "--checkpoint-every",
         "lr" => "--lr",
         "num_workers" => "--workers",

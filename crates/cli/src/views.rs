@@ -1,23 +1,24 @@
 //! `selfsup views`: a grid of images and the augmented views a method trains on, one row per
 //! image (original, then each view, un-normalised), as the figures of the SimCLR paper and
-//! the CS231n SimCLR exercise.
+//! torchvision's augmentation gallery.
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use selfsup::data::image_grid;
 use selfsup::data::transforms::{Image, rng_for};
 
 use crate::Result;
 use crate::data::{DataArgs, Part};
-use crate::pretrain::{MethodKind, transform_for};
+use crate::args::{BackboneArgs, BackboneKind};
+use crate::pretrain::{method_parser, setup, views_of};
 
 /// `selfsup views`.
 #[derive(Args, Debug)]
 pub struct ViewsArgs {
     /// Whose augmentations.
-    #[arg(value_enum, default_value_t = MethodKind::Simclr)]
-    pub method: MethodKind,
+    #[arg(value_parser = method_parser(), default_value = "simclr")]
+    pub method: String,
     #[command(flatten)]
     pub data: DataArgs,
     /// The PNG file to write.
@@ -38,7 +39,11 @@ pub struct ViewsArgs {
 pub fn run(args: ViewsArgs) -> Result<()> {
     let images = args.data.open(Part::Pretrain)?;
     let dataset = images.dataset.as_ref();
-    let transform = transform_for(args.method, &args.data, 0, None)?;
+    let backbone = BackboneArgs {
+        backbone: BackboneKind::Resnet18,
+        stem: None,
+    };
+    let transform = views_of(&args.method, &setup(&args.data, &backbone))?;
     let normalize = args.data.normalize();
     let size = args.data.image_size();
     let picked: Vec<usize> = (0..args.n.min(dataset.len())).collect();
@@ -63,9 +68,6 @@ pub fn run(args: ViewsArgs) -> Result<()> {
         rows.len(),
         transform.num_views(),
         args.method
-            .to_possible_value()
-            .expect("not skipped")
-            .get_name()
     );
     Ok(())
 }

@@ -101,6 +101,10 @@ pub enum Error {
     /// images than a batch, …).
     #[error("{0}")]
     Data(String),
+    /// A method's views do not fit the data (e.g. a crop larger than the images), found when a
+    /// published preset builds them.
+    #[error("views: {0}")]
+    Views(#[from] selfsup_data::TransformError),
 }
 
 /// What is wrong with a checkpoint file ([`Error::Checkpoint`]).

@@ -22,6 +22,9 @@
 //! - [`optim`]: [`OptimizerConfig`] (serialisable, PyTorch-named: SGD, Adam, AdamW, LARS) →
 //!   Burn `ModuleOptimizer`; [`Lars`] / [`LarsConfig`], a Burn `Optimizer` following lightly's
 //!   LARS, checked against PyTorch (`tools/golden_train.py`).
+//! - [`recipe`]: each method's published recipe per dataset [`Scale`] ([`Setup`] →
+//!   [`Published`]: the method, its [`TrainingConfig`] and its views), from solo-learn's
+//!   configuration files.
 //! - [`schedule`]: [`CosineSchedule`] (linear warm-up + cosine, `lr_at(step)`), [`LrScaling`]
 //!   (`lr × B / 256`), and [`GroupedSchedule`] / [`ParamGroupLr`] for parameter groups on a fixed
 //!   LR (SimSiam's predictor) through Burn's `ModuleLearningRate`.
@@ -55,6 +58,7 @@ mod monitor;
 pub mod optim;
 pub mod probe;
 mod progress;
+pub mod recipe;
 mod run_dir;
 pub mod schedule;
 pub mod trainer;
@@ -79,6 +83,7 @@ pub use methods::{
 pub use metrics::{ClassCount, ClassificationReport, NamedReport};
 pub use monitor::{OnlineKnn, embedding_std};
 pub use optim::{Lars, LarsConfig, LarsState, OptimizerConfig};
+pub use recipe::{Published, Scale, Setup};
 pub use probe::{LinearProbeConfig, ProbeReport, linear_probe};
 pub use progress::{Progress, ProgressFn, StepProgress};
 pub use run_dir::files;

@@ -48,6 +48,7 @@ fn config_of(case: &Value) -> LarsConfig {
         .with_nesterov(case["nesterov"].as_bool().unwrap())
         .with_trust_coefficient(case["trust_coefficient"].as_f64().unwrap())
         .with_eps(case["eps"].as_f64().unwrap())
+        .with_clip_lr(case["clip_lr"].as_bool().unwrap())
 }
 
 /// Two steps on w = [[3, 4]] with the gradient g = [[0.6, 0.8]] both times; lr = 0.1,
@@ -102,7 +103,8 @@ fn two_steps_derived_by_hand() {
 
 /// Every golden case of `tools/golden_train.py` (lightly's LARS in float32 PyTorch): general
 /// weights and gradients, strong decay, Nesterov, dampening on a 4-D kernel, no momentum, a zero
-/// gradient, a zero weight, zero weight decay.
+/// gradient, a zero weight, zero weight decay, and solo-learn's `clip_lr` clipping and not
+/// clipping.
 #[test]
 fn matches_lightly_lars_goldens() {
     let file = golden("lars.json");
@@ -128,7 +130,7 @@ fn matches_lightly_lars_goldens() {
         checked += 1;
     }
     assert_eq!(
-        checked, 9,
+        checked, 11,
         "every golden case but excluded_bias was checked"
     );
 }

@@ -14,6 +14,7 @@ mod methods;
 mod metrics;
 mod optim;
 mod probe;
+mod recipes;
 mod schedule;
 mod trainer;
 mod validation;

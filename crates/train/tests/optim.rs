@@ -97,6 +97,7 @@ fn lars_variant_carries_its_fields() {
         eps: 0.0,
         nesterov: true,
         exclude_bias_and_norm: false,
+        clip_lr: true,
     };
     let lars = config.lars_config().unwrap();
     assert_eq!(
@@ -110,6 +111,7 @@ fn lars_variant_carries_its_fields() {
         (0.8, 1e-4, 0.02, 0.0, true)
     );
     assert!(!lars.exclude_bias_and_norm);
+    assert!(lars.clip_lr);
     assert_eq!(lars.dampening, 0.0);
     assert!(OptimizerConfig::adam().lars_config().is_none());
     config.init().unwrap();
@@ -169,6 +171,7 @@ fn bad_configs_are_rejected() {
                 eps: 1e-8,
                 nesterov: false,
                 exclude_bias_and_norm: true,
+                clip_lr: false,
             },
             "invalid lars config: trust_coefficient = -1 must be positive and finite",
         ),

@@ -90,7 +90,7 @@ pub fn config(epochs: usize, batch_size: usize) -> TrainingConfig {
         optimizer: OptimizerConfig::sgd(0.9, 5e-4),
         num_workers: 1,
         seed: 3,
-        ..TrainingConfig::tutorial()
+        ..TrainingConfig::adam_constant()
     }
 }
 
@@ -428,7 +428,7 @@ fn supervised_training_learns_a_separable_task_and_logs_accuracy() {
                 epochs: 6,
                 batch_size: 16,
                 num_workers: 1,
-                ..TrainingConfig::tutorial()
+                ..TrainingConfig::adam_constant()
             }
         },
         &device(),

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{self, Result};
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
+use crate::recipe::{Published, Scale, Setup, SoloLearn, lars};
 
 const BARLOW: &str = "barlow_twins";
 
@@ -159,5 +160,70 @@ impl<C: EncoderConfig> Method for BarlowTwinsMethod<C> {
 
     fn param_groups(&self) -> ParamGroups {
         ParamGroups::bias_and_norm_without_weight_decay(self.exclude_bias_and_norm)
+    }
+}
+
+impl BarlowTwinsMethod {
+    /// Barlow Twins as solo-learn trains it (λ = 0.0051 throughout):
+    ///
+    /// | | `cifar/barlow.yaml` | `imagenet-100/barlow.yaml` | `imagenet/barlow.yaml` |
+    /// |---|---|---|---|
+    /// | projector | 2048 wide | 2048 wide | 4096 wide |
+    /// | loss scale | 0.1 | 0.1 | 0.048 |
+    /// | LARS | η 0.02, `clip_lr`, wd 10⁻⁴ | the same | η 0.001, wd 1.5·10⁻⁶ |
+    /// | LR × B/256, batch, epochs | 0.3, 256, 1000 | 0.3, 256, 400 | 0.8, 256 (64 × 4), 100 |
+    ///
+    /// Views: BYOL's asymmetric pair ([`Setup::asymmetric_views`]).
+    ///
+    /// # Errors
+    /// When the views do not fit the image size.
+    pub fn published(setup: &Setup) -> Result<Published<Self>> {
+        let (recipe, width, scale) = match setup.scale {
+            Scale::Cifar => (
+                SoloLearn {
+                    file: "cifar/barlow.yaml",
+                    batch_size: 256,
+                    lr: 0.3,
+                    classifier_lr: 0.1,
+                    optimizer: lars(1e-4, 0.02, true),
+                    epochs: 1000,
+                },
+                2048,
+                0.1,
+            ),
+            Scale::ImageNet100 => (
+                SoloLearn {
+                    file: "imagenet-100/barlow.yaml",
+                    batch_size: 256,
+                    lr: 0.3,
+                    classifier_lr: 0.1,
+                    optimizer: lars(1e-4, 0.02, true),
+                    epochs: 400,
+                },
+                2048,
+                0.1,
+            ),
+            Scale::ImageNet => (
+                SoloLearn {
+                    file: "imagenet/barlow.yaml",
+                    batch_size: 256,
+                    lr: 0.8,
+                    classifier_lr: 0.1,
+                    optimizer: lars(1.5e-6, 0.001, false),
+                    epochs: 100,
+                },
+                4096,
+                0.048,
+            ),
+        };
+        let mut model = BarlowTwinsConfig::cifar10(setup.backbone.clone());
+        model.projector.hidden_dim = width;
+        model.projector.output_dim = width;
+        let method = Self {
+            lambda: 0.0051,
+            scale,
+            ..Self::new(model)
+        };
+        Ok(recipe.publish(method, setup.asymmetric_views()?))
     }
 }

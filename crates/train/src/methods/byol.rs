@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{self, Result};
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
+use crate::recipe::{Published, Scale, Setup, SoloLearn, lars};
 
 /// Configuration of a [`Byol`] network: the encoder (any [`EncoderConfig`]) and the two heads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -234,5 +235,62 @@ impl<C: EncoderConfig> Method for ByolMethod<C> {
             target_projector: update_momentum(model.target_projector, &model.projector, m),
             ..model
         }
+    }
+}
+
+impl ByolMethod {
+    /// BYOL as solo-learn trains it, per [`Scale`]; the momentum rises from 0.99 to 1 in all:
+    ///
+    /// | | `cifar/byol.yaml` | `imagenet-100/byol.yaml` | `imagenet/byol.yaml` |
+    /// |---|---|---|---|
+    /// | predictor hidden | 4096 | 8192 | 4096 |
+    /// | LARS | η 0.02, `clip_lr`, wd 10⁻⁵ | η 0.02, `clip_lr`, wd 10⁻⁶ | η 0.001, wd 10⁻⁶ |
+    /// | LR × B/256, batch, epochs | 1.0, 256, 1000 | 0.5, 256, 400 | 0.45, 128, 100 |
+    ///
+    /// The projector is `f → 4096 → 256` throughout. Views: BYOL's asymmetric pair
+    /// ([`Setup::asymmetric_views`]).
+    ///
+    /// # Errors
+    /// When the views do not fit the image size.
+    pub fn published(setup: &Setup) -> Result<Published<Self>> {
+        let (recipe, predictor_hidden) = match setup.scale {
+            Scale::Cifar => (
+                SoloLearn {
+                    file: "cifar/byol.yaml",
+                    batch_size: 256,
+                    lr: 1.0,
+                    classifier_lr: 0.1,
+                    optimizer: lars(1e-5, 0.02, true),
+                    epochs: 1000,
+                },
+                4096,
+            ),
+            Scale::ImageNet100 => (
+                SoloLearn {
+                    file: "imagenet-100/byol.yaml",
+                    batch_size: 256,
+                    lr: 0.5,
+                    classifier_lr: 0.1,
+                    optimizer: lars(1e-6, 0.02, true),
+                    epochs: 400,
+                },
+                8192,
+            ),
+            Scale::ImageNet => (
+                SoloLearn {
+                    file: "imagenet/byol.yaml",
+                    batch_size: 128,
+                    lr: 0.45,
+                    classifier_lr: 0.2,
+                    optimizer: lars(1e-6, 0.001, false),
+                    epochs: 100,
+                },
+                4096,
+            ),
+        };
+        let mut model = ByolConfig::paper(setup.backbone.clone());
+        model.predictor.hidden_dim = predictor_hidden;
+        let method = Self::new(model).with_momentum(0.99, 1.0);
+        Ok(recipe.publish(method, setup.asymmetric_views()?))
     }
 }

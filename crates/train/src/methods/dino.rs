@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{self, Error, Result};
 use crate::gradients::{clip_gradients_per_parameter, drop_gradients};
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
+use crate::recipe::{Published, Scale, Setup, SoloLearn, lars};
 
 const DINO: &str = "dino";
 
@@ -282,5 +283,46 @@ impl<C: EncoderConfig> Method for DinoMethod<C> {
             teacher_head: update_momentum(model.teacher_head, &model.head, m),
             ..model
         }
+    }
+}
+
+impl DinoMethod {
+    /// DINO (ResNet) as solo-learn trains it: head `f → 2048 → 2048 → 256 → 4096` without batch
+    /// norm, the last layer's norm fixed and frozen for the first epoch, no gradient clipping
+    /// (`clip_grad: 0`), student temperature 0.1, teacher 0.04 → 0.07 over the warm-up epochs
+    /// (0 on CIFAR, 50 on ImageNet-100), teacher momentum 0.9995 → 1, LARS (η 0.02, `clip_lr`,
+    /// weight decay 10⁻⁶) at 0.3 × B/256, batch 256; 1000 epochs (`cifar/dino.yaml`) or 400
+    /// (`imagenet-100/dino.yaml`, which ImageNet also takes). Views: two global crops plus
+    /// [`Setup::local_views`] local ones ([`Setup::multi_crop_views`]).
+    ///
+    /// # Errors
+    /// When the views do not fit the image size.
+    pub fn published(setup: &Setup) -> Result<Published<Self>> {
+        let (file, epochs, warmup_teacher_epochs) = match setup.scale {
+            Scale::Cifar => ("cifar/dino.yaml", 1000, 0),
+            Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/dino.yaml", 400, 50),
+        };
+        let recipe = SoloLearn {
+            file,
+            batch_size: 256,
+            lr: 0.3,
+            classifier_lr: 0.1,
+            optimizer: lars(1e-6, 0.02, true),
+            epochs,
+        };
+        let mut method = Self::cifar10(setup.backbone.clone());
+        method.momentum = MomentumSchedule::new(0.9995, 1.0);
+        method.loss = DinoLossConfig::new()
+            .with_student_temp(0.1)
+            .with_warmup_teacher_temp(0.04)
+            .with_teacher_temp(0.07)
+            .with_warmup_teacher_temp_epochs(warmup_teacher_epochs);
+        method.clip_grad = None;
+        method.freeze_last_layer_epochs = setup.freeze_epochs.unwrap_or(1);
+        let views = setup.multi_crop_views(
+            selfsup_data::MultiCropTransform::dino_cifar10(),
+            selfsup_data::MultiCropTransform::dino(),
+        )?;
+        Ok(recipe.publish(method, views))
     }
 }

@@ -27,6 +27,7 @@ use super::queue::{enqueue, random_queue};
 use crate::error::{self, Error, Result};
 use crate::knn::l2_normalize;
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
+use crate::recipe::{Published, Scale, Setup, SoloLearn, lars, sgd};
 
 const MOCO: &str = "moco";
 
@@ -354,5 +355,93 @@ impl<C: EncoderConfig> Method for MocoMethod<C> {
             target_projector: update_momentum(model.target_projector, &model.projector, m),
             ..model
         }
+    }
+}
+
+impl MocoMethod {
+    /// MoCo v2+ as solo-learn trains it (symmetric loss, τ = 0.2, projector `f → 2048 → 256`,
+    /// momentum 0.99 → 0.999, SGD with momentum 0.9 and weight decay on every parameter):
+    ///
+    /// | | `cifar/mocov2plus.yaml` | `imagenet-100/mocov2plus.yaml` | `imagenet/mocov2plus.yaml` |
+    /// |---|---|---|---|
+    /// | queue | 32 768 | 65 536 | 65 536 |
+    /// | weight decay | 10⁻⁴ | 10⁻⁴ | 3·10⁻⁵ |
+    /// | LR × B/256, batch, epochs | 0.3, 256, 1000 | 0.3, 256, 400 | 0.3, 128, 400 |
+    ///
+    /// Views: MoCo v2's augmentation at the data's size and statistics.
+    ///
+    /// # Errors
+    /// When the views do not fit the image size.
+    pub fn published_v2(setup: &Setup) -> Result<Published<Self>> {
+        let (recipe, queue_size) = match setup.scale {
+            Scale::Cifar => (
+                SoloLearn {
+                    file: "cifar/mocov2plus.yaml",
+                    batch_size: 256,
+                    lr: 0.3,
+                    classifier_lr: 0.3,
+                    optimizer: sgd(1e-4),
+                    epochs: 1000,
+                },
+                32_768,
+            ),
+            Scale::ImageNet100 => (
+                SoloLearn {
+                    file: "imagenet-100/mocov2plus.yaml",
+                    batch_size: 256,
+                    lr: 0.3,
+                    classifier_lr: 0.3,
+                    optimizer: sgd(1e-4),
+                    epochs: 400,
+                },
+                65_536,
+            ),
+            Scale::ImageNet => (
+                SoloLearn {
+                    file: "imagenet/mocov2plus.yaml",
+                    batch_size: 128,
+                    lr: 0.3,
+                    classifier_lr: 0.4,
+                    optimizer: sgd(3e-5),
+                    epochs: 400,
+                },
+                65_536,
+            ),
+        };
+        let mut model = MocoConfig::v2_cifar10(setup.backbone.clone());
+        model.queue_size = queue_size;
+        let mut method = Self::new(model).with_momentum(0.99, 0.999).with_temperature(0.2);
+        method.exclude_bias_and_norm = false;
+        let views =
+            setup.adapt(selfsup_data::MocoV2Transform::cifar10().config().clone());
+        Ok(recipe.publish(
+            method,
+            std::sync::Arc::new(selfsup_data::MocoV2Transform::new(views)?),
+        ))
+    }
+
+    /// MoCo v3 (ResNet) as solo-learn trains it: projector `f → 4096 → 256`, predictor
+    /// `256 → 4096 → 256`, τ = 0.2 (loss scaled by 2τ), momentum 0.99 → 1, LARS (η 0.02,
+    /// `clip_lr`, weight decay 10⁻⁶) at 0.3 × B/256, batch 256; 1000 epochs
+    /// (`cifar/mocov3.yaml`) or 400 (`imagenet-100/mocov3.yaml`, which ImageNet also takes).
+    /// Views: BYOL's asymmetric pair ([`Setup::asymmetric_views`]).
+    ///
+    /// # Errors
+    /// When the views do not fit the image size.
+    pub fn published_v3(setup: &Setup) -> Result<Published<Self>> {
+        let (file, epochs) = match setup.scale {
+            Scale::Cifar => ("cifar/mocov3.yaml", 1000),
+            Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/mocov3.yaml", 400),
+        };
+        let recipe = SoloLearn {
+            file,
+            batch_size: 256,
+            lr: 0.3,
+            classifier_lr: 0.3,
+            optimizer: lars(1e-6, 0.02, true),
+            epochs,
+        };
+        let method = Self::v3_cifar10(setup.backbone.clone()).with_temperature(0.2);
+        Ok(recipe.publish(method, setup.asymmetric_views()?))
     }
 }

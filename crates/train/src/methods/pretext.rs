@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::supervised::accuracy;
 use crate::error::{Error, Result};
 use crate::method::{Method, StepContext, StepOutput, require_views};
+use crate::recipe::{Published, Setup};
 
 /// The task names, in the order of the loader's labels
 /// ([`PretextViews`](selfsup_data::PretextViews)).
@@ -160,5 +161,39 @@ impl<C: EncoderConfig> Method for PretextMethod<C> {
 
     fn backbone_config(&self) -> &C {
         &self.model.backbone
+    }
+}
+
+impl PretextMethod {
+    /// Rotation, shear and colour prediction with RotNet's CIFAR recipe (Gidaris et al. 2018,
+    /// §4.1: SGD with momentum 0.9 and weight decay 5·10⁻⁴, LR 0.1, batch 128, 100 epochs; the
+    /// paper divides the LR by 5 at epochs 30, 60 and 80, here a cosine decay does it). solo-learn
+    /// has no pretext method. Views: [`PretextViews`](selfsup_data::PretextViews) with the data's
+    /// statistics.
+    ///
+    /// # Errors
+    /// Never; a `Result` like every method's `published`.
+    pub fn published(setup: &Setup) -> Result<Published<Self>> {
+        let training = crate::TrainingConfig {
+            epochs: 100,
+            batch_size: 128,
+            lr: 0.1,
+            lr_scaling: crate::LrScaling::None,
+            cosine: true,
+            optimizer: crate::OptimizerConfig::sgd(0.9, 5e-4),
+            source: Some(
+                "RotNet's CIFAR recipe (Gidaris et al. 2018, §4.1), cosine instead of steps"
+                    .into(),
+            ),
+            ..crate::TrainingConfig::adam_constant()
+        };
+        let mut views = selfsup_data::PretextViews::cifar10();
+        views.normalize = Some(setup.normalize.clone());
+        Ok(Published {
+            method: Self::new(PretextModelConfig::new(setup.backbone.clone())),
+            training,
+            classifier_lr: 0.1,
+            views: std::sync::Arc::new(views),
+        })
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
 use crate::schedule::ParamGroupLr;
+use crate::recipe::{Published, Scale, Setup, SoloLearn, sgd};
 
 /// SimSiam (Chen & He 2021): the model of a [`SimSiamConfig`] and
 /// [`simsiam_loss`] (whose `detach` of `z` is the stop-gradient).
@@ -84,5 +85,38 @@ impl<C: EncoderConfig> Method for SimSiamMethod<C> {
             },
             ..ParamGroups::default()
         }
+    }
+}
+
+impl SimSiamMethod {
+    /// SimSiam as solo-learn trains it, per [`Scale`] (ImageNet takes the ImageNet-100 file):
+    /// the paper's network (projector `f → 2048 → 2048`, predictor `2048 → 512 → 2048`), the
+    /// predictor on a fixed LR (solo-learn's `static_lr`, the paper's `--fix-pred-lr`), SGD with
+    /// momentum 0.9 and weight decay 10⁻⁵ at LR 0.5 × B/256, batch 256; 1000 epochs
+    /// (`cifar/simsiam.yaml`) or 400 (`imagenet-100/simsiam.yaml`, 128 × 2 GPUs). Views:
+    /// SimSiam's CIFAR augmentation at the data's size and statistics.
+    ///
+    /// # Errors
+    /// When the views do not fit the image size.
+    pub fn published(setup: &Setup) -> Result<Published<Self>> {
+        let (file, epochs) = match setup.scale {
+            Scale::Cifar => ("cifar/simsiam.yaml", 1000),
+            Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/simsiam.yaml", 400),
+        };
+        let recipe = SoloLearn {
+            file,
+            batch_size: 256,
+            lr: 0.5,
+            classifier_lr: 0.1,
+            optimizer: sgd(1e-5),
+            epochs,
+        };
+        let method =
+            Self::new(SimSiamConfig::paper(setup.backbone.clone())).with_fix_predictor_lr(true);
+        let views = setup.adapt(selfsup_data::SimSiamTransform::cifar10().config().clone());
+        Ok(recipe.publish(
+            method,
+            std::sync::Arc::new(selfsup_data::SimSiamTransform::new(views)?),
+        ))
     }
 }

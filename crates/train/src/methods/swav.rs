@@ -28,6 +28,7 @@ use crate::error::{self, Error, Result};
 use crate::gradients::drop_gradients;
 use crate::knn::l2_normalize;
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
+use crate::recipe::{Published, Scale, Setup, SoloLearn, lars};
 
 const SWAV: &str = "swav";
 
@@ -288,5 +289,43 @@ impl<C: EncoderConfig> Method for SwavMethod<C> {
         } else {
             grads
         }
+    }
+}
+
+impl SwavMethod {
+    /// SwAV as solo-learn trains it: projector `f → 2048 → 128`, 3000 prototypes frozen for the
+    /// first 2 epochs, τ = 0.1, Sinkhorn-Knopp with ε = 0.05 and 3 iterations, a queue of 3840
+    /// projections from epoch 50, LARS (η 0.02, `clip_lr`, weight decay 10⁻⁶) at 0.6 × B/256,
+    /// batch 256; 1000 epochs (`cifar/swav.yaml`) or 400 (`imagenet-100/swav.yaml`, which
+    /// ImageNet also takes). Views: two global crops plus [`Setup::local_views`] local ones.
+    ///
+    /// # Errors
+    /// When the views do not fit the image size.
+    pub fn published(setup: &Setup) -> Result<Published<Self>> {
+        let (file, epochs) = match setup.scale {
+            Scale::Cifar => ("cifar/swav.yaml", 1000),
+            Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/swav.yaml", 400),
+        };
+        let recipe = SoloLearn {
+            file,
+            batch_size: 256,
+            lr: 0.6,
+            classifier_lr: 0.1,
+            optimizer: lars(1e-6, 0.02, true),
+            epochs,
+        };
+        let mut method = Self::cifar10(setup.backbone.clone());
+        method.model.queue_size = 3840;
+        method.queue_start_epoch = 50;
+        method.freeze_prototypes_epochs = setup.freeze_epochs.unwrap_or(2);
+        method.loss = SwavLossConfig::new()
+            .with_temperature(0.1)
+            .with_sinkhorn_epsilon(0.05)
+            .with_sinkhorn_iterations(3);
+        let views = setup.multi_crop_views(
+            selfsup_data::MultiCropTransform::swav_cifar10(),
+            selfsup_data::MultiCropTransform::swav(),
+        )?;
+        Ok(recipe.publish(method, views))
     }
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{self, Result};
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
+use crate::recipe::{Published, Scale, Setup, SoloLearn, lars};
 
 const VICREG: &str = "vicreg";
 
@@ -143,5 +144,39 @@ impl<C: EncoderConfig> Method for VicRegMethod<C> {
 
     fn param_groups(&self) -> ParamGroups {
         ParamGroups::bias_and_norm_without_weight_decay(self.exclude_bias_and_norm)
+    }
+}
+
+impl VicRegMethod {
+    /// VICReg as solo-learn trains it: a 2048-wide three-layer expander, coefficients 25 / 25 /
+    /// 1, LARS (η 0.02, `clip_lr`, weight decay 10⁻⁴) at 0.3 × B/256, batch 256; 1000 epochs
+    /// (`cifar/vicreg.yaml`) or 400 (`imagenet-100/vicreg.yaml`, which ImageNet also takes).
+    /// Views: VICReg's augmentation at the data's size and statistics.
+    ///
+    /// # Errors
+    /// When the views do not fit the image size.
+    pub fn published(setup: &Setup) -> Result<Published<Self>> {
+        let (file, epochs) = match setup.scale {
+            Scale::Cifar => ("cifar/vicreg.yaml", 1000),
+            Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/vicreg.yaml", 400),
+        };
+        let recipe = SoloLearn {
+            file,
+            batch_size: 256,
+            lr: 0.3,
+            classifier_lr: 0.1,
+            optimizer: lars(1e-4, 0.02, true),
+            epochs,
+        };
+        let mut method = Self::cifar10(setup.backbone.clone());
+        method.loss = VicRegLossConfig::new()
+            .with_invariance(25.0)
+            .with_variance(25.0)
+            .with_covariance(1.0);
+        let views = setup.adapt(selfsup_data::VicRegTransform::cifar10().config().clone());
+        Ok(recipe.publish(
+            method,
+            std::sync::Arc::new(selfsup_data::VicRegTransform::new(views)?),
+        ))
     }
 }

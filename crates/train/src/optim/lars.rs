@@ -39,6 +39,11 @@ pub struct LarsConfig {
     /// they get plain momentum SGD.
     #[config(default = true)]
     pub exclude_bias_and_norm: bool,
+    /// Clip the local LR so that an adapted parameter never moves faster than the global LR
+    /// allows: `local_lr ← min(local_lr / lr, 1)` (solo-learn's `clip_lr`, on in its CIFAR and
+    /// ImageNet-100 configurations).
+    #[config(default = false)]
+    pub clip_lr: bool,
 }
 
 impl LarsConfig {
@@ -93,6 +98,7 @@ impl LarsConfig {
 /// ```text
 /// if adapted(w) and ‖w‖ > 0 and ‖g‖ > 0:
 ///     local_lr = η · ‖w‖ / (‖g‖ + λ‖w‖ + ε)        (the paper's Eq. 6, plus ε)
+///     local_lr = min(local_lr / lr, 1)             (only with clip_lr, solo-learn's rule)
 ///     d = local_lr · (g + λw)                      (weight decay joins the gradient first)
 /// else:
 ///     d = g                                        (local LR 1, no weight decay)
@@ -106,6 +112,9 @@ impl LarsConfig {
 /// excluded by [`LarsConfig::exclude_bias_and_norm`], which skips every rank-1 parameter (biases,
 /// batch-norm γ and β) — SimCLR's "we exclude batch normalization and bias parameters from LARS
 /// adaptation and weight decay", which lightly gets by putting those in a group with λ = 0.
+///
+/// With [`clip_lr`](LarsConfig::clip_lr) it is solo-learn's `LARS` (`solo/utils/lars.py`), which
+/// differs from lightly's only by that clipping.
 ///
 /// Everything stays on the device: the norms are one-element tensors and the "both norms
 /// positive" test is a mask, so a step never waits for the device.
@@ -142,7 +151,7 @@ impl Lars {
     /// # Shapes
     /// - `weight`, `grad`: any shape, the same for both.
     /// - returns: that shape.
-    fn adapt<const D: usize>(&self, weight: Tensor<D>, grad: Tensor<D>) -> Tensor<D> {
+    fn adapt<const D: usize>(&self, weight: Tensor<D>, grad: Tensor<D>, lr: LearningRate) -> Tensor<D> {
         let weight_decay = self.config.weight_decay;
         let w_norm = l2_norm(weight.clone());
         let g_norm = l2_norm(grad.clone());
@@ -157,6 +166,12 @@ impl Lars {
         let local_lr = w_norm
             .div(denominator)
             .mul_scalar(self.config.trust_coefficient);
+        // solo-learn's clip_lr: min(local_lr / lr, 1).
+        let local_lr = if self.config.clip_lr {
+            local_lr.div_scalar(lr).clamp_max(1.0)
+        } else {
+            local_lr
+        };
         // Where a norm is zero: local LR 1 and no weight decay.
         let local_lr = local_lr.mask_fill(both_positive.clone().bool_not(), 1.0);
         let decay = local_lr.zeros_like().mask_fill(both_positive, weight_decay);
@@ -200,7 +215,7 @@ impl Optimizer for Lars {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let update = if self.adapts_rank::<D>() {
-            self.adapt(tensor.clone(), grad)
+            self.adapt(tensor.clone(), grad, lr)
         } else {
             grad
         };

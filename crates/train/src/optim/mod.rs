@@ -95,6 +95,9 @@ pub enum OptimizerConfig {
         /// Exclude rank-1 parameters (biases, normalisation) from adaptation and weight decay.
         #[serde(default = "default_true")]
         exclude_bias_and_norm: bool,
+        /// solo-learn's `clip_lr`: the local LR is at most the global LR.
+        #[serde(default)]
+        clip_lr: bool,
     },
 }
 
@@ -168,6 +171,22 @@ impl OptimizerConfig {
             eps: default_lars_eps(),
             nesterov: false,
             exclude_bias_and_norm: true,
+            clip_lr: false,
+        }
+    }
+
+    /// LARS as solo-learn's CIFAR and ImageNet-100 configurations set it (`optimizer.kwargs`):
+    /// momentum 0.9, trust coefficient `eta`, `clip_lr`, biases and normalisation parameters
+    /// excluded (`exclude_bias_n_norm: True`), ε = 10⁻⁸.
+    pub fn lars_solo_learn(weight_decay: f64, eta: f64, clip_lr: bool) -> Self {
+        Self::Lars {
+            momentum: default_momentum(),
+            weight_decay,
+            trust_coefficient: eta,
+            eps: default_lars_eps(),
+            nesterov: false,
+            exclude_bias_and_norm: true,
+            clip_lr,
         }
     }
 
@@ -191,6 +210,7 @@ impl OptimizerConfig {
                 eps,
                 nesterov,
                 exclude_bias_and_norm,
+                clip_lr,
             } => Some(
                 LarsConfig::new()
                     .with_momentum(momentum)
@@ -198,7 +218,8 @@ impl OptimizerConfig {
                     .with_trust_coefficient(trust_coefficient)
                     .with_eps(eps)
                     .with_nesterov(nesterov)
-                    .with_exclude_bias_and_norm(exclude_bias_and_norm),
+                    .with_exclude_bias_and_norm(exclude_bias_and_norm)
+                    .with_clip_lr(clip_lr),
             ),
             _ => None,
         }

@@ -1,0 +1,347 @@
+//! Every method's published preset, value by value, against solo-learn's configuration files as
+//! `tools/solo_learn_recipes.py` transcribes them (`tests/data/solo_learn_recipes.json`: each
+//! file's keys merged with the defaults solo-learn fills in, and the total batch).
+
+use selfsup_data::transforms::Normalize;
+use selfsup_models::{BackboneConfig, ResNetConfig, Stem};
+use selfsup_train::{
+    BarlowTwinsMethod, ByolMethod, DinoMethod, LrScaling, MocoMethod, OptimizerConfig, Published,
+    Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod, TrainingConfig, VicRegMethod,
+};
+use serde_json::Value;
+
+fn table() -> Vec<Value> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/solo_learn_recipes.json");
+    let text = std::fs::read_to_string(path).expect("the transcribed table");
+    let table: Value = serde_json::from_str(&text).expect("JSON");
+    table["records"].as_array().expect("records").clone()
+}
+
+fn setup(scale: Scale) -> Setup {
+    let (stem, size) = match scale {
+        Scale::Cifar => (Stem::Cifar, 32),
+        _ => (Stem::ImageNet, 224),
+    };
+    Setup::new(
+        BackboneConfig::ResNet(ResNetConfig::resnet18(stem)),
+        scale,
+        size,
+        Normalize::imagenet(),
+    )
+}
+
+/// The record a published preset at `scale` must match: the file of that scale, or the
+/// ImageNet-100 one for ImageNet where solo-learn has no ImageNet file of the method.
+fn record<'t>(table: &'t [Value], method: &str, scale: Scale) -> &'t Value {
+    let find = |folder: &str| {
+        table
+            .iter()
+            .find(|r| r["method"] == method && r["scale"] == folder)
+    };
+    find(scale.solo_learn_folder())
+        .or_else(|| (scale == Scale::ImageNet).then(|| find("imagenet-100")).flatten())
+        .unwrap_or_else(|| panic!("no solo-learn record of {method} at {scale}"))
+}
+
+fn f(value: &Value) -> f64 {
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{value} is not a number"))
+}
+
+fn u(value: &Value) -> usize {
+    f(value) as usize
+}
+
+/// What every method's recipe shares with its file: optimizer, LR, batch, schedule, epochs and
+/// the online classifier's LR.
+fn check_training(what: &str, training: &TrainingConfig, classifier_lr: f64, r: &Value) {
+    let file = r["file"].as_str().unwrap();
+    assert!(
+        training
+            .source
+            .as_deref()
+            .is_some_and(|source| source.contains(file)),
+        "{what}: the source {:?} names {file}",
+        training.source
+    );
+    assert_eq!(training.batch_size, u(&r["batch_size"]), "{what}: batch");
+    assert_eq!(training.lr, f(&r["lr"]), "{what}: lr");
+    assert_eq!(training.lr_scaling, LrScaling::Linear, "{what}: lr × batch / 256");
+    assert_eq!(classifier_lr, f(&r["classifier_lr"]), "{what}: classifier_lr");
+    assert_eq!(training.epochs, u(&r["max_epochs"]), "{what}: epochs");
+    assert_eq!(r["scheduler"], "warmup_cosine", "{what}: the table's scheduler");
+    assert!(training.cosine, "{what}: cosine");
+    assert_eq!(training.warmup_epochs, u(&r["warmup_epochs"]), "{what}: warm-up");
+    assert_eq!(training.warmup_start_lr, f(&r["warmup_start_lr"]), "{what}: warm-up start");
+    assert_eq!(f(&r["min_lr"]), 0.0, "{what}: the schedule ends at 0, as ours");
+    let kwargs = &r["optimizer_kwargs"];
+    match (&training.optimizer, r["optimizer"].as_str().unwrap()) {
+        (
+            OptimizerConfig::Lars {
+                momentum,
+                weight_decay,
+                trust_coefficient,
+                nesterov,
+                exclude_bias_and_norm,
+                clip_lr,
+                ..
+            },
+            "lars",
+        ) => {
+            assert_eq!(*momentum, f(&kwargs["momentum"]), "{what}: momentum");
+            assert_eq!(*weight_decay, f(&r["weight_decay"]), "{what}: weight decay");
+            assert_eq!(*trust_coefficient, f(&kwargs["eta"]), "{what}: eta");
+            assert_eq!(*clip_lr, kwargs["clip_lr"].as_bool().unwrap(), "{what}: clip_lr");
+            assert_eq!(
+                *exclude_bias_and_norm,
+                kwargs["exclude_bias_n_norm"].as_bool().unwrap(),
+                "{what}: exclude_bias_n_norm"
+            );
+            assert!(!nesterov, "{what}: no Nesterov");
+        }
+        (
+            OptimizerConfig::Sgd {
+                momentum,
+                weight_decay,
+                nesterov,
+            },
+            "sgd",
+        ) => {
+            assert_eq!(*momentum, f(&kwargs["momentum"]), "{what}: momentum");
+            assert_eq!(*weight_decay, f(&r["weight_decay"]), "{what}: weight decay");
+            assert!(!nesterov, "{what}: no Nesterov");
+        }
+        (ours, theirs) => panic!("{what}: optimizer {} against {theirs}", ours.name()),
+    }
+}
+
+fn check<M>(what: &str, published: &Published<M>, r: &Value) {
+    check_training(what, &published.training, published.classifier_lr, r);
+}
+
+const SCALES: [Scale; 3] = [Scale::Cifar, Scale::ImageNet100, Scale::ImageNet];
+
+#[test]
+fn the_table_covers_every_method_and_scale_solo_learn_has() {
+    let table = table();
+    // 9 methods at CIFAR and ImageNet-100, and the 3 with an ImageNet file.
+    assert_eq!(table.len(), 21, "records");
+    for r in &table {
+        assert!(
+            r["commit"].as_str().is_some_and(|c| c.len() == 40),
+            "{r}: the record names solo-learn's commit"
+        );
+    }
+}
+
+#[test]
+fn simclr_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "simclr", scale);
+        let p = SimClrMethod::published(&setup(scale)).unwrap();
+        let what = format!("simclr at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        assert_eq!(p.method.temperature, f(&k["temperature"]), "{what}");
+        let projector = &p.method.model.projector;
+        assert_eq!(projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
+        assert_eq!(projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        assert!(projector.hidden_batch_norm, "{what}: solo-learn's projector has batch norm");
+    }
+}
+
+#[test]
+fn simsiam_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "simsiam", scale);
+        let p = SimSiamMethod::published(&setup(scale)).unwrap();
+        let what = format!("simsiam at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let model = &p.method.model;
+        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
+        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        assert_eq!(model.predictor.hidden_dim, u(&k["pred_hidden_dim"]), "{what}");
+        assert!(p.method.fix_predictor_lr, "{what}: the predictor's static_lr");
+    }
+}
+
+#[test]
+fn byol_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "byol", scale);
+        let p = ByolMethod::published(&setup(scale)).unwrap();
+        let what = format!("byol at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let model = &p.method.model;
+        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
+        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        assert_eq!(model.predictor.hidden_dim, u(&k["pred_hidden_dim"]), "{what}");
+        assert_eq!(p.method.momentum.base, f(&r["momentum"]["base_tau"]), "{what}");
+        assert_eq!(p.method.momentum.end, f(&r["momentum"]["final_tau"]), "{what}");
+    }
+}
+
+#[test]
+fn moco_v2_plus_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "moco", scale);
+        let p = MocoMethod::published_v2(&setup(scale)).unwrap();
+        let what = format!("moco v2+ at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let model = &p.method.model;
+        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
+        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        assert_eq!(model.queue_size, u(&k["queue_size"]), "{what}");
+        assert!(model.predictor.is_none(), "{what}");
+        assert_eq!(p.method.temperature, f(&k["temperature"]), "{what}");
+        assert_eq!(p.method.momentum.base, f(&r["momentum"]["base_tau"]), "{what}");
+        assert_eq!(p.method.momentum.end, f(&r["momentum"]["final_tau"]), "{what}");
+        assert_eq!(
+            p.method.exclude_bias_and_norm,
+            r["exclude_bias_n_norm_wd"].as_bool().unwrap(),
+            "{what}: SGD's weight decay on biases and norms"
+        );
+    }
+}
+
+#[test]
+fn moco_v3_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "moco-v3", scale);
+        let p = MocoMethod::published_v3(&setup(scale)).unwrap();
+        let what = format!("moco v3 at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let model = &p.method.model;
+        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
+        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        let predictor = model.predictor.as_ref().expect("a predictor");
+        assert_eq!(predictor.hidden_dim, u(&k["pred_hidden_dim"]), "{what}");
+        assert_eq!(model.queue_size, 0, "{what}: no queue");
+        assert_eq!(p.method.temperature, f(&k["temperature"]), "{what}");
+        assert_eq!(p.method.momentum.base, f(&r["momentum"]["base_tau"]), "{what}");
+        assert_eq!(p.method.momentum.end, f(&r["momentum"]["final_tau"]), "{what}");
+    }
+}
+
+#[test]
+fn barlow_twins_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "barlow-twins", scale);
+        let p = BarlowTwinsMethod::published(&setup(scale)).unwrap();
+        let what = format!("barlow twins at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let projector = &p.method.model.projector;
+        assert_eq!(projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
+        assert_eq!(projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        assert_eq!(p.method.lambda, f(&k["lamb"]), "{what}");
+        assert_eq!(p.method.scale, f(&k["scale_loss"]), "{what}");
+    }
+}
+
+#[test]
+fn vicreg_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "vicreg", scale);
+        let p = VicRegMethod::published(&setup(scale)).unwrap();
+        let what = format!("vicreg at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let projector = &p.method.model.projector;
+        assert_eq!(projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
+        assert_eq!(projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        assert_eq!(p.method.loss.invariance, f(&k["sim_loss_weight"]), "{what}");
+        assert_eq!(p.method.loss.variance, f(&k["var_loss_weight"]), "{what}");
+        assert_eq!(p.method.loss.covariance, f(&k["cov_loss_weight"]), "{what}");
+    }
+}
+
+#[test]
+fn dino_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "dino", scale);
+        let p = DinoMethod::published(&setup(scale)).unwrap();
+        let what = format!("dino at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let head = &p.method.model.head;
+        assert_eq!(head.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
+        assert_eq!(head.bottleneck_dim, u(&k["proj_output_dim"]), "{what}");
+        assert_eq!(head.output_dim, u(&k["num_prototypes"]), "{what}");
+        assert_eq!(head.batch_norm, k["use_bn_in_head"].as_bool().unwrap(), "{what}");
+        assert_eq!(head.norm_last_layer, k["norm_last_layer"].as_bool().unwrap(), "{what}");
+        let loss = &p.method.loss;
+        assert_eq!(loss.student_temp, f(&k["student_temperature"]), "{what}");
+        assert_eq!(loss.teacher_temp, f(&k["teacher_temperature"]), "{what}");
+        assert_eq!(loss.warmup_teacher_temp, f(&k["warmup_teacher_temperature"]), "{what}");
+        assert_eq!(
+            loss.warmup_teacher_temp_epochs,
+            u(&k["warmup_teacher_temperature_epochs"]),
+            "{what}"
+        );
+        assert_eq!(p.method.freeze_last_layer_epochs, u(&k["freeze_last_layer"]), "{what}");
+        // solo-learn's clip_grad 0 is no clipping.
+        assert_eq!(
+            p.method.clip_grad,
+            (f(&k["clip_grad"]) > 0.0).then(|| f(&k["clip_grad"])),
+            "{what}"
+        );
+        assert_eq!(p.method.momentum.base, f(&r["momentum"]["base_tau"]), "{what}");
+        assert_eq!(p.method.momentum.end, f(&r["momentum"]["final_tau"]), "{what}");
+    }
+}
+
+#[test]
+fn swav_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "swav", scale);
+        let p = SwavMethod::published(&setup(scale)).unwrap();
+        let what = format!("swav at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let model = &p.method.model;
+        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
+        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        assert_eq!(model.prototypes.n_prototypes, u(&k["num_prototypes"]), "{what}");
+        assert_eq!(model.queue_size, u(&k["queue_size"]), "{what}");
+        assert_eq!(p.method.queue_start_epoch, u(&k["epoch_queue_starts"]), "{what}");
+        assert_eq!(
+            p.method.freeze_prototypes_epochs,
+            u(&k["freeze_prototypes_epochs"]),
+            "{what}"
+        );
+        assert_eq!(p.method.loss.temperature, f(&k["temperature"]), "{what}");
+        assert_eq!(p.method.loss.sinkhorn_epsilon, f(&k["sk_epsilon"]), "{what}");
+        assert_eq!(p.method.loss.sinkhorn_iterations, u(&k["sk_iters"]), "{what}");
+    }
+}
+
+/// The published views fit every scale's image size, and the command line's overrides reach
+/// the multi-crop methods.
+#[test]
+fn overrides_reach_the_preset() {
+    let mut s = setup(Scale::ImageNet100);
+    s.local_views = Some(6);
+    s.freeze_epochs = Some(3);
+    let dino = DinoMethod::published(&s).unwrap();
+    assert_eq!(dino.views.num_views(), 8, "2 global + 6 local views");
+    assert_eq!(dino.method.freeze_last_layer_epochs, 3);
+    let swav = SwavMethod::published(&s).unwrap();
+    assert_eq!(swav.method.freeze_prototypes_epochs, 3);
+    let byol = ByolMethod::published(&setup(Scale::Cifar)).unwrap();
+    assert_eq!(byol.views.num_views(), 2);
+}
