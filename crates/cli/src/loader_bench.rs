@@ -9,8 +9,8 @@ use clap::Args;
 use selfsup::data::{ImageDataset, Loader, LoaderConfig};
 
 use crate::Result;
-use crate::data::{DataArgs, DatasetKind, Part};
 use crate::args::{BackboneArgs, BackboneKind};
+use crate::data::{DataArgs, DatasetKind, Part};
 use crate::pretrain::{method_parser, setup, views_of};
 
 /// `selfsup loader-bench`.
@@ -68,10 +68,11 @@ pub fn run(mut args: LoaderBenchArgs) -> Result<()> {
             stem: None,
         },
     );
-    setup.local_views = Some(
-        args.local_views
-            .unwrap_or(if multi_crop && size > 96 { 6 } else { 0 }),
-    );
+    setup.local_views =
+        Some(
+            args.local_views
+                .unwrap_or(if multi_crop && size > 96 { 6 } else { 0 }),
+        );
     let transform = views_of(&args.views, &setup)?;
     let started = Instant::now();
     let opened = args.data.open(Part::Pretrain)?;
@@ -113,11 +114,7 @@ pub fn run(mut args: LoaderBenchArgs) -> Result<()> {
     println!(
         "{} views per image ({}), batches of {}, {workers} workers, {} warm-up + {} timed \
          batches",
-        views,
-        args.views,
-        args.batch_size,
-        args.warmup,
-        args.batches
+        views, args.views, args.batch_size, args.warmup, args.batches
     );
     // Epochs follow one another as in training, so any number of batches can be asked for.
     let mut epoch = 0u64;

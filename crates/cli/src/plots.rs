@@ -198,7 +198,8 @@ fn draw_loss(path: &Path, method: &str, history: &History) -> Result<()> {
     })
 }
 
-/// One panel per per-epoch series: LR always, kNN top-1 and the collapse monitor when logged.
+/// One panel per per-epoch series: LR always, kNN and online linear top-1 and the collapse
+/// monitor when logged.
 fn draw_metrics(path: &Path, method: &str, history: &History) -> Result<()> {
     type Series = (&'static str, &'static str, Vec<(i32, f64)>);
     let epochs = &history.epochs;
@@ -214,6 +215,13 @@ fn draw_metrics(path: &Path, method: &str, history: &History) -> Result<()> {
         .collect();
     if !knn.is_empty() {
         panels.push(("online kNN top-1 accuracy", "accuracy (%)", knn));
+    }
+    let linear: Vec<(i32, f64)> = epochs
+        .iter()
+        .filter_map(|e| e.online_linear_top1.map(|a| (x(e), 100.0 * a)))
+        .collect();
+    if !linear.is_empty() {
+        panels.push(("online linear top-1 accuracy", "accuracy (%)", linear));
     }
     let std: Vec<(i32, f64)> = epochs
         .iter()

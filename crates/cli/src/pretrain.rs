@@ -11,8 +11,8 @@ use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use selfsup::data::MultiViewTransform;
 use selfsup::train::{
-    BarlowTwinsMethod, ByolMethod, DinoMethod, Method, MocoMethod, PretextMethod, Published,
-    Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod, VicRegMethod,
+    BarlowTwinsMethod, ByolMethod, DinoMethod, Method, MocoMethod, PretextMethod, Published, Scale,
+    Setup, SimClrMethod, SimSiamMethod, SwavMethod, VicRegMethod,
 };
 
 use crate::Result;
@@ -46,16 +46,56 @@ macro_rules! method {
 
 /// Every method `selfsup pretrain` trains.
 pub const METHODS: &[MethodEntry] = &[
-    method!("simclr", "SimCLR (Chen et al. 2020): NT-Xent over two views", SimClrMethod::published),
-    method!("simsiam", "SimSiam (Chen & He 2021): a predictor and a stop-gradient", SimSiamMethod::published),
-    method!("byol", "BYOL (Grill et al. 2020): an EMA target network", ByolMethod::published),
-    method!("moco", "MoCo v2+ (Chen et al. 2020, solo-learn's symmetric variant): a queue of keys", MocoMethod::published_v2),
-    method!("moco-v3", "MoCo v3 (Chen, Xie & He 2021): predictor, no queue", MocoMethod::published_v3),
-    method!("barlow-twins", "Barlow Twins (Zbontar et al. 2021): cross-correlation towards the identity", BarlowTwinsMethod::published),
-    method!("vicreg", "VICReg (Bardes et al. 2022): variance, invariance, covariance", VicRegMethod::published),
-    method!("dino", "DINO (Caron et al. 2021): self-distillation with a centred, sharpened teacher", DinoMethod::published),
-    method!("swav", "SwAV (Caron et al. 2020): swapped prototype assignments (Sinkhorn-Knopp)", SwavMethod::published),
-    method!("pretext", "Rotation, shear and colour prediction (Gidaris et al. 2018 style multi-task pretext)", PretextMethod::published),
+    method!(
+        "simclr",
+        "SimCLR (Chen et al. 2020): NT-Xent over two views",
+        SimClrMethod::published
+    ),
+    method!(
+        "simsiam",
+        "SimSiam (Chen & He 2021): a predictor and a stop-gradient",
+        SimSiamMethod::published
+    ),
+    method!(
+        "byol",
+        "BYOL (Grill et al. 2020): an EMA target network",
+        ByolMethod::published
+    ),
+    method!(
+        "moco",
+        "MoCo v2+ (Chen et al. 2020, solo-learn's symmetric variant): a queue of keys",
+        MocoMethod::published_v2
+    ),
+    method!(
+        "moco-v3",
+        "MoCo v3 (Chen, Xie & He 2021): predictor, no queue",
+        MocoMethod::published_v3
+    ),
+    method!(
+        "barlow-twins",
+        "Barlow Twins (Zbontar et al. 2021): cross-correlation towards the identity",
+        BarlowTwinsMethod::published
+    ),
+    method!(
+        "vicreg",
+        "VICReg (Bardes et al. 2022): variance, invariance, covariance",
+        VicRegMethod::published
+    ),
+    method!(
+        "dino",
+        "DINO (Caron et al. 2021): self-distillation with a centred, sharpened teacher",
+        DinoMethod::published
+    ),
+    method!(
+        "swav",
+        "SwAV (Caron et al. 2020): swapped prototype assignments (Sinkhorn-Knopp)",
+        SwavMethod::published
+    ),
+    method!(
+        "pretext",
+        "Rotation, shear and colour prediction (Gidaris et al. 2018 style multi-task pretext)",
+        PretextMethod::published
+    ),
 ];
 
 /// The entry of `name`.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use clap::Args;
 use selfsup::data::MultiViewTransform;
 use selfsup::train::{
-    KnnConfig, Method, OnlineKnn, Progress, TrainData, TrainOutcome, Trainer, TrainingConfig,
+    KnnConfig, Method, OnlineKnn, OnlineLinear, Progress, TrainData, TrainOutcome, Trainer,
+    TrainingConfig,
 };
 
 use crate::Result;
@@ -74,9 +75,15 @@ pub struct TrainArgs {
     /// Memory-bank images of the online kNN (class-balanced from the labelled train images).
     #[arg(long, default_value_t = 5000)]
     pub knn_train: usize,
-    /// Held-out images of the online kNN (class-balanced from the test images).
+    /// Held-out images of the online kNN and the online linear evaluation (class-balanced from
+    /// the test images).
     #[arg(long, default_value_t = 1000)]
     pub knn_test: usize,
+    /// Train a linear classifier on the encoder's features alongside pre-training (solo-learn's
+    /// online linear evaluation, "Acc@1 (online)") and log its accuracy on the held-out images
+    /// after every epoch. Needs labelled training images.
+    #[arg(long)]
+    pub online_linear: bool,
 }
 
 impl TrainArgs {
@@ -89,9 +96,11 @@ impl TrainArgs {
         let mut config = match (self.recipe, published) {
             (None | Some(Recipe::Published), Some(published)) => published.clone(),
             (Some(Recipe::Published), None) => {
-                return Err("--recipe published: only `selfsup pretrain <method>` has a \
+                return Err(
+                    "--recipe published: only `selfsup pretrain <method>` has a \
                             method's published recipe; use simsiam-cifar or adam-constant"
-                    .into());
+                        .into(),
+                );
             }
             (recipe, _) => {
                 let mut config = recipe.unwrap_or(Recipe::SimsiamCifar).config();
@@ -199,6 +208,28 @@ impl TrainArgs {
                 "transform": format!("{transform:?}"),
                 "command": std::env::args().collect::<Vec<_>>(),
             }));
+        if self.online_linear {
+            let classes = train.dataset.num_classes();
+            if classes == 0 {
+                return Err(
+                    "--online-linear needs labelled training images; these have none".into(),
+                );
+            }
+            let test = self.data.open(Part::Test)?;
+            let classifier_lr = published.as_ref().map_or(0.1, |(_, lr)| *lr);
+            trainer = trainer.with_online_linear(OnlineLinear {
+                num_classes: classes,
+                lr: classifier_lr,
+                test_indices: subset(
+                    test.dataset.as_ref(),
+                    Some(self.knn_test),
+                    self.seed,
+                    "--knn-test",
+                )?,
+                test: test.dataset,
+                normalize: Some(self.data.normalize()),
+            });
+        }
         if self.knn_every > 0 {
             let bank = self.data.open(Part::Train)?;
             let test = self.data.open(Part::Test)?;
@@ -266,7 +297,10 @@ fn log_recipe(config: &TrainingConfig) {
         match (config.cosine, config.warmup_epochs) {
             (false, _) => "constant LR, ".to_string(),
             (true, 0) => "cosine, ".to_string(),
-            (true, w) => format!("{w} warm-up epochs from {}, cosine, ", config.warmup_start_lr),
+            (true, w) => format!(
+                "{w} warm-up epochs from {}, cosine, ",
+                config.warmup_start_lr
+            ),
         },
         config.epochs,
         config

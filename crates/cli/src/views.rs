@@ -9,8 +9,8 @@ use selfsup::data::image_grid;
 use selfsup::data::transforms::{Image, rng_for};
 
 use crate::Result;
-use crate::data::{DataArgs, Part};
 use crate::args::{BackboneArgs, BackboneKind};
+use crate::data::{DataArgs, Part};
 use crate::pretrain::{method_parser, setup, views_of};
 
 /// `selfsup views`.

@@ -90,6 +90,9 @@ pub struct CheckpointState {
     pub step: usize,
     /// Everything logged so far.
     pub history: History,
+    /// The online linear classifier, when the run trains one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_linear: Option<crate::online_linear::OnlineLinearState>,
 }
 
 /// A checkpoint in memory.

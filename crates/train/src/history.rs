@@ -31,6 +31,10 @@ pub struct EpochRecord {
     pub embedding_std: Option<f64>,
     /// Online kNN top-1 accuracy on the held-out subset, when enabled.
     pub knn_top1: Option<f64>,
+    /// Online linear top-1 accuracy on the held-out subset (solo-learn's "Acc@1 (online)"),
+    /// when enabled ([`OnlineLinear`](crate::OnlineLinear)).
+    #[serde(default)]
+    pub online_linear_top1: Option<f64>,
     /// The method's own metrics, averaged over the epoch.
     pub metrics: BTreeMap<String, f64>,
 }

@@ -10,7 +10,7 @@
 //!   [`resume`](Trainer::resume), non-finite guard), configured by a serialisable
 //!   [`TrainingConfig`]; it logs a [`History`] of [`EpochRecord`]s, writes the run directory's
 //!   [`files`], and runs the monitors ([`embedding_std`], the collapse monitor, and
-//!   [`OnlineKnn`]).
+//!   [`OnlineKnn`], [`OnlineLinear`]: solo-learn's online linear accuracy).
 //! - [`method`]: the [`Method`] trait a method implements, with its hooks ([`StepContext`],
 //!   [`ParamGroups`], gradients, after-step); [`methods`]: every method, one file each;
 //!   [`gradients`]: freezing and clipping helpers for the gradient hook.
@@ -55,6 +55,7 @@ pub mod method;
 pub mod methods;
 pub mod metrics;
 mod monitor;
+pub mod online_linear;
 pub mod optim;
 pub mod probe;
 mod progress;
@@ -82,10 +83,11 @@ pub use methods::{
 };
 pub use metrics::{ClassCount, ClassificationReport, NamedReport};
 pub use monitor::{OnlineKnn, embedding_std};
+pub use online_linear::{LinearClassifier, OnlineLinear, OnlineLinearState};
 pub use optim::{Lars, LarsConfig, LarsState, OptimizerConfig};
-pub use recipe::{Published, Scale, Setup};
 pub use probe::{LinearProbeConfig, ProbeReport, linear_probe};
 pub use progress::{Progress, ProgressFn, StepProgress};
+pub use recipe::{Published, Scale, Setup};
 pub use run_dir::files;
 pub use schedule::{
     CosineSchedule, CosineScheduleConfig, GroupedSchedule, LrScaling, ParamGroupLr,

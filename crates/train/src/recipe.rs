@@ -123,10 +123,12 @@ impl Setup {
 
     /// An ImageNet preset's view at the data's size and statistics, otherwise unchanged.
     pub fn at_size(&self, config: TwoViewConfig) -> TwoViewConfig {
-        config.with_input_size(self.image_size).with_normalize(Some((
-            self.normalize.mean().to_vec(),
-            self.normalize.std().to_vec(),
-        )))
+        config
+            .with_input_size(self.image_size)
+            .with_normalize(Some((
+                self.normalize.mean().to_vec(),
+                self.normalize.std().to_vec(),
+            )))
     }
 
     /// Whether the views are ImageNet-sized (above 96 pixels), where the methods' ImageNet
@@ -254,11 +256,7 @@ impl SoloLearn {
     }
 
     /// The method, this recipe and the views, as a [`Published`].
-    pub fn publish<M>(
-        &self,
-        method: M,
-        views: Arc<dyn MultiViewTransform>,
-    ) -> Published<M> {
+    pub fn publish<M>(&self, method: M, views: Arc<dyn MultiViewTransform>) -> Published<M> {
         Published {
             method,
             training: self.training(),

@@ -111,6 +111,9 @@ pub(crate) fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
     if let Some(top1) = r.knn_top1 {
         line += &format!(", kNN top-1 {:.2}%", 100.0 * top1);
     }
+    if let Some(top1) = r.online_linear_top1 {
+        line += &format!(", online linear top-1 {:.2}%", 100.0 * top1);
+    }
     for (name, value) in &r.metrics {
         line += &format!(", {name} {value:.4}");
     }

@@ -51,6 +51,7 @@ use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use selfsup_data::{ImageDataset, Loader, LoaderConfig, MultiViewTransform};
+use selfsup_models::{Encoder, EncoderConfig};
 
 use crate::checkpoint::{Checkpoint, CheckpointState, first_non_finite_parameter};
 use crate::config::TrainingConfig;
@@ -58,6 +59,9 @@ use crate::error::{Error, Result};
 use crate::history::{EpochRecord, History};
 use crate::method::{Method, StepContext};
 use crate::monitor::{OnlineKnn, embedding_std};
+use crate::online_linear::{
+    LinearClassifier, ONLINE_LINEAR_MOMENTUM, OnlineLinear, OnlineLinearState,
+};
 use crate::progress::{Progress, ProgressFn, StepProgress};
 use crate::run_dir::{RunDir, epoch_line};
 
@@ -145,6 +149,7 @@ pub struct Trainer<M: Method> {
     device: Device,
     run_dir: RunDir,
     knn: Option<OnlineKnn>,
+    online_linear: Option<OnlineLinear>,
     progress: Option<ProgressFn>,
     run_info: serde_json::Value,
     stop_after: Option<usize>,
@@ -176,6 +181,7 @@ impl<M: Method> Trainer<M> {
             device: device.clone().autodiff(),
             run_dir: RunDir::default(),
             knn: None,
+            online_linear: None,
             progress: None,
             run_info: serde_json::Value::Null,
             stop_after: None,
@@ -194,6 +200,14 @@ impl<M: Method> Trainer<M> {
     /// Log online kNN accuracy.
     pub fn with_online_knn(mut self, knn: OnlineKnn) -> Self {
         self.knn = Some(knn);
+        self
+    }
+
+    /// Train a linear classifier on the encoder's features alongside the run and log its
+    /// held-out accuracy after every epoch (see [`OnlineLinear`]). Needs labelled training
+    /// images; the classifier is saved in checkpoints and resumed with the run.
+    pub fn with_online_linear(mut self, online: OnlineLinear) -> Self {
+        self.online_linear = Some(online);
         self
     }
 
@@ -345,6 +359,7 @@ impl<M: Method> Trainer<M> {
             data,
             Position::default(),
             History::default(),
+            None,
         )
     }
 
@@ -397,7 +412,14 @@ impl<M: Method> Trainer<M> {
             position.batch_in_epoch,
             position.step
         ))?;
-        self.run(model, optimizer, data, position, saved.state.history)
+        self.run(
+            model,
+            optimizer,
+            data,
+            position,
+            saved.state.history,
+            saved.state.online_linear,
+        )
     }
 
     /// Refuses data that cannot train this method: a transform making fewer views than
@@ -437,8 +459,18 @@ impl<M: Method> Trainer<M> {
         data: &TrainData,
         start: Position,
         mut history: History,
+        online_state: Option<OnlineLinearState>,
     ) -> Result<TrainOutcome<M::Model>> {
         let num_images = data.num_images();
+        let mut classifier = match (&self.online_linear, online_state) {
+            (None, _) => None,
+            (Some(_), Some(state)) => Some(LinearClassifier::from_state(&state, &self.device)?),
+            (Some(online), None) => Some(LinearClassifier::zeros(
+                self.method.backbone_config().feature_dim(),
+                online.num_classes,
+                &self.device,
+            )),
+        };
         let steps_per_epoch = self.config.steps_per_epoch(num_images);
         let total_steps = self.config.total_steps(num_images);
         let schedule = self
@@ -498,6 +530,7 @@ impl<M: Method> Trainer<M> {
                             last_checkpoint = self.checkpoint(
                                 &model,
                                 &optimizer,
+                                classifier.as_ref(),
                                 position,
                                 &history,
                                 &last_checkpoint,
@@ -535,6 +568,13 @@ impl<M: Method> Trainer<M> {
                     steps_per_epoch,
                 };
                 let out = self.method.step(&model, &batch, &ctx)?;
+                if let (Some(online), Some(classifier)) = (&self.online_linear, &mut classifier) {
+                    let lr = online.lr * self.config.batch_size as f64
+                        / crate::schedule::REFERENCE_BATCH_SIZE as f64
+                        * schedule.group_lr_at(None, step)
+                        / schedule.schedule().base_lr();
+                    self.online_linear_step(&model, &batch, classifier, lr, online.num_classes)?;
+                }
                 let loss = out.loss.clone().into_scalar::<f32>();
                 if !loss.is_finite() {
                     self.run_dir.save_history(&history)?;
@@ -602,8 +642,14 @@ impl<M: Method> Trainer<M> {
                         stop_at_epoch_end = true;
                         break;
                     }
-                    last_checkpoint =
-                        self.checkpoint(&model, &optimizer, position, &history, &last_checkpoint)?;
+                    last_checkpoint = self.checkpoint(
+                        &model,
+                        &optimizer,
+                        classifier.as_ref(),
+                        position,
+                        &history,
+                        &last_checkpoint,
+                    )?;
                     return self.stopped(model, history, position, last_checkpoint);
                 }
                 if mid_epoch
@@ -612,8 +658,14 @@ impl<M: Method> Trainer<M> {
                         .checkpoint_every
                         .is_some_and(|every| step.is_multiple_of(every))
                 {
-                    last_checkpoint =
-                        self.checkpoint(&model, &optimizer, position, &history, &last_checkpoint)?;
+                    last_checkpoint = self.checkpoint(
+                        &model,
+                        &optimizer,
+                        classifier.as_ref(),
+                        position,
+                        &history,
+                        &last_checkpoint,
+                    )?;
                 }
             }
             let seconds = started.elapsed().as_secs_f64();
@@ -630,6 +682,15 @@ impl<M: Method> Trainer<M> {
                 )?,
                 None => None,
             };
+            let online_linear_top1 = match (&self.online_linear, &classifier) {
+                (Some(online), Some(classifier)) => Some(online.evaluate(
+                    self.method.backbone(&model),
+                    classifier,
+                    self.config.batch_size.max(64),
+                    &self.device,
+                )?),
+                _ => None,
+            };
             let record = EpochRecord {
                 epoch,
                 steps: step,
@@ -642,6 +703,7 @@ impl<M: Method> Trainer<M> {
                 embedding_std: (sums.embedding_std_steps > 0)
                     .then(|| sums.embedding_std / sums.embedding_std_steps as f64),
                 knn_top1,
+                online_linear_top1,
                 metrics: sums
                     .metrics
                     .into_iter()
@@ -663,8 +725,14 @@ impl<M: Method> Trainer<M> {
                 batch_in_epoch: 0,
                 step,
             };
-            last_checkpoint =
-                self.checkpoint(&model, &optimizer, position, &history, &last_checkpoint)?;
+            last_checkpoint = self.checkpoint(
+                &model,
+                &optimizer,
+                classifier.as_ref(),
+                position,
+                &history,
+                &last_checkpoint,
+            )?;
             if stop_at_epoch_end {
                 return self.stopped(model, history, position, last_checkpoint);
             }
@@ -736,6 +804,7 @@ impl<M: Method> Trainer<M> {
         &self,
         model: &M::Model,
         optimizer: &ModuleOptimizer,
+        classifier: Option<&LinearClassifier>,
         position: Position,
         history: &History,
         last: &Option<PathBuf>,
@@ -771,9 +840,57 @@ impl<M: Method> Trainer<M> {
             batch_in_epoch: position.batch_in_epoch,
             step: position.step,
             history: history.clone(),
+            online_linear: classifier.map(LinearClassifier::state),
         };
         Checkpoint::capture(state, model, optimizer)?.write(&path)?;
         Ok(Some(path))
+    }
+
+    /// One step of the online classifier on the batch's first view, through the encoder in
+    /// eval mode, on its labelled images.
+    fn online_linear_step(
+        &self,
+        model: &M::Model,
+        batch: &selfsup_data::ViewBatch,
+        classifier: &mut LinearClassifier,
+        lr: f64,
+        classes: usize,
+    ) -> Result<()> {
+        let labelled: Vec<(usize, usize)> = batch
+            .targets
+            .iter()
+            .enumerate()
+            .filter_map(|(row, t)| t.map(|t| (row, t)))
+            .collect();
+        if labelled.is_empty() {
+            return Ok(());
+        }
+        if let Some(&(_, bad)) = labelled.iter().find(|(_, t)| *t >= classes) {
+            return Err(Error::Data(format!(
+                "online linear evaluation: label {bad} is out of range for its {classes} classes"
+            )));
+        }
+        let inner = self.device.clone().inner();
+        let features = self
+            .method
+            .backbone(model)
+            .valid()
+            .forward_features(batch.view(0, &inner));
+        let (rows, labels): (Vec<usize>, Vec<usize>) = labelled.into_iter().unzip();
+        let features = if rows.len() == batch.len() {
+            features
+        } else {
+            let rows = Tensor::<1, burn::tensor::Int>::from_data(
+                burn::tensor::TensorData::new(
+                    rows.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+                    [rows.len()],
+                ),
+                &inner,
+            );
+            features.select(0, rows)
+        };
+        classifier.step(features, &labels, lr, ONLINE_LINEAR_MOMENTUM);
+        Ok(())
     }
 
     fn config_json(&self, num_images: usize, total_steps: usize) -> serde_json::Value {

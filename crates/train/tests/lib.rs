@@ -12,6 +12,7 @@ mod knn;
 mod lars;
 mod methods;
 mod metrics;
+mod online_linear;
 mod optim;
 mod probe;
 mod recipes;

@@ -11,7 +11,10 @@ use selfsup_train::{
 use serde_json::Value;
 
 fn table() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/solo_learn_recipes.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/solo_learn_recipes.json"
+    );
     let text = std::fs::read_to_string(path).expect("the transcribed table");
     let table: Value = serde_json::from_str(&text).expect("JSON");
     table["records"].as_array().expect("records").clone()
@@ -39,7 +42,11 @@ fn record<'t>(table: &'t [Value], method: &str, scale: Scale) -> &'t Value {
             .find(|r| r["method"] == method && r["scale"] == folder)
     };
     find(scale.solo_learn_folder())
-        .or_else(|| (scale == Scale::ImageNet).then(|| find("imagenet-100")).flatten())
+        .or_else(|| {
+            (scale == Scale::ImageNet)
+                .then(|| find("imagenet-100"))
+                .flatten()
+        })
         .unwrap_or_else(|| panic!("no solo-learn record of {method} at {scale}"))
 }
 
@@ -67,14 +74,37 @@ fn check_training(what: &str, training: &TrainingConfig, classifier_lr: f64, r: 
     );
     assert_eq!(training.batch_size, u(&r["batch_size"]), "{what}: batch");
     assert_eq!(training.lr, f(&r["lr"]), "{what}: lr");
-    assert_eq!(training.lr_scaling, LrScaling::Linear, "{what}: lr × batch / 256");
-    assert_eq!(classifier_lr, f(&r["classifier_lr"]), "{what}: classifier_lr");
+    assert_eq!(
+        training.lr_scaling,
+        LrScaling::Linear,
+        "{what}: lr × batch / 256"
+    );
+    assert_eq!(
+        classifier_lr,
+        f(&r["classifier_lr"]),
+        "{what}: classifier_lr"
+    );
     assert_eq!(training.epochs, u(&r["max_epochs"]), "{what}: epochs");
-    assert_eq!(r["scheduler"], "warmup_cosine", "{what}: the table's scheduler");
+    assert_eq!(
+        r["scheduler"], "warmup_cosine",
+        "{what}: the table's scheduler"
+    );
     assert!(training.cosine, "{what}: cosine");
-    assert_eq!(training.warmup_epochs, u(&r["warmup_epochs"]), "{what}: warm-up");
-    assert_eq!(training.warmup_start_lr, f(&r["warmup_start_lr"]), "{what}: warm-up start");
-    assert_eq!(f(&r["min_lr"]), 0.0, "{what}: the schedule ends at 0, as ours");
+    assert_eq!(
+        training.warmup_epochs,
+        u(&r["warmup_epochs"]),
+        "{what}: warm-up"
+    );
+    assert_eq!(
+        training.warmup_start_lr,
+        f(&r["warmup_start_lr"]),
+        "{what}: warm-up start"
+    );
+    assert_eq!(
+        f(&r["min_lr"]),
+        0.0,
+        "{what}: the schedule ends at 0, as ours"
+    );
     let kwargs = &r["optimizer_kwargs"];
     match (&training.optimizer, r["optimizer"].as_str().unwrap()) {
         (
@@ -92,7 +122,11 @@ fn check_training(what: &str, training: &TrainingConfig, classifier_lr: f64, r: 
             assert_eq!(*momentum, f(&kwargs["momentum"]), "{what}: momentum");
             assert_eq!(*weight_decay, f(&r["weight_decay"]), "{what}: weight decay");
             assert_eq!(*trust_coefficient, f(&kwargs["eta"]), "{what}: eta");
-            assert_eq!(*clip_lr, kwargs["clip_lr"].as_bool().unwrap(), "{what}: clip_lr");
+            assert_eq!(
+                *clip_lr,
+                kwargs["clip_lr"].as_bool().unwrap(),
+                "{what}: clip_lr"
+            );
             assert_eq!(
                 *exclude_bias_and_norm,
                 kwargs["exclude_bias_n_norm"].as_bool().unwrap(),
@@ -148,7 +182,10 @@ fn simclr_is_solo_learns() {
         let projector = &p.method.model.projector;
         assert_eq!(projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
         assert_eq!(projector.output_dim, u(&k["proj_output_dim"]), "{what}");
-        assert!(projector.hidden_batch_norm, "{what}: solo-learn's projector has batch norm");
+        assert!(
+            projector.hidden_batch_norm,
+            "{what}: solo-learn's projector has batch norm"
+        );
     }
 }
 
@@ -162,10 +199,25 @@ fn simsiam_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
-        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
-        assert_eq!(model.predictor.hidden_dim, u(&k["pred_hidden_dim"]), "{what}");
-        assert!(p.method.fix_predictor_lr, "{what}: the predictor's static_lr");
+        assert_eq!(
+            model.projector.hidden_dim,
+            u(&k["proj_hidden_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            model.projector.output_dim,
+            u(&k["proj_output_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            model.predictor.hidden_dim,
+            u(&k["pred_hidden_dim"]),
+            "{what}"
+        );
+        assert!(
+            p.method.fix_predictor_lr,
+            "{what}: the predictor's static_lr"
+        );
     }
 }
 
@@ -179,11 +231,31 @@ fn byol_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
-        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
-        assert_eq!(model.predictor.hidden_dim, u(&k["pred_hidden_dim"]), "{what}");
-        assert_eq!(p.method.momentum.base, f(&r["momentum"]["base_tau"]), "{what}");
-        assert_eq!(p.method.momentum.end, f(&r["momentum"]["final_tau"]), "{what}");
+        assert_eq!(
+            model.projector.hidden_dim,
+            u(&k["proj_hidden_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            model.projector.output_dim,
+            u(&k["proj_output_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            model.predictor.hidden_dim,
+            u(&k["pred_hidden_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            p.method.momentum.base,
+            f(&r["momentum"]["base_tau"]),
+            "{what}"
+        );
+        assert_eq!(
+            p.method.momentum.end,
+            f(&r["momentum"]["final_tau"]),
+            "{what}"
+        );
     }
 }
 
@@ -197,13 +269,29 @@ fn moco_v2_plus_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
-        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        assert_eq!(
+            model.projector.hidden_dim,
+            u(&k["proj_hidden_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            model.projector.output_dim,
+            u(&k["proj_output_dim"]),
+            "{what}"
+        );
         assert_eq!(model.queue_size, u(&k["queue_size"]), "{what}");
         assert!(model.predictor.is_none(), "{what}");
         assert_eq!(p.method.temperature, f(&k["temperature"]), "{what}");
-        assert_eq!(p.method.momentum.base, f(&r["momentum"]["base_tau"]), "{what}");
-        assert_eq!(p.method.momentum.end, f(&r["momentum"]["final_tau"]), "{what}");
+        assert_eq!(
+            p.method.momentum.base,
+            f(&r["momentum"]["base_tau"]),
+            "{what}"
+        );
+        assert_eq!(
+            p.method.momentum.end,
+            f(&r["momentum"]["final_tau"]),
+            "{what}"
+        );
         assert_eq!(
             p.method.exclude_bias_and_norm,
             r["exclude_bias_n_norm_wd"].as_bool().unwrap(),
@@ -222,14 +310,30 @@ fn moco_v3_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
-        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        assert_eq!(
+            model.projector.hidden_dim,
+            u(&k["proj_hidden_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            model.projector.output_dim,
+            u(&k["proj_output_dim"]),
+            "{what}"
+        );
         let predictor = model.predictor.as_ref().expect("a predictor");
         assert_eq!(predictor.hidden_dim, u(&k["pred_hidden_dim"]), "{what}");
         assert_eq!(model.queue_size, 0, "{what}: no queue");
         assert_eq!(p.method.temperature, f(&k["temperature"]), "{what}");
-        assert_eq!(p.method.momentum.base, f(&r["momentum"]["base_tau"]), "{what}");
-        assert_eq!(p.method.momentum.end, f(&r["momentum"]["final_tau"]), "{what}");
+        assert_eq!(
+            p.method.momentum.base,
+            f(&r["momentum"]["base_tau"]),
+            "{what}"
+        );
+        assert_eq!(
+            p.method.momentum.end,
+            f(&r["momentum"]["final_tau"]),
+            "{what}"
+        );
     }
 }
 
@@ -281,26 +385,50 @@ fn dino_is_solo_learns() {
         assert_eq!(head.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
         assert_eq!(head.bottleneck_dim, u(&k["proj_output_dim"]), "{what}");
         assert_eq!(head.output_dim, u(&k["num_prototypes"]), "{what}");
-        assert_eq!(head.batch_norm, k["use_bn_in_head"].as_bool().unwrap(), "{what}");
-        assert_eq!(head.norm_last_layer, k["norm_last_layer"].as_bool().unwrap(), "{what}");
+        assert_eq!(
+            head.batch_norm,
+            k["use_bn_in_head"].as_bool().unwrap(),
+            "{what}"
+        );
+        assert_eq!(
+            head.norm_last_layer,
+            k["norm_last_layer"].as_bool().unwrap(),
+            "{what}"
+        );
         let loss = &p.method.loss;
         assert_eq!(loss.student_temp, f(&k["student_temperature"]), "{what}");
         assert_eq!(loss.teacher_temp, f(&k["teacher_temperature"]), "{what}");
-        assert_eq!(loss.warmup_teacher_temp, f(&k["warmup_teacher_temperature"]), "{what}");
+        assert_eq!(
+            loss.warmup_teacher_temp,
+            f(&k["warmup_teacher_temperature"]),
+            "{what}"
+        );
         assert_eq!(
             loss.warmup_teacher_temp_epochs,
             u(&k["warmup_teacher_temperature_epochs"]),
             "{what}"
         );
-        assert_eq!(p.method.freeze_last_layer_epochs, u(&k["freeze_last_layer"]), "{what}");
+        assert_eq!(
+            p.method.freeze_last_layer_epochs,
+            u(&k["freeze_last_layer"]),
+            "{what}"
+        );
         // solo-learn's clip_grad 0 is no clipping.
         assert_eq!(
             p.method.clip_grad,
             (f(&k["clip_grad"]) > 0.0).then(|| f(&k["clip_grad"])),
             "{what}"
         );
-        assert_eq!(p.method.momentum.base, f(&r["momentum"]["base_tau"]), "{what}");
-        assert_eq!(p.method.momentum.end, f(&r["momentum"]["final_tau"]), "{what}");
+        assert_eq!(
+            p.method.momentum.base,
+            f(&r["momentum"]["base_tau"]),
+            "{what}"
+        );
+        assert_eq!(
+            p.method.momentum.end,
+            f(&r["momentum"]["final_tau"]),
+            "{what}"
+        );
     }
 }
 
@@ -314,19 +442,43 @@ fn swav_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(model.projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
-        assert_eq!(model.projector.output_dim, u(&k["proj_output_dim"]), "{what}");
-        assert_eq!(model.prototypes.n_prototypes, u(&k["num_prototypes"]), "{what}");
+        assert_eq!(
+            model.projector.hidden_dim,
+            u(&k["proj_hidden_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            model.projector.output_dim,
+            u(&k["proj_output_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            model.prototypes.n_prototypes,
+            u(&k["num_prototypes"]),
+            "{what}"
+        );
         assert_eq!(model.queue_size, u(&k["queue_size"]), "{what}");
-        assert_eq!(p.method.queue_start_epoch, u(&k["epoch_queue_starts"]), "{what}");
+        assert_eq!(
+            p.method.queue_start_epoch,
+            u(&k["epoch_queue_starts"]),
+            "{what}"
+        );
         assert_eq!(
             p.method.freeze_prototypes_epochs,
             u(&k["freeze_prototypes_epochs"]),
             "{what}"
         );
         assert_eq!(p.method.loss.temperature, f(&k["temperature"]), "{what}");
-        assert_eq!(p.method.loss.sinkhorn_epsilon, f(&k["sk_epsilon"]), "{what}");
-        assert_eq!(p.method.loss.sinkhorn_iterations, u(&k["sk_iters"]), "{what}");
+        assert_eq!(
+            p.method.loss.sinkhorn_epsilon,
+            f(&k["sk_epsilon"]),
+            "{what}"
+        );
+        assert_eq!(
+            p.method.loss.sinkhorn_iterations,
+            u(&k["sk_iters"]),
+            "{what}"
+        );
     }
 }
 

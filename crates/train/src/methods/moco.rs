@@ -410,10 +410,11 @@ impl MocoMethod {
         };
         let mut model = MocoConfig::v2_cifar10(setup.backbone.clone());
         model.queue_size = queue_size;
-        let mut method = Self::new(model).with_momentum(0.99, 0.999).with_temperature(0.2);
+        let mut method = Self::new(model)
+            .with_momentum(0.99, 0.999)
+            .with_temperature(0.2);
         method.exclude_bias_and_norm = false;
-        let views =
-            setup.adapt(selfsup_data::MocoV2Transform::cifar10().config().clone());
+        let views = setup.adapt(selfsup_data::MocoV2Transform::cifar10().config().clone());
         Ok(recipe.publish(
             method,
             std::sync::Arc::new(selfsup_data::MocoV2Transform::new(views)?),

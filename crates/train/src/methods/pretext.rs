@@ -182,8 +182,7 @@ impl PretextMethod {
             cosine: true,
             optimizer: crate::OptimizerConfig::sgd(0.9, 5e-4),
             source: Some(
-                "RotNet's CIFAR recipe (Gidaris et al. 2018, §4.1), cosine instead of steps"
-                    .into(),
+                "RotNet's CIFAR recipe (Gidaris et al. 2018, §4.1), cosine instead of steps".into(),
             ),
             ..crate::TrainingConfig::adam_constant()
         };

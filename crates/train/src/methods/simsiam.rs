@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
-use crate::schedule::ParamGroupLr;
 use crate::recipe::{Published, Scale, Setup, SoloLearn, sgd};
+use crate::schedule::ParamGroupLr;
 
 /// SimSiam (Chen & He 2021): the model of a [`SimSiamConfig`] and
 /// [`simsiam_loss`] (whose `detach` of `z` is the stop-gradient).

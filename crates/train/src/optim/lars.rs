@@ -151,7 +151,12 @@ impl Lars {
     /// # Shapes
     /// - `weight`, `grad`: any shape, the same for both.
     /// - returns: that shape.
-    fn adapt<const D: usize>(&self, weight: Tensor<D>, grad: Tensor<D>, lr: LearningRate) -> Tensor<D> {
+    fn adapt<const D: usize>(
+        &self,
+        weight: Tensor<D>,
+        grad: Tensor<D>,
+        lr: LearningRate,
+    ) -> Tensor<D> {
         let weight_decay = self.config.weight_decay;
         let w_norm = l2_norm(weight.clone());
         let g_norm = l2_norm(grad.clone());
