@@ -97,7 +97,10 @@ impl Recipe {
     pub fn config(self) -> TrainingConfig {
         match self {
             Self::Published | Self::SimsiamCifar => TrainingConfig::simsiam_cifar10(),
-            Self::AdamConstant => TrainingConfig::adam_constant(),
+            Self::AdamConstant => TrainingConfig {
+                source: Some("Adam 10⁻³, constant (--recipe adam-constant)".into()),
+                ..TrainingConfig::adam_constant()
+            },
         }
     }
 }

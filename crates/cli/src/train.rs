@@ -133,6 +133,20 @@ impl TrainArgs {
         if let Some(workers) = self.workers {
             config.num_workers = workers;
         }
+        let overrides: Vec<String> = [
+            ("--epochs", self.epochs.map(|v| v.to_string())),
+            ("--max-steps", self.max_steps.map(|v| v.to_string())),
+            ("--batch-size", self.batch_size.map(|v| v.to_string())),
+            ("--lr", self.lr.map(|v| v.to_string())),
+            ("--warmup-epochs", self.warmup_epochs.map(|v| v.to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(flag, value)| value.map(|v| format!("{flag} {v}")))
+        .collect();
+        if !overrides.is_empty() {
+            let source = config.source.take().unwrap_or_else(|| "set by hand".into());
+            config.source = Some(format!("{source}, with {}", overrides.join(", ")));
+        }
         Ok(config)
     }
 

@@ -95,7 +95,7 @@ impl TrainingConfig {
             seed: 0,
             num_workers: default_workers(),
             checkpoint_every: None,
-            source: Some("Adam 10⁻³, constant".into()),
+            source: None,
         }
     }
 
@@ -212,6 +212,8 @@ impl TrainingConfig {
         Self {
             num_workers: 0,
             checkpoint_every: None,
+            // A description of where the values come from, not a value.
+            source: None,
             ..self.clone()
         }
     }
