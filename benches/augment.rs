@@ -1,7 +1,7 @@
 //! Augmentation throughput, in images per second (`Throughput::Elements` = images).
 //!
 //! - each transform alone on a 32×32 CIFAR image;
-//! - the full two-view SimCLR pipeline (the CSEN 342 tutorial's parameters), single thread;
+//! - the full two-view SimCLR pipeline at CIFAR-10 size (`SimClrTransform::cifar10`), single thread;
 //! - the loader (all cores) producing batches of 256 two-view images.
 //!
 //! Images are the real CIFAR-10 test images when `SELFSUP_CIFAR10_DIR` (or

@@ -1,5 +1,5 @@
 //! A PNG grid of CIFAR-10 images and the two views SimCLR's augmentation makes of each (the
-//! figure of the SimCLR paper and of the CS231n SimCLR exercise): original, view 1, view 2.
+//! figure of the SimCLR paper): original, view 1, view 2.
 //!
 //! ```text
 //! cargo run --release --example augmentations                # CIFAR-10 from the user cache

@@ -1,4 +1,4 @@
-"""torchvision's side of benches/augment.rs: the SimCLR two-view pipeline of the CSEN 342 tutorial on the
+"""torchvision's side of benches/augment.rs: the SimCLR two-view pipeline at CIFAR-10 size on the
 CIFAR-10 test images, single process, images per second (as a torchvision CIFAR10 dataset with
 that transform would run in one DataLoader worker: PIL image in, two normalised tensors out).
 

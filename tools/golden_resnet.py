@@ -2,7 +2,7 @@
 
 Everything comes from PyTorch / torchvision; nothing in the Rust tests is a hand-typed guess.
 
-1. `architectures.json`: for torchvision's ResNet-18/34/50 with the CIFAR stem (the CSEN 342 tutorial's swap:
+1. `architectures.json`: for torchvision's ResNet-18/34/50 with the CIFAR stem (the usual swap:
    `conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)`, `maxpool = nn.Identity()`) and with the
    untouched ImageNet stem, each with the classifier removed (`fc = nn.Identity()`) and with a
    10-class `fc`: the number of parameters (`sum(p.numel() for p in model.parameters())`), the
@@ -34,7 +34,7 @@ FULL_WIDTHS = [64, 128, 256, 512]
 
 
 def torchvision_resnet(name, stem, num_classes):
-    """torchvision's model, with the CSEN 342 tutorial's CIFAR stem swap when `stem == "cifar"`."""
+    """torchvision's model, with the CIFAR stem swap when `stem == "cifar"`."""
     model = getattr(torchvision.models, name)(weights=None)
     if stem == "cifar":
         model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
@@ -123,7 +123,7 @@ def check_builder():
 
 
 def simclr_head(input_dim=512, hidden_dim=512, output_dim=128, hidden_batch_norm=False):
-    """The CSEN 342 tutorial: Linear, ReLU, Linear. The CS231n SimCLR exercise: Linear(no bias), BN, ReLU, Linear."""
+    """A small head: Linear, ReLU, Linear; with batch norm: Linear(no bias), BN, ReLU, Linear."""
     if hidden_batch_norm:
         return nn.Sequential(
             nn.Linear(input_dim, hidden_dim, bias=False),
@@ -153,7 +153,7 @@ def simsiam_projection_head(input_dim=512, hidden_dim=2048, output_dim=2048):
 
 
 def simsiam_prediction_head(input_dim=128, hidden_dim=64, output_dim=128, hidden_batch_norm=True):
-    """SimSiam's predictor: Linear(no bias), BN, ReLU, Linear. The CSEN 342 tutorial: Linear, ReLU, Linear."""
+    """SimSiam's predictor: Linear(no bias), BN, ReLU, Linear; without batch norm: Linear, ReLU, Linear."""
     if hidden_batch_norm:
         return nn.Sequential(
             nn.Linear(input_dim, hidden_dim, bias=False),
@@ -168,7 +168,7 @@ def simsiam_prediction_head(input_dim=128, hidden_dim=64, output_dim=128, hidden
 
 HEADS = {
     "simclr_default": lambda: simclr_head(),
-    "simclr_cs231n": lambda: simclr_head(2048, 512, 128, hidden_batch_norm=True),
+    "simclr_resnet50": lambda: simclr_head(2048, 512, 128, hidden_batch_norm=True),
     "simsiam_projection_default": lambda: simsiam_projection_head(),
     "simsiam_projection_paper": lambda: simsiam_projection_head(2048, 2048, 2048),
     "simsiam_prediction_default": lambda: simsiam_prediction_head(),

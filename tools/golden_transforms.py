@@ -13,7 +13,7 @@ Rust test also checks `Image::from_chw_u8`.
 - color_jitter: the body of `ColorJitter.forward` with a fixed `fn_idx` and factors.
 - affine: `F.affine(img, angle, translate, scale, shear, interpolation, fill=[0.0] * 3)`
   (RandomAffine's fill=0 path), nearest and bilinear.
-- shear pretext (the low-label comparison study): `F.affine(img, 0, [0, 0], 1, [degrees(atan(s)), 0], NEAREST, fill=0)`.
+- shear pretext: `F.affine(img, 0, [0, 0], 1, [degrees(atan(s)), 0], NEAREST, fill=0)`.
 - rotate: `torch.rot90(img, k, dims=(-2, -1))`; on the square image also asserted equal to
   `F.rotate(img, 90 k)`.
 - gaussian_blur: `F.gaussian_blur(img, [kx, ky], [sx, sy])`.

@@ -1,6 +1,6 @@
 //! `selfsup embed`: a 2-D map of an encoder's frozen features, coloured by class: a PNG
 //! scatter with a legend, and the coordinates as CSV (the UMAP / t-SNE figures of
-//! self-supervised papers and of the SimSiam low-label comparison study).
+//! self-supervised papers).
 //!
 //! UMAP is not offered: no maintained Rust crate does it on its own (`umap-rs` wants the
 //! neighbour graph and initial layout from the caller; others pull in another Burn version).

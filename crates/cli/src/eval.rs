@@ -26,8 +26,8 @@ pub struct EvalArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
-    /// Labelled training images (class-balanced; default: all). The low-label setting of the
-    /// SimSiam comparison study is 5000.
+    /// Labelled training images (class-balanced; default: all), e.g. 5000 (10 %) for a
+    /// semi-supervised comparison.
     #[arg(long)]
     pub labels: Option<usize>,
     /// Test images (class-balanced; default: all).

@@ -191,10 +191,10 @@ impl TrainArgs {
         let device = self.device.device()?;
         let out_dir = self.out_dir(out_name);
         let config = self.training_config(published.as_ref().map(|(config, _)| config))?;
-        log_recipe(&config);
         // The hyper-parameters are checked before any data is read.
         let trainer =
             Trainer::new(method, config, &device).map_err(|err| explain(err, &out_dir))?;
+        log_recipe(trainer.config());
         let train = self.data.open(part)?;
         let indices = subset(train.dataset.as_ref(), self.limit, self.seed, "--limit")?;
         let progress = Arc::new(TrainProgress::new());

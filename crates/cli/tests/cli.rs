@@ -87,6 +87,7 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
         "50",
         "--knn-test",
         "20",
+        "--online-linear",
         "--workers",
         "1",
     ]);
@@ -95,11 +96,41 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
     // Off a terminal, the progress comes as log lines, and the epoch lines are logged too.
     assert!(stderr.contains("epoch 1/2 step 5/5"), "{stderr}");
     assert!(stderr.contains("kNN top-1"), "{stderr}");
+    assert!(stderr.contains("online linear top-1"), "{stderr}");
+    // The method's published recipe for CIFAR, named and shown in full, with the flags that
+    // override it.
+    assert!(
+        stderr.contains("recipe: solo-learn's scripts/pretrain/cifar/simsiam.yaml")
+            && stderr.contains("--epochs 2, --batch-size 20"),
+        "{stderr}"
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let training = &config["training"];
+    assert_eq!(training["lr"], 0.5, "solo-learn's SimSiam LR");
+    assert_eq!(training["optimizer"]["weight_decay"], 1e-5);
+    assert_eq!(
+        training["warmup_epochs"], 0,
+        "10 of 1000 epochs, scaled to 2"
+    );
+    assert!(
+        config["method_config"]["fix_predictor_lr"]
+            .as_bool()
+            .unwrap()
+    );
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("history.json")).unwrap()).unwrap();
+    for epoch in history["epochs"].as_array().unwrap() {
+        let top1 = epoch["online_linear_top1"]
+            .as_f64()
+            .expect("logged every epoch");
+        assert!((0.0..=1.0).contains(&top1), "{top1}");
+    }
     let log = std::fs::read_to_string(run.join("train.log")).unwrap();
     assert!(log.contains("epoch 2/2: loss"), "{log}");
     assert_eq!(png_size(&run.join("loss.png")), (900, 540));
-    // LR, kNN and the collapse monitor: three panels.
-    assert_eq!(png_size(&run.join("metrics.png")), (900, 940));
+    // LR, kNN, online linear and the collapse monitor: four panels.
+    assert_eq!(png_size(&run.join("metrics.png")), (900, 1240));
     std::fs::remove_file(run.join("loss.png")).unwrap();
     let redrawn = ok(&["plot", s(&run)]);
     assert!(

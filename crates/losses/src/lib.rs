@@ -8,8 +8,7 @@
 //! - [`nt_xent`](nt_xent()): SimCLR's normalised-temperature cross-entropy, vectorized and
 //!   numerically stable (log-sum-exp with max subtraction). [`NtXentConfig`] holds its one
 //!   hyper-parameter for saving with a training config.
-//! - [`nt_xent_naive`]: a loop transcription of the CS231n SimCLR exercise's
-//!   `simclr_loss_naive`, the test oracle of [`nt_xent`](nt_xent()). Slow, and not stable for
+//! - [`nt_xent_naive`]: a loop transcription of SimCLR's Algorithm 1, the test oracle of [`nt_xent`](nt_xent()). Slow, and not stable for
 //!   small temperatures.
 //! - [`negative_cosine`]: SimSiam's `D(p, z) = −cos(p, z)`, averaged over the batch. **It
 //!   detaches `z`**: this is the one place in the workspace where SimSiam's stop-gradient happens.

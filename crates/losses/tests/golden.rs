@@ -51,8 +51,8 @@ fn cases<'a>(g: &'a Value, key: &str) -> &'a Vec<Value> {
 //     loss = F.cross_entropy(logits, targets)
 //     loss.backward()  # -> z_a.grad, z_b.grad
 //
-// each case cross-checked there against the CS231n SimCLR exercise's simclr_loss_naive and
-// simclr_loss_vectorized (to 1e-10).
+// each case cross-checked there against a loop transcription of SimCLR's Algorithm 1 and a
+// second vectorized form (to 1e-10).
 #[test]
 fn nt_xent_loss_and_gradients_match_pytorch() {
     let g = golden();

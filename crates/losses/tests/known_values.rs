@@ -72,7 +72,7 @@ fn the_config_uses_its_temperature() {
     let config = NtXentConfig::new().with_temperature(tau);
     let loss = config.loss(tensor(&z, [n, d], &device), tensor(&z, [n, d], &device));
     assert_close("NtXentConfig::loss", scalar(loss), closed_form(n, tau));
-    // The documented default: the CS231n SimCLR exercise's train(temperature=0.5), lightly's
+    // The documented default: SimCLR's CIFAR-10 temperature 0.5, lightly's
     // NTXentLoss.
     assert_eq!(NtXentConfig::new().temperature, 0.5);
 }

@@ -1,6 +1,5 @@
-//! The vectorized [`nt_xent`] against the loop transcription [`nt_xent_naive`] of the CS231n SimCLR
-//! exercise's
-//! `simclr_loss_naive` (as lightly's `test_ntx_ent_loss.py` tests its vectorized loss against a
+//! The vectorized [`nt_xent`] against the loop transcription [`nt_xent_naive`] of SimCLR's
+//! Algorithm 1 (as lightly's `test_ntx_ent_loss.py` tests its vectorized loss against a
 //! loop), and the loop oracle itself against a float64 host transcription.
 
 use selfsup_losses::{nt_xent, nt_xent_naive};

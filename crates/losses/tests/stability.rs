@@ -1,6 +1,6 @@
 //! Small temperatures (0.05, 0.01): where the plain `exp(logit)` of the loop oracle overflows
 //! float32 (below τ ≈ 0.0113), [`nt_xent`] stays finite and matches the float64 host
-//! transcription of the CS231n SimCLR exercise's loop.
+//! transcription of SimCLR's Algorithm 1 loop.
 
 use selfsup_losses::nt_xent;
 

@@ -29,9 +29,11 @@ pub type SimSiamPredictionHead = Mlp;
 /// SimCLR (Chen et al., 2020, §2.1): "We use a MLP with one hidden layer to obtain
 /// z_i = g(h_i) = W⁽²⁾σ(W⁽¹⁾h_i) where σ is a ReLU non-linearity."
 ///
-/// The defaults are the CSEN 342 tutorial's CIFAR head,
-/// `Linear(512, 512) → ReLU → Linear(512, 128)`. [`SimClrProjectionHeadConfig::cs231n`] is the CS231n SimCLR exercise's ResNet-50 head,
-/// `Linear(2048, 512, bias=False) → BatchNorm1d(512) → ReLU → Linear(512, 128)`.
+/// The defaults are a small CIFAR head on ResNet-18,
+/// `Linear(512, 512) → ReLU → Linear(512, 128)`; [`SimClrProjectionHeadConfig::resnet50`] is a
+/// ResNet-50 head with batch norm, `Linear(2048, 512, bias=False) → BatchNorm1d(512) → ReLU →
+/// Linear(512, 128)`; solo-learn's are built by [`SimClrMethod::published`](https://docs.rs/selfsup-train)
+/// (2048 or 4096 wide, batch norm).
 #[derive(Config, Debug)]
 pub struct SimClrProjectionHeadConfig {
     /// Input features: the backbone's feature dimension. Default 512 (ResNet-18).
@@ -43,16 +45,16 @@ pub struct SimClrProjectionHeadConfig {
     /// Output features `z`. Default 128.
     #[config(default = 128)]
     pub output_dim: usize,
-    /// Batch norm after the hidden linear layer (which then has no bias). Default `false`
-    /// (the CSEN 342 tutorial); `true` in the cs231n variant.
+    /// Batch norm after the hidden linear layer (which then has no bias). Default `false`;
+    /// `true` in [`resnet50`](Self::resnet50) and in solo-learn's heads.
     #[config(default = false)]
     pub hidden_batch_norm: bool,
 }
 
 impl SimClrProjectionHeadConfig {
-    /// The CS231n SimCLR exercise's head for a ResNet-50:
+    /// A head for a ResNet-50 with batch norm:
     /// `Linear(2048, 512, bias=False) → BN(512) → ReLU → Linear(512, 128)`.
-    pub fn cs231n() -> Self {
+    pub fn resnet50() -> Self {
         Self::new()
             .with_input_dim(2048)
             .with_hidden_dim(512)
@@ -138,25 +140,22 @@ impl SimSiamProjectionHeadConfig {
 /// dimension of h's input and output (z and p) is d = 2048, and h's hidden layer's dimension is
 /// 512, making h a bottleneck structure."
 ///
-/// The dimension defaults are the CSEN 342 tutorial's CIFAR predictor, 128 → 64 → 128 (it follows a
-/// 128-d
-/// projection); [`SimSiamPredictionHeadConfig::paper`] gives the paper's 2048 → 512 → 2048.
-/// The CSEN 342 tutorial's predictor also has no batch norm: `with_hidden_batch_norm(false)`
-/// reproduces it.
+/// The dimension defaults are a small CIFAR predictor after a 128-d projection, 128 → 64 → 128
+/// (the paper's 4:1 bottleneck); [`SimSiamPredictionHeadConfig::paper`] gives the paper's
+/// 2048 → 512 → 2048. `with_hidden_batch_norm(false)` removes the hidden batch norm.
 #[derive(Config, Debug)]
 pub struct SimSiamPredictionHeadConfig {
-    /// Input features: the projection's output dimension. Default 128 (the CSEN 342 tutorial).
+    /// Input features: the projection's output dimension. Default 128.
     #[config(default = 128)]
     pub input_dim: usize,
-    /// Hidden (bottleneck) features. Default 64 (the CSEN 342 tutorial).
+    /// Hidden (bottleneck) features. Default 64.
     #[config(default = 64)]
     pub hidden_dim: usize,
-    /// Output features `p`; must equal `input_dim` for SimSiam's loss. Default 128 (the CSEN 342
-    /// tutorial).
+    /// Output features `p`; must equal `input_dim` for SimSiam's loss. Default 128.
     #[config(default = 128)]
     pub output_dim: usize,
     /// Batch norm after the hidden linear layer (which then has no bias). Default `true` (the
-    /// paper's); the CSEN 342 tutorial has none.
+    /// paper's).
     #[config(default = true)]
     pub hidden_batch_norm: bool,
 }

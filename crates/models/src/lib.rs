@@ -5,8 +5,8 @@
 //! ## Crate map
 //! - [`resnet`]: ResNet-18/34/50 after torchvision, with a [`Stem`] choice (CIFAR 3×3/s1 without
 //!   max-pool, or ImageNet 7×7/s2 with max-pool); blocks in [`resnet::block`].
-//! - [`small_cnn`]: the four-block CNN encoder of the low-label comparison study and the small-CNN
-//!   SSL tutorial, for quick CPU experiments.
+//! - [`small_cnn`]: a four-block CNN encoder (64-128-256-512 channels), for quick CPU
+//!   experiments.
 //! - [`encoder`]: the [`Encoder`] / [`EncoderConfig`] traits every method network is generic
 //!   over: bring your own encoder by implementing them.
 //! - [`backbone`]: [`Backbone`], the built-in encoders (a ResNet or the small CNN) behind one

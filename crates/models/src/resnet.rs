@@ -33,9 +33,8 @@ pub const RESNET_WIDTHS: [usize; 4] = [64, 128, 256, 512];
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum Stem {
     /// `conv 3×3, stride 1, padding 1, no bias → BN → ReLU`, no max-pool: the usual swap for
-    /// 32×32 CIFAR images (the CSEN 342 tutorial: `resnet.conv1 = nn.Conv2d(3, 64, kernel_size=3,
-    /// stride=1,
-    /// padding=1, bias=False)`, `resnet.maxpool = nn.Identity()`). The encoder downsamples 8×.
+    /// 32×32 CIFAR images (solo-learn's and lightly's CIFAR ResNets: `conv1 = nn.Conv2d(3, 64,
+    /// kernel_size=3, stride=1, padding=1, bias=False)`, `maxpool = nn.Identity()`). The encoder downsamples 8×.
     Cifar,
     /// torchvision's `conv 7×7, stride 2, padding 3, no bias → BN → ReLU → max-pool 3×3, stride 2,
     /// padding 1` for ImageNet-sized images. The encoder downsamples 32×.

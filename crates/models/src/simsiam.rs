@@ -15,8 +15,7 @@ use crate::heads::{
 ///
 /// The dimensions must chain: projector `input_dim` = the backbone's feature dimension, and
 /// predictor `input_dim` = predictor `output_dim` = projector `output_dim`. The heads' defaults
-/// do not chain with each other (the projector's are the paper's, the predictor's the CSEN 342
-/// tutorial's):
+/// do not chain with each other (the projector's are the paper's, the predictor's a small CIFAR one):
 /// set them together, e.g. [`SimSiamPredictionHeadConfig::paper`] after the default projector.
 ///
 /// The encoder is any [`EncoderConfig`], the built-in [`BackboneConfig`] by default.

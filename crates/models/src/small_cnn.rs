@@ -1,5 +1,5 @@
-//! The small CNN encoder of the low-label comparison study and the small-CNN SSL tutorial: four
-//! `conv3×3 → (BN) → ReLU → max-pool 2×2` blocks.
+//! A small CNN encoder: four `conv3×3 → (BN) → ReLU → max-pool 2×2` blocks of 64, 128, 256
+//! and 512 channels.
 //!
 //! About ten times cheaper than ResNet-18 on CIFAR, which makes it the encoder for quick CPU
 //! experiments and for tests.
@@ -14,15 +14,14 @@ use burn::tensor::activation::relu;
 #[derive(Config, Debug)]
 pub struct SmallCnnConfig {
     /// Output channels of each block; the feature dimension is the last one.
-    /// Default `[64, 128, 256, 512]` (the small-CNN SSL tutorial's encoder).
+    /// Default `[64, 128, 256, 512]`.
     #[config(default = "vec![64, 128, 256, 512]")]
     pub channels: Vec<usize>,
     /// Input image channels. Default 3.
     #[config(default = 3)]
     pub in_channels: usize,
-    /// Batch normalisation after each convolution. The small-CNN SSL tutorial has none; it makes
-    /// SSL training
-    /// far more stable, so it is on by default.
+    /// Batch normalisation after each convolution. Without it self-supervised training is far
+    /// less stable, so it is on by default.
     #[config(default = true)]
     pub batch_norm: bool,
 }

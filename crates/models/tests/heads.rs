@@ -27,7 +27,10 @@ fn head_parameter_counts_match_pytorch() {
     let device = Device::flex();
     let heads = [
         ("simclr_default", SimClrProjectionHeadConfig::new().mlp()),
-        ("simclr_cs231n", SimClrProjectionHeadConfig::cs231n().mlp()),
+        (
+            "simclr_resnet50",
+            SimClrProjectionHeadConfig::resnet50().mlp(),
+        ),
         (
             "simsiam_projection_default",
             SimSiamProjectionHeadConfig::new().mlp(),
@@ -751,7 +754,7 @@ fn old_mlp_config_json_without_gelu_still_loads() {
     assert_eq!(now, old, "the old JSON is the old serialisation");
     for config in [
         SimClrProjectionHeadConfig::new().mlp(),
-        SimClrProjectionHeadConfig::cs231n().mlp(),
+        SimClrProjectionHeadConfig::resnet50().mlp(),
         SimSiamProjectionHeadConfig::new().mlp(),
         SimSiamPredictionHeadConfig::paper().mlp(),
     ] {

@@ -52,7 +52,7 @@ fn simsiam_shapes_on_resnet18() {
     }
 }
 
-/// SimSiam on the small CNN with the CSEN 342 tutorial's CIFAR predictor dimensions (128 → 64 →
+/// SimSiam on the small CNN with the default (small CIFAR) predictor dimensions (128 → 64 →
 /// 128).
 #[test]
 fn simsiam_shapes_on_small_cnn() {

@@ -24,7 +24,7 @@ fn config(arch: &str, stem: Stem) -> ResNetConfig {
 }
 
 /// Every parameter and running statistic has torchvision's name and shape, so a torchvision
-/// state dict maps by name (golden: `torchvision.models.resnetXX()` with the CSEN 342 tutorial's
+/// state dict maps by name (golden: `torchvision.models.resnetXX()` with the usual CIFAR
 /// CIFAR stem
 /// swap or untouched, `fc = nn.Identity()`).
 #[test]
@@ -72,7 +72,7 @@ fn parameter_counts_match_torchvision() {
             }
         }
     }
-    // The headline number of the CSEN 342 tutorial's encoder.
+    // The parameter count of ResNet-18 with the CIFAR stem (11.17 M).
     let resnet18_cifar = as_usize(&architectures()["resnets"]["resnet18_cifar"]["params"]);
     assert_eq!(resnet18_cifar / 10_000, 1116, "ResNet-18 CIFAR ≈ 11.17 M");
 }

@@ -120,7 +120,8 @@ impl Default for TwoViewConfig {
 }
 
 impl TwoViewConfig {
-    /// The CSEN 342 tutorial's CIFAR-10 setting (see the field docs for each default).
+    /// SimCLR's CIFAR-10 augmentation (Chen et al. 2020, appendix B.9: crop scale 0.2-1, flip,
+    /// colour jitter of strength 0.5 at p = 0.8, grayscale p = 0.2, no blur; see the field docs).
     pub fn cifar10() -> Self {
         Self {
             input_size: 32,
@@ -317,7 +318,7 @@ two_view_preset!(
     /// # Ok::<(), selfsup_data::transforms::TransformError>(())
     /// ```
     SimClrTransform,
-    /// The CSEN 342 tutorial's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
+    /// SimCLR's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
     cifar10 = TwoViewConfig::cifar10()
 );
 
@@ -326,7 +327,7 @@ two_view_preset!(
     /// SimCLR's recipe unchanged; [`SimSiamTransform::cifar10`] therefore
     /// has exactly [`SimClrTransform::cifar10`]'s knobs ([`TwoViewConfig::cifar10`]).
     SimSiamTransform,
-    /// The CSEN 342 tutorial's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
+    /// SimCLR's CIFAR-10 pipeline ([`TwoViewConfig::cifar10`]).
     cifar10 = TwoViewConfig::cifar10()
 );
 

@@ -69,7 +69,7 @@ pub struct ShearPretext {
 }
 
 impl ShearPretext {
-    /// The low-label comparison study's shear factors.
+    /// Three shear factors: none, 0.2 and 0.4.
     pub const DEFAULT_LEVELS: [f32; 3] = [0.0, 0.2, 0.4];
 
     /// One class per shear factor.
@@ -237,7 +237,7 @@ pub struct PretextViews {
 }
 
 impl PretextViews {
-    /// The low-label comparison study's CIFAR-10 setting: a random horizontal flip, the default
+    /// The CIFAR-10 setting: a random horizontal flip, the default
     /// tasks (4 rotations, shears {0, 0.2, 0.4}, 3 colour changes), CIFAR-10 normalization.
     pub fn cifar10() -> Self {
         Self {

@@ -1,4 +1,5 @@
-//! Multi-task pretext pre-training (as in the SimSiam low-label comparison study): predict which rotation, shear and colour change
+//! Multi-task pretext pre-training (RotNet's rotation prediction, Gidaris et al. 2018, with shear and
+//! colour tasks added): predict which rotation, shear and colour change
 //! an image went through, one linear head per task on the shared backbone.
 
 use burn::nn::loss::CrossEntropyLossConfig;

@@ -15,8 +15,8 @@ use crate::recipe::{Published, Scale, Setup, SoloLearn, lars};
 pub struct SimClrMethod<C = BackboneConfig> {
     /// Backbone and projection head.
     pub model: SimClrConfig<C>,
-    /// NT-Xent temperature τ. Default 0.5 (the CS231n SimCLR exercise; SimCLR's CIFAR-10
-    /// setting).
+    /// NT-Xent temperature τ. Default 0.5 (SimCLR's CIFAR-10 setting, appendix B.9;
+    /// solo-learn's configurations use 0.2, see [`SimClrMethod::published`]).
     #[serde(default = "default_temperature")]
     pub temperature: f64,
 }
