@@ -75,12 +75,7 @@ pub use features::{LabeledFeatures, extract_features};
 pub use history::{EpochRecord, EpochSums, History};
 pub use knn::{KnnConfig, knn_evaluate, knn_predict, knn_scores};
 pub use method::{Method, ParamGroups, StepContext, StepOutput, require_views};
-pub use methods::{
-    BarlowTwinsConfig, BarlowTwinsMethod, Byol, ByolConfig, ByolMethod, Classifier,
-    ClassifierConfig, Dino, DinoConfig, DinoMethod, Moco, MocoConfig, MocoMethod, PretextMethod,
-    PretextModel, PretextModelConfig, SimClrMethod, SimSiamMethod, SupervisedMethod, Swav,
-    SwavConfig, SwavMethod, VicRegConfig, VicRegMethod,
-};
+pub use methods::*;
 pub use metrics::{ClassCount, ClassificationReport, NamedReport};
 pub use monitor::{OnlineKnn, embedding_std};
 pub use online_linear::{LinearClassifier, OnlineLinear, OnlineLinearState};

@@ -15,6 +15,7 @@ use selfsup_models::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::momentum;
 use crate::error::{self, Result};
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
 use crate::recipe::{Published, Scale, Setup, SoloLearn, lars};
@@ -167,7 +168,7 @@ impl<C: EncoderConfig> ByolMethod<C> {
 
     /// The momentum of the EMA after optimizer step `ctx.step`.
     pub fn momentum_at(&self, ctx: &StepContext<'_>) -> f64 {
-        self.momentum.at(ctx.step, ctx.total_steps)
+        momentum::momentum_at(&self.momentum, ctx)
     }
 }
 
@@ -229,12 +230,7 @@ impl<C: EncoderConfig> Method for ByolMethod<C> {
     }
 
     fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
-        let m = self.momentum_at(ctx);
-        Byol {
-            target_backbone: update_momentum(model.target_backbone, &model.backbone, m),
-            target_projector: update_momentum(model.target_projector, &model.projector, m),
-            ..model
-        }
+        momentum::after_step(model, &self.momentum, ctx)
     }
 }
 
@@ -292,5 +288,15 @@ impl ByolMethod {
         model.predictor.hidden_dim = predictor_hidden;
         let method = Self::new(model).with_momentum(0.99, 1.0);
         Ok(recipe.publish(method, setup.asymmetric_views()?))
+    }
+}
+
+impl<E: Module> momentum::MomentumNetwork for Byol<E> {
+    fn update_targets(self, momentum: f64) -> Self {
+        Self {
+            target_backbone: update_momentum(self.target_backbone, &self.backbone, momentum),
+            target_projector: update_momentum(self.target_projector, &self.projector, momentum),
+            ..self
+        }
     }
 }

@@ -23,6 +23,7 @@ use selfsup_models::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::momentum;
 use crate::error::{self, Error, Result};
 use crate::gradients::{clip_gradients_per_parameter, drop_gradients};
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
@@ -180,7 +181,7 @@ impl<C: EncoderConfig> DinoMethod<C> {
 
     /// The momentum of the EMA after optimizer step `ctx.step`.
     pub fn momentum_at(&self, ctx: &StepContext<'_>) -> f64 {
-        self.momentum.at(ctx.step, ctx.total_steps)
+        momentum::momentum_at(&self.momentum, ctx)
     }
 }
 
@@ -277,12 +278,7 @@ impl<C: EncoderConfig> Method for DinoMethod<C> {
     }
 
     fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
-        let m = self.momentum_at(ctx);
-        Dino {
-            teacher_backbone: update_momentum(model.teacher_backbone, &model.backbone, m),
-            teacher_head: update_momentum(model.teacher_head, &model.head, m),
-            ..model
-        }
+        momentum::after_step(model, &self.momentum, ctx)
     }
 }
 
@@ -324,5 +320,15 @@ impl DinoMethod {
             selfsup_data::MultiCropTransform::dino(),
         )?;
         Ok(recipe.publish(method, views))
+    }
+}
+
+impl<E: Module> momentum::MomentumNetwork for Dino<E> {
+    fn update_targets(self, momentum: f64) -> Self {
+        Self {
+            teacher_backbone: update_momentum(self.teacher_backbone, &self.backbone, momentum),
+            teacher_head: update_momentum(self.teacher_head, &self.head, momentum),
+            ..self
+        }
     }
 }

@@ -23,6 +23,7 @@ use selfsup_models::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::momentum;
 use super::queue::{enqueue, random_queue};
 use crate::error::{self, Error, Result};
 use crate::knn::l2_normalize;
@@ -264,7 +265,7 @@ impl<C: EncoderConfig> MocoMethod<C> {
 
     /// The momentum of the EMA after optimizer step `ctx.step`.
     pub fn momentum_at(&self, ctx: &StepContext<'_>) -> f64 {
-        self.momentum.at(ctx.step, ctx.total_steps)
+        momentum::momentum_at(&self.momentum, ctx)
     }
 
     fn term(&self, query: Tensor<2>, key: Tensor<2>, queue: Option<Tensor<2>>) -> Tensor<1> {
@@ -349,12 +350,7 @@ impl<C: EncoderConfig> Method for MocoMethod<C> {
     }
 
     fn after_step(&self, model: Self::Model, ctx: &StepContext<'_>) -> Self::Model {
-        let m = self.momentum_at(ctx);
-        Moco {
-            target_backbone: update_momentum(model.target_backbone, &model.backbone, m),
-            target_projector: update_momentum(model.target_projector, &model.projector, m),
-            ..model
-        }
+        momentum::after_step(model, &self.momentum, ctx)
     }
 }
 
@@ -444,5 +440,15 @@ impl MocoMethod {
         };
         let method = Self::v3_cifar10(setup.backbone.clone()).with_temperature(0.2);
         Ok(recipe.publish(method, setup.asymmetric_views()?))
+    }
+}
+
+impl<E: Module> momentum::MomentumNetwork for Moco<E> {
+    fn update_targets(self, momentum: f64) -> Self {
+        Self {
+            target_backbone: update_momentum(self.target_backbone, &self.backbone, momentum),
+            target_projector: update_momentum(self.target_projector, &self.projector, momentum),
+            ..self
+        }
     }
 }

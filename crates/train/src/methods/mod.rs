@@ -1,6 +1,12 @@
 //! The methods the [`Trainer`](crate::Trainer) trains, one file each. Each is generic over its
 //! encoder (the built-in [`BackboneConfig`](selfsup_models::BackboneConfig) by default) and has
-//! paper defaults plus a CIFAR-10 preset from lightly's or solo-learn's CIFAR-10 configuration.
+//! paper defaults, and its file holds its published presets: `published(&Setup)` builds the
+//! method, its training recipe and its views for a dataset [`Scale`](crate::Scale) from
+//! solo-learn's configuration (see [`recipe`](crate::recipe)).
+//!
+//! Adding a method: its file here (declared below and re-exported), and one line in the command
+//! line's `METHODS` (`crates/cli/src/pretrain.rs`). Momentum methods implement
+//! [`momentum::MomentumNetwork`] and call [`momentum::after_step`].
 //!
 //! | method | paper | what it adds |
 //! |---|---|---|
@@ -19,6 +25,7 @@ mod barlow_twins;
 mod byol;
 mod dino;
 mod moco;
+pub mod momentum;
 mod pretext;
 mod queue;
 mod simclr;
