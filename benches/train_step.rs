@@ -32,10 +32,10 @@ use selfsup::burn::prelude::*;
 use selfsup::burn::tensor::activation::relu;
 use selfsup::burn::tensor::{Distribution, s};
 use selfsup::device::DeviceSpec;
-use selfsup::losses::simsiam_loss;
-use selfsup::models::ops::{
+use selfsup::kernels::{
     batch_norm, batch_norm_relu, batch_norm_train, batch_norm_train_add_relu, conv2d_forward,
 };
+use selfsup::losses::simsiam_loss;
 use selfsup::models::{BackboneConfig, ResNetConfig, SimSiamConfig, Stem};
 use selfsup::train::OptimizerConfig;
 
@@ -297,7 +297,7 @@ fn main() {
     }
     // `SELFSUP_NATIVE_OPS=0`: Burn's own convolution and batch norm everywhere (the "before").
     let native = std::env::var("SELFSUP_NATIVE_OPS").map_or(true, |v| v != "0");
-    selfsup::models::ops::set_native_ops(native);
+    selfsup::kernels::set_native_ops(native);
     // As the command line does; `SELFSUP_KEEP_FREED_MEMORY=0` for glibc's defaults.
     if std::env::var("SELFSUP_KEEP_FREED_MEMORY").map_or(true, |v| v != "0") {
         selfsup::train::memory::keep_freed_memory();

@@ -12,7 +12,7 @@ use selfsup::burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use selfsup::burn::prelude::*;
 use selfsup::data::{ByolTransform, CifarDataset, Split, class_balanced_subset};
 use selfsup::data::{default_cache_dir, download_cifar10};
-use selfsup::models::ops::{batch_norm_relu, conv2d_forward};
+use selfsup::kernels::{batch_norm_relu, conv2d_forward};
 use selfsup::models::{Encoder, EncoderConfig};
 use selfsup::train::{ByolConfig, ByolMethod, TrainData, Trainer, TrainingConfig, load_encoder};
 use serde::{Deserialize, Serialize};

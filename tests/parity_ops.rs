@@ -1,4 +1,4 @@
-//! The native kernels (`selfsup::models::ops`): convolution and training-mode batch norm,
+//! The native kernels (`selfsup::kernels`): convolution and training-mode batch norm,
 //! forward values and every gradient, on every compiled backend, against PyTorch's float64
 //! numbers (`tests/golden/ops.json`, made by `tools/golden_ops.py`) and against Burn's own ops.
 //!
@@ -17,7 +17,7 @@ use selfsup::device::DeviceSpec;
 
 // |a − b| ≤ 1e-4 + 1e-3·|b|, float32 against float64, as the network parity test.
 use crate::parity::assert_close;
-use selfsup::models::ops::{
+use selfsup::kernels::{
     NativeBatchNorm, NativeConv, batch_norm_train, batch_norm_train_add_relu, conv2d,
     native_batch_norm_applies, native_conv2d_applies,
 };
@@ -60,7 +60,7 @@ type Runner = fn(&serde_json::Value, &Device, Path) -> Run;
 enum Path {
     /// Burn's op.
     Burn,
-    /// `selfsup::models::ops`, routed.
+    /// `selfsup::kernels`, routed.
     Routed,
     /// The backend extension, called directly.
     Kernel,
@@ -305,7 +305,7 @@ fn batch_norm_running_statistics_are_pytorchs() {
             let dims4 = bn_dims4(case);
             let bn = burn::nn::BatchNormConfig::new(dims4[1]).init(&device);
             let x = Tensor::<4>::from_data(TensorData::new(floats(case, "x"), dims4), &device);
-            let _ = selfsup::models::ops::batch_norm(&bn, x);
+            let _ = selfsup::kernels::batch_norm(&bn, x);
             let name = case["name"].as_str().unwrap();
             for (key, actual) in [
                 ("running_mean", bn.running_mean.value_sync()),
@@ -410,7 +410,7 @@ fn a_residual_of_another_shape_is_refused() {
 fn conv2d_forward_is_burns_layer_for_every_padding() {
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
-    use selfsup::models::ops::conv2d_forward;
+    use selfsup::kernels::conv2d_forward;
     let paddings = [
         PaddingConfig2d::Same,
         PaddingConfig2d::Valid,

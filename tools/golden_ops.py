@@ -2,12 +2,12 @@
 
 Convolution: for each case, `y = conv2d(x, w, b)` in float64 PyTorch with inputs drawn from a
 fixed seed, and the gradients of `sum(y * r)` (a fixed random output gradient `r`) with respect
-to x, w and b: what `selfsup_models::ops::conv2d` must reproduce, forward and backward.
+to x, w and b: what `selfsup_kernels::conv2d` must reproduce, forward and backward.
 Batch norm (training mode): `y = batch_norm(x, gamma, beta)` with the batch's statistics, the
 batch mean and biased variance, and the gradients of `sum(y * r)` with respect to x, gamma and
-beta: what `selfsup_models::ops::batch_norm_train` must reproduce. Some cases go on as a ResNet
+beta: what `selfsup_kernels::batch_norm_train` must reproduce. Some cases go on as a ResNet
 does after its batch norms, `y = relu(batch_norm(x) + residual)` (the residual, the ReLU or
-both), with the residual's gradient too: what `selfsup_models::ops::batch_norm_train_add_relu`
+both), with the residual's gradient too: what `selfsup_kernels::batch_norm_train_add_relu`
 must reproduce.
 Writes tests/golden/ops.json.
 
@@ -125,7 +125,7 @@ for name, shape, has_residual, relu in BN_CASES:
     bn_cases.append(case)
 
 # Stride-1 convolutions with enough channels and wide enough images for flex's shifted products
-# (`Shifted` in crates/models/src/ops/native/flex.rs), forward, weight and input gradient: made
+# (`Shifted` in crates/kernels/src/native/flex.rs), forward, weight and input gradient: made
 # after the cases above, so that theirs stay as they were.
 SHIFTED_CASES = [
     ("3x3_shifted", 1, 16, 16, 14, 15, (3, 3), (1, 1), (1, 1), (1, 1), False),

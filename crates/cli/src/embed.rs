@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use selfsup::train::embedding::{TsneConfig, pca_2d, tsne};
+use selfsup::embedding::{TsneConfig, pca_2d, tsne};
 use selfsup::train::extract_features;
 
 use crate::Result;

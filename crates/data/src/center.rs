@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::dataset::ImageDataset;
 use crate::error::{Error, Result};
 use crate::transforms::{CropBox, Image, resize};
@@ -95,26 +97,11 @@ impl CenterResized {
                 dataset.len()
             )));
         }
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(indices.len());
-        let chunk = indices.len().div_ceil(threads);
-        let images: Vec<Result<Vec<u8>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = indices
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|&i| resize_center_crop(dataset, i, size))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("centre resize thread panicked"))
-                .collect()
-        });
+        // One image per rayon task, kept in order; the first failing image is the error.
+        let images: Vec<Result<Vec<u8>>> = indices
+            .par_iter()
+            .map(|&i| resize_center_crop(dataset, i, size))
+            .collect();
         let images = images.into_iter().collect::<Result<Vec<_>>>()?;
         Ok(Self {
             size,

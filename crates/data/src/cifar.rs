@@ -13,10 +13,15 @@
 //! `data_batch_1.bin`). Any violation is an [`Error`] naming the file and, where it applies, the
 //! record index.
 
-use std::fs;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+use crate::dataset::{ImageDataset, Part};
+use crate::download::{Archive, download_archive};
 use crate::error::{Error, Result};
+pub use crate::files::verify_md5;
+use crate::files::{check_md5, file_len, read_file};
+use crate::transforms::Normalize;
 
 /// Side length of a CIFAR image.
 pub const CIFAR_SIDE: usize = 32;
@@ -48,6 +53,54 @@ pub const CIFAR10_MD5: [(&str, &str); 7] = [
     ("batches.meta.txt", "40a0b180e208fe03a63ecc891b2555ad"),
 ];
 
+/// The official CIFAR-10 binary tarball.
+pub const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+/// MD5 of [`CIFAR10_URL`]'s tarball (as published and used by torchvision).
+pub const CIFAR10_TARBALL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+/// The directory the CIFAR-10 tarball unpacks to.
+pub const CIFAR10_DIR_NAME: &str = "cifar-10-batches-bin";
+
+/// The official CIFAR-100 binary tarball.
+pub const CIFAR100_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz";
+/// MD5 of [`CIFAR100_URL`]'s tarball (as published on the CIFAR page).
+pub const CIFAR100_TARBALL_MD5: &str = "03b5dce01913d631647c71ecec9e9cb8";
+/// The directory the CIFAR-100 tarball unpacks to.
+pub const CIFAR100_DIR_NAME: &str = "cifar-100-binary";
+
+impl Archive<'static> {
+    /// The official CIFAR-10 binary version.
+    pub const CIFAR10: Archive<'static> = Archive {
+        url: CIFAR10_URL,
+        md5: CIFAR10_TARBALL_MD5,
+        dir_name: CIFAR10_DIR_NAME,
+    };
+
+    /// The official CIFAR-100 binary version (`train.bin`, `test.bin`, label names).
+    pub const CIFAR100: Archive<'static> = Archive {
+        url: CIFAR100_URL,
+        md5: CIFAR100_TARBALL_MD5,
+        dir_name: CIFAR100_DIR_NAME,
+    };
+}
+
+/// Downloads CIFAR-10 into `cache_dir` unless it is already there; returns the path of
+/// `cache_dir/cifar-10-batches-bin`.
+pub fn download_cifar10(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
+    download_archive(&Archive::CIFAR10, cache_dir.as_ref())
+}
+
+/// Downloads CIFAR-100 into `cache_dir` unless it is already there; returns the path of
+/// `cache_dir/cifar-100-binary`.
+pub fn download_cifar100(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
+    download_archive(&Archive::CIFAR100, cache_dir.as_ref())
+}
+
+/// The per-channel means of CIFAR-100's training images (in `[0, 1]`), the values CIFAR-100
+/// code commonly normalises with.
+pub const CIFAR100_MEAN: [f32; 3] = [0.5071, 0.4865, 0.4409];
+/// The per-channel standard deviations that go with [`CIFAR100_MEAN`].
+pub const CIFAR100_STD: [f32; 3] = [0.2673, 0.2564, 0.2762];
+
 /// Which half of a dataset to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Split {
@@ -55,6 +108,16 @@ pub enum Split {
     Train,
     /// The test images (10 000 for CIFAR).
     Test,
+}
+
+impl Split {
+    /// The split that serves `part`: CIFAR pre-trains on its labelled training images.
+    pub const fn for_part(part: Part) -> Self {
+        match part {
+            Part::Pretrain | Part::Train => Split::Train,
+            Part::Test => Split::Test,
+        }
+    }
 }
 
 /// The two CIFAR variants, which differ in their record layout and files.
@@ -67,6 +130,30 @@ pub enum CifarVariant {
 }
 
 impl CifarVariant {
+    /// The side of the images, [`CIFAR_SIDE`]: the default size of the training views and of
+    /// the evaluation images.
+    pub const fn image_size(self) -> usize {
+        CIFAR_SIDE
+    }
+
+    /// The normalisation of the views and evaluation images: the dataset's channel statistics,
+    /// [`Normalize::cifar10`] or [`CIFAR100_MEAN`] / [`CIFAR100_STD`].
+    pub fn normalize(self) -> Normalize {
+        match self {
+            CifarVariant::Cifar10 => Normalize::cifar10(),
+            CifarVariant::Cifar100 => Normalize::new(CIFAR100_MEAN.to_vec(), CIFAR100_STD.to_vec())
+                .expect("valid statistics"),
+        }
+    }
+
+    /// The official binary archive ([`Archive::CIFAR10`] or [`Archive::CIFAR100`]).
+    pub const fn archive(self) -> Archive<'static> {
+        match self {
+            CifarVariant::Cifar10 => Archive::CIFAR10,
+            CifarVariant::Cifar100 => Archive::CIFAR100,
+        }
+    }
+
     /// Number of label bytes before the pixels of each record.
     pub const fn label_bytes(self) -> usize {
         match self {
@@ -226,28 +313,6 @@ fn whole_records(path: &Path, len: u64, record_size: usize) -> Result<usize> {
             path.display()
         ))
     })
-}
-
-/// The length of a regular file, without reading it.
-fn file_len(path: &Path) -> Result<u64> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(meta.len())
-}
-
-/// Reads a whole file after checking that it is a regular file.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    fs::read(path).map_err(|e| Error::io(path, e))
 }
 
 /// A CIFAR split held in memory (the CIFAR-10 training set is 150 MB).
@@ -449,6 +514,28 @@ impl CifarDataset {
     }
 }
 
+impl ImageDataset for CifarDataset {
+    fn len(&self) -> usize {
+        CifarDataset::len(self)
+    }
+
+    fn shape(&self, _index: usize) -> [usize; 3] {
+        [3, CIFAR_SIDE, CIFAR_SIDE]
+    }
+
+    fn pixels(&self, index: usize) -> Result<Cow<'_, [u8]>> {
+        Ok(Cow::Borrowed(self.image(index)))
+    }
+
+    fn target(&self, index: usize) -> Option<usize> {
+        Some(usize::from(self.label(index)))
+    }
+
+    fn num_classes(&self) -> usize {
+        self.variant().num_classes()
+    }
+}
+
 fn default_class_names(variant: CifarVariant) -> Vec<String> {
     match variant {
         CifarVariant::Cifar10 => CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(),
@@ -489,24 +576,4 @@ pub fn verify_cifar10(dir: impl AsRef<Path>) -> Result<()> {
         verify_md5(&dir.join(name), expected)?;
     }
     Ok(())
-}
-
-/// Checks one file against an expected hexadecimal MD5 digest.
-pub fn verify_md5(path: &Path, expected: &str) -> Result<()> {
-    check_md5(path, &read_file(path)?, expected)
-}
-
-/// Checks the bytes of `path`, already read, against an expected hexadecimal MD5 digest.
-fn check_md5(path: &Path, bytes: &[u8], expected: &str) -> Result<()> {
-    use md5::{Digest, Md5};
-    let actual = crate::download::hex(&Md5::digest(bytes));
-    if actual.eq_ignore_ascii_case(expected) {
-        Ok(())
-    } else {
-        Err(Error::ChecksumMismatch {
-            path: PathBuf::from(path),
-            expected: expected.to_string(),
-            actual,
-        })
-    }
 }

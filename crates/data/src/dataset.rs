@@ -1,9 +1,9 @@
-//! The [`ImageDataset`] trait: what the loader needs from any source of images.
+//! The [`ImageDataset`] trait: what the loader needs from any source of images; [`Part`]:
+//! what a part of a dataset is for.
 
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::cifar::{CIFAR_SIDE, CifarDataset};
 use crate::error::Result;
 
 /// A random-access collection of `u8` images, CHW, with optional class labels.
@@ -17,7 +17,7 @@ use crate::error::Result;
 /// The pixels of an image may be held in memory (CIFAR, STL-10, a small folder: borrowed) or
 /// decoded on demand (a streamed [`ImageFolder`](crate::ImageFolder): owned, and fallible).
 ///
-/// [`CifarDataset`], [`Stl10`](crate::Stl10), [`ImageFolder`](crate::ImageFolder) and
+/// [`CifarDataset`](crate::CifarDataset), [`Stl10`](crate::Stl10), [`ImageFolder`](crate::ImageFolder) and
 /// [`CenterResized`](crate::CenterResized) implement it; the loader and the subset helpers work
 /// on any implementation.
 pub trait ImageDataset: Send + Sync {
@@ -56,24 +56,18 @@ pub trait ImageDataset: Send + Sync {
     }
 }
 
-impl ImageDataset for CifarDataset {
-    fn len(&self) -> usize {
-        CifarDataset::len(self)
-    }
-
-    fn shape(&self, _index: usize) -> [usize; 3] {
-        [3, CIFAR_SIDE, CIFAR_SIDE]
-    }
-
-    fn pixels(&self, index: usize) -> Result<Cow<'_, [u8]>> {
-        Ok(Cow::Borrowed(self.image(index)))
-    }
-
-    fn target(&self, index: usize) -> Option<usize> {
-        Some(usize::from(self.label(index)))
-    }
-
-    fn num_classes(&self) -> usize {
-        self.variant().num_classes()
-    }
+/// What a part of a dataset is used for in self-supervised learning: the images a method
+/// pre-trains on, and the labelled training and held-out test images of the evaluations
+/// (linear probe, kNN, fine-tuning). Each dataset says which of its splits serves each part:
+/// [`Split::for_part`](crate::Split::for_part) (CIFAR),
+/// [`Stl10Split::for_part`](crate::Stl10Split::for_part),
+/// [`ImageNetSplit::for_part`](crate::ImageNetSplit::for_part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// Everything a self-supervised method may train on (STL-10: unlabelled + train).
+    Pretrain,
+    /// The labelled training images.
+    Train,
+    /// The held-out test images.
+    Test,
 }

@@ -31,6 +31,11 @@
 //!   PyTorch into a [`ResNet`], through Burn's store; typed [`LoadError`]s.
 //! - [`export`]: [`ResNet::save_torchvision_safetensors`], the reverse: a [`ResNet`] as a
 //!   torchvision state dict (safetensors) that PyTorch loads with `strict=True`.
+//! - [`ops`]: the native convolution and batch-norm kernels every model's `forward` goes
+//!   through, the `selfsup-kernels` crate re-exported.
+//!
+//! ## Feature flags
+//! `flex` and `tch` turn on `selfsup-kernels`' native kernels for those backends.
 //!
 //! This crate enables no Burn backend: every constructor takes the `&Device` to build on.
 //!
@@ -69,7 +74,6 @@ pub mod heads;
 pub mod mlp;
 pub mod momentum;
 pub mod norm;
-pub mod ops;
 pub mod pretrained;
 pub mod projection_net;
 pub mod resnet;
@@ -78,6 +82,10 @@ pub mod simsiam;
 pub mod small_cnn;
 pub mod swav_prototypes;
 pub mod weight_norm;
+
+/// The native convolution and batch-norm kernels the models call, under their former path:
+/// the `selfsup-kernels` crate.
+pub use selfsup_kernels as ops;
 
 pub use backbone::{Backbone, BackboneConfig};
 pub use dino_head::{DinoHead, DinoHeadConfig};

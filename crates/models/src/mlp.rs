@@ -160,10 +160,12 @@ impl MlpBlock {
         let x = self.linear.forward(x);
         let x = match (&self.norm, &self.relu) {
             // Batch norm and ReLU in one native kernel (`ops::batch_norm_relu`).
-            (Some(MlpNormLayer::Affine(bn)), Some(_)) => crate::ops::batch_norm_relu(bn, x, None),
+            (Some(MlpNormLayer::Affine(bn)), Some(_)) => {
+                selfsup_kernels::batch_norm_relu(bn, x, None)
+            }
             (norm, relu) => {
                 let x = match norm {
-                    Some(MlpNormLayer::Affine(bn)) => crate::ops::batch_norm(bn, x),
+                    Some(MlpNormLayer::Affine(bn)) => selfsup_kernels::batch_norm(bn, x),
                     Some(MlpNormLayer::NonAffine(bn)) => bn.forward(x),
                     None => x,
                 };

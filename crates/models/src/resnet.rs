@@ -13,7 +13,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::ops::{batch_norm_relu, conv2d_forward};
+use selfsup_kernels::{batch_norm_relu, conv2d_forward};
 
 pub use block::{
     BasicBlock, BasicBlockConfig, BlockKind, Bottleneck, BottleneckConfig, Downsample,

@@ -42,9 +42,9 @@ impl ConvBlock {
     /// - `x`: `[B, C_in, H, W]`
     /// - output: `[B, C_out, H/2, W/2]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = crate::ops::conv2d_forward(&self.conv, x);
+        let x = selfsup_kernels::conv2d_forward(&self.conv, x);
         let x = match &self.bn {
-            Some(bn) => crate::ops::batch_norm_relu(bn, x, None),
+            Some(bn) => selfsup_kernels::batch_norm_relu(bn, x, None),
             None => relu(x),
         };
         self.pool.forward(x)

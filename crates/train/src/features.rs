@@ -1,6 +1,7 @@
 //! Feature extraction with a frozen backbone: what the linear probe and kNN evaluate.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
 use selfsup_data::ImageDataset;
 use selfsup_data::transforms::{Image, Normalize};
 use selfsup_models::Encoder;
@@ -146,27 +147,13 @@ fn load_batch(
     };
     let size = c * h * w;
     let mut values = vec![0f32; batch.len() * size];
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(batch.len())
-        .max(1);
-    let per_thread = batch.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = batch
-            .chunks(per_thread)
-            .zip(values.chunks_mut(per_thread * size))
-            .map(|(part, out)| {
-                s.spawn(move || {
-                    part.iter()
-                        .zip(out.chunks_mut(size))
-                        .try_for_each(|(&i, out)| one(i, out))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("image loading thread panicked"))
-    })?;
+    // One image per rayon task; the first failing image (in batch order) is the error.
+    let loaded: Vec<Result<()>> = values
+        .par_chunks_mut(size.max(1))
+        .zip(batch)
+        .map(|(out, &i)| one(i, out))
+        .collect();
+    loaded.into_iter().collect::<Result<()>>()?;
     Ok(values)
 }
 

@@ -32,8 +32,6 @@
 //!   rows.
 //! - [`probe`]: [`linear_probe`], a linear classifier trained on frozen features.
 //! - [`metrics`]: [`ClassificationReport`], top-1 accuracy and a per-class table.
-//! - [`embedding`]: 2-D maps of features, [`pca_2d`](embedding::pca_2d) and exact
-//!   [`tsne`](embedding::tsne) with scikit-learn's defaults.
 //! - [`memory`]: [`keep_freed_memory`](memory::keep_freed_memory), the allocator setting a
 //!   training process wants (each step's large blocks reused, not handed back to the system).
 //! - [`Progress`]: what [`Trainer::with_progress`] reports (start, every step, every epoch).
@@ -43,7 +41,6 @@
 
 mod checkpoint;
 mod config;
-pub mod embedding;
 mod error;
 mod evaluate;
 mod features;

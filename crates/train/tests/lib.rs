@@ -6,7 +6,6 @@ mod support;
 
 mod checkpoint;
 mod custom;
-mod embedding;
 mod hooks;
 mod knn;
 mod lars;

@@ -6,12 +6,12 @@
 //! `1` like torchvision's `downsample` `nn.Sequential`; with enum variants skipped (the default
 //! of Burn's PyTorch store), a block's parameters are named exactly as in a torchvision state dict.
 
-use crate::ops::{batch_norm, batch_norm_relu, conv2d, conv2d_forward};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::Slice;
 use burn::tensor::ops::ConvOptions;
+use selfsup_kernels::{batch_norm, batch_norm_relu, conv2d, conv2d_forward};
 
 /// The shortcut projection `(1×1 conv with stride s and no bias, batch norm)`, used when a block
 /// changes the resolution or the channel count. Its entries are named `0` and `1`, like
@@ -73,13 +73,13 @@ fn shortcut(downsample: &Option<Downsample>, x: Tensor<4>) -> Tensor<4> {
 /// convolving with stride 1 gives the same values; its backward is then a plain matrix product
 /// instead of Burn's generic strided-convolution backward (forward + backward 2.5× faster on
 /// flex, 1.3× on tch at ResNet-18's first downsample; see docs/benchmarks.md). Where
-/// [`crate::ops`] has a native kernel, whose backward is already a matrix product, the
+/// [`selfsup_kernels`] has a native kernel, whose backward is already a matrix product, the
 /// convolution goes there directly.
 pub fn project(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [sh, sw] = conv.stride;
     let plain = [sh, sw] == [1, 1] || conv.kernel_size != [1, 1];
     if plain
-        || crate::ops::native_conv2d_applies(
+        || selfsup_kernels::native_conv2d_applies(
             &x.device(),
             &ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups),
         )

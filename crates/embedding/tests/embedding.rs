@@ -3,9 +3,8 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use selfsup_train::Error;
-use selfsup_train::embedding::{
-    TsneConfig, TsneInit, pca_2d, tsne, tsne_conditional_probabilities,
+use selfsup_embedding::{
+    Error, TsneConfig, TsneInit, pca_2d, tsne, tsne_conditional_probabilities,
 };
 
 fn normal(rng: &mut StdRng) -> f64 {

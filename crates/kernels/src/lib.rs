@@ -1,5 +1,9 @@
+//! # selfsup-kernels
+//!
 //! Native kernels for the hot operations of a convolutional train step: convolution and
-//! training-mode batch norm.
+//! training-mode batch norm. The models of `selfsup-models` call them in their `forward`; a
+//! user's encoder can too (the facade re-exports this crate as `selfsup::kernels`, and
+//! `selfsup_models::ops` is the same crate under its former path).
 //!
 //! Burn differentiates `conv2d` with backend-generic formulas: the input gradient is a transposed
 //! convolution and the weight gradient a convolution of the input by the output gradient, dilated
@@ -19,12 +23,28 @@
 //!   kernels PyTorch itself trains with. Convolutions run channels last.
 //!
 //! Every other backend (wgpu, CUDA through CubeCL), a grouped convolution and an asymmetric
-//! padding keep Burn's ops. Values and gradients are Burn's to float rounding;
+//! padding keep Burn's ops. Values and gradients are Burn's to float rounding; the facade's
 //! `tests/parity_ops.rs` checks them, and PyTorch's, on every compiled backend. The measurements
 //! behind each choice are in docs/benchmarks.md.
 //!
 //! [`set_native_ops`]`(false)` turns the routing off (the benchmarks use it for the "before"
 //! figures).
+//!
+//! ## Crate map
+//! - this page: the routed operations ([`conv2d`], [`conv2d_forward`], [`batch_norm`],
+//!   [`batch_norm_relu`], [`batch_norm_train`], [`batch_norm_train_add_relu`]) and the switches
+//!   ([`set_native_ops`], [`native_conv2d_applies`], [`native_batch_norm_applies`]).
+//! - `native` (private): the `#[backend_extension]`s `NativeConv` and `NativeBatchNorm`
+//!   with their autodiff nodes; `native::flex` and `native::flex_bn` the flex kernels
+//!   (`native::flex::checked_gemm` is this workspace's one `unsafe` call into `gemm`);
+//!   `native::tch` LibTorch's.
+//!
+//! ## Feature flags
+//! - `flex`: the flex kernels (and flex's AVX-512 `gemm`).
+//! - `tch`: the LibTorch kernels.
+//!
+//! Without either, every function here is Burn's op.
+#![warn(missing_docs)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -86,7 +106,7 @@ pub fn native_batch_norm_applies(device: &Device) -> bool {
 }
 
 /// Two-dimensional convolution, [`burn::tensor::module::conv2d`] with the same arguments and
-/// results, through a native kernel where one exists (see the [module docs](self)).
+/// results, through a native kernel where one exists (see the [crate docs](crate)).
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
