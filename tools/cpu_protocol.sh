@@ -9,17 +9,23 @@
 #   tools/cpu_protocol.sh [CIFAR10_DIR] [OUT_DIR]
 #   METHODS="byol moco barlow-twins vicreg dino swav" tools/cpu_protocol.sh   # other methods
 #
-# METHODS takes the method names of `selfsup pretrain` (default: simclr simsiam).
+# METHODS takes the method names of `selfsup pretrain` (default: simclr simsiam). RECIPE
+# (default adam-constant) is `--recipe`: `published` trains each method's own recipe (solo-learn's
+# optimizer, LR, weight decay and schedule) over the same steps. LIMIT (default 20000) and DEVICE
+# (default tch) change the budget and the backend.
 # Prints one line per step with its wall time, then the accuracies; every log is kept in OUT_DIR.
 set -euo pipefail
 data="${1:-../shared/data/cifar-10-batches-bin}"
 out="${2:-runs/cpu-protocol}"
 methods="${METHODS:-simclr simsiam}"
+recipe="${RECIPE:-adam-constant}"
+limit="${LIMIT:-20000}"
+device="${DEVICE:-tch}"
 selfsup="${CARGO_TARGET_DIR:-target}/debug/selfsup"
 mkdir -p "$out"
 
-pretrain="--device tch --data-dir $data --backbone small-cnn --limit 20000 --batch-size 128 --recipe adam-constant --epochs 3 --seed 0 --overwrite"
-eval_common="--device tch --data-dir $data --test-limit 2000 --seed 0 --labels 5000"
+pretrain="--device $device --data-dir $data --backbone small-cnn --limit $limit --batch-size 128 --recipe $recipe --epochs 3 --seed 0 --overwrite"
+eval_common="--device $device --data-dir $data --test-limit 2000 --seed 0 --labels 5000"
 
 step() { # name, command...
     local name="$1"
