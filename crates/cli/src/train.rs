@@ -222,31 +222,36 @@ impl TrainArgs {
                 "transform": format!("{transform:?}"),
                 "command": std::env::args().collect::<Vec<_>>(),
             }));
-        if self.online_linear {
+        // The held-out images of the online kNN and the online linear evaluation: one subset.
+        let held_out = if self.online_linear || self.knn_every > 0 {
+            let test = self.data.open(Part::Test)?;
+            let indices = subset(
+                test.dataset.as_ref(),
+                Some(self.knn_test),
+                self.seed,
+                "--knn-test",
+            )?;
+            Some((test.dataset, indices))
+        } else {
+            None
+        };
+        if let (true, Some((test, test_indices))) = (self.online_linear, &held_out) {
             let classes = train.dataset.num_classes();
             if classes == 0 {
                 return Err(
                     "--online-linear needs labelled training images; these have none".into(),
                 );
             }
-            let test = self.data.open(Part::Test)?;
-            let classifier_lr = published.as_ref().map_or(0.1, |(_, lr)| *lr);
             trainer = trainer.with_online_linear(OnlineLinear {
                 num_classes: classes,
-                lr: classifier_lr,
-                test_indices: subset(
-                    test.dataset.as_ref(),
-                    Some(self.knn_test),
-                    self.seed,
-                    "--knn-test",
-                )?,
-                test: test.dataset,
+                lr: published.as_ref().map_or(0.1, |(_, lr)| *lr),
+                test: test.clone(),
+                test_indices: test_indices.clone(),
                 normalize: Some(self.data.normalize()),
             });
         }
-        if self.knn_every > 0 {
+        if let (true, Some((test, test_indices))) = (self.knn_every > 0, held_out) {
             let bank = self.data.open(Part::Train)?;
-            let test = self.data.open(Part::Test)?;
             trainer = trainer.with_online_knn(OnlineKnn {
                 train_indices: subset(
                     bank.dataset.as_ref(),
@@ -255,13 +260,8 @@ impl TrainArgs {
                     "--knn-train",
                 )?,
                 train: bank.dataset,
-                test_indices: subset(
-                    test.dataset.as_ref(),
-                    Some(self.knn_test),
-                    self.seed,
-                    "--knn-test",
-                )?,
-                test: test.dataset,
+                test,
+                test_indices,
                 normalize: Some(self.data.normalize()),
                 config: KnnConfig::new(),
                 every: self.knn_every,

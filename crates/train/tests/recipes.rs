@@ -3,7 +3,7 @@
 //! file's keys merged with the defaults solo-learn fills in, and the total batch).
 
 use selfsup_data::transforms::Normalize;
-use selfsup_models::{BackboneConfig, ResNetConfig, Stem};
+use selfsup_models::{BackboneConfig, MomentumSchedule, ResNetConfig, Stem};
 use selfsup_train::{
     BarlowTwinsMethod, ByolMethod, DinoMethod, LrScaling, MocoMethod, OptimizerConfig, Published,
     Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod, TrainingConfig, VicRegMethod,
@@ -154,6 +154,26 @@ fn check<M>(what: &str, published: &Published<M>, r: &Value) {
     check_training(what, &published.training, published.classifier_lr, r);
 }
 
+/// The EMA schedule of a momentum method against the file's `momentum` section.
+fn check_momentum(what: &str, momentum: &MomentumSchedule, r: &Value) {
+    assert_eq!(
+        momentum.base,
+        f(&r["momentum"]["base_tau"]),
+        "{what}: base_tau"
+    );
+    assert_eq!(
+        momentum.end,
+        f(&r["momentum"]["final_tau"]),
+        "{what}: final_tau"
+    );
+}
+
+/// A projector's widths against `proj_hidden_dim` and `proj_output_dim`.
+fn check_projector(what: &str, hidden: usize, output: usize, k: &Value) {
+    assert_eq!(hidden, u(&k["proj_hidden_dim"]), "{what}: proj_hidden_dim");
+    assert_eq!(output, u(&k["proj_output_dim"]), "{what}: proj_output_dim");
+}
+
 const SCALES: [Scale; 3] = [Scale::Cifar, Scale::ImageNet100, Scale::ImageNet];
 
 #[test]
@@ -180,8 +200,7 @@ fn simclr_is_solo_learns() {
         let k = &r["method_kwargs"];
         assert_eq!(p.method.temperature, f(&k["temperature"]), "{what}");
         let projector = &p.method.model.projector;
-        assert_eq!(projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
-        assert_eq!(projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        check_projector(&what, projector.hidden_dim, projector.output_dim, k);
         assert!(
             projector.hidden_batch_norm,
             "{what}: solo-learn's projector has batch norm"
@@ -199,15 +218,11 @@ fn simsiam_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(
+        check_projector(
+            &what,
             model.projector.hidden_dim,
-            u(&k["proj_hidden_dim"]),
-            "{what}"
-        );
-        assert_eq!(
             model.projector.output_dim,
-            u(&k["proj_output_dim"]),
-            "{what}"
+            k,
         );
         assert_eq!(
             model.predictor.hidden_dim,
@@ -231,31 +246,18 @@ fn byol_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(
+        check_projector(
+            &what,
             model.projector.hidden_dim,
-            u(&k["proj_hidden_dim"]),
-            "{what}"
-        );
-        assert_eq!(
             model.projector.output_dim,
-            u(&k["proj_output_dim"]),
-            "{what}"
+            k,
         );
         assert_eq!(
             model.predictor.hidden_dim,
             u(&k["pred_hidden_dim"]),
             "{what}"
         );
-        assert_eq!(
-            p.method.momentum.base,
-            f(&r["momentum"]["base_tau"]),
-            "{what}"
-        );
-        assert_eq!(
-            p.method.momentum.end,
-            f(&r["momentum"]["final_tau"]),
-            "{what}"
-        );
+        check_momentum(&what, &p.method.momentum, r);
     }
 }
 
@@ -269,29 +271,16 @@ fn moco_v2_plus_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(
+        check_projector(
+            &what,
             model.projector.hidden_dim,
-            u(&k["proj_hidden_dim"]),
-            "{what}"
-        );
-        assert_eq!(
             model.projector.output_dim,
-            u(&k["proj_output_dim"]),
-            "{what}"
+            k,
         );
         assert_eq!(model.queue_size, u(&k["queue_size"]), "{what}");
         assert!(model.predictor.is_none(), "{what}");
         assert_eq!(p.method.temperature, f(&k["temperature"]), "{what}");
-        assert_eq!(
-            p.method.momentum.base,
-            f(&r["momentum"]["base_tau"]),
-            "{what}"
-        );
-        assert_eq!(
-            p.method.momentum.end,
-            f(&r["momentum"]["final_tau"]),
-            "{what}"
-        );
+        check_momentum(&what, &p.method.momentum, r);
         assert_eq!(
             p.method.exclude_bias_and_norm,
             r["exclude_bias_n_norm_wd"].as_bool().unwrap(),
@@ -310,30 +299,17 @@ fn moco_v3_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(
+        check_projector(
+            &what,
             model.projector.hidden_dim,
-            u(&k["proj_hidden_dim"]),
-            "{what}"
-        );
-        assert_eq!(
             model.projector.output_dim,
-            u(&k["proj_output_dim"]),
-            "{what}"
+            k,
         );
         let predictor = model.predictor.as_ref().expect("a predictor");
         assert_eq!(predictor.hidden_dim, u(&k["pred_hidden_dim"]), "{what}");
         assert_eq!(model.queue_size, 0, "{what}: no queue");
         assert_eq!(p.method.temperature, f(&k["temperature"]), "{what}");
-        assert_eq!(
-            p.method.momentum.base,
-            f(&r["momentum"]["base_tau"]),
-            "{what}"
-        );
-        assert_eq!(
-            p.method.momentum.end,
-            f(&r["momentum"]["final_tau"]),
-            "{what}"
-        );
+        check_momentum(&what, &p.method.momentum, r);
     }
 }
 
@@ -347,8 +323,7 @@ fn barlow_twins_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let projector = &p.method.model.projector;
-        assert_eq!(projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
-        assert_eq!(projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        check_projector(&what, projector.hidden_dim, projector.output_dim, k);
         assert_eq!(p.method.lambda, f(&k["lamb"]), "{what}");
         assert_eq!(p.method.scale, f(&k["scale_loss"]), "{what}");
     }
@@ -364,8 +339,7 @@ fn vicreg_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let projector = &p.method.model.projector;
-        assert_eq!(projector.hidden_dim, u(&k["proj_hidden_dim"]), "{what}");
-        assert_eq!(projector.output_dim, u(&k["proj_output_dim"]), "{what}");
+        check_projector(&what, projector.hidden_dim, projector.output_dim, k);
         assert_eq!(p.method.loss.invariance, f(&k["sim_loss_weight"]), "{what}");
         assert_eq!(p.method.loss.variance, f(&k["var_loss_weight"]), "{what}");
         assert_eq!(p.method.loss.covariance, f(&k["cov_loss_weight"]), "{what}");
@@ -419,16 +393,7 @@ fn dino_is_solo_learns() {
             (f(&k["clip_grad"]) > 0.0).then(|| f(&k["clip_grad"])),
             "{what}"
         );
-        assert_eq!(
-            p.method.momentum.base,
-            f(&r["momentum"]["base_tau"]),
-            "{what}"
-        );
-        assert_eq!(
-            p.method.momentum.end,
-            f(&r["momentum"]["final_tau"]),
-            "{what}"
-        );
+        check_momentum(&what, &p.method.momentum, r);
     }
 }
 
@@ -442,15 +407,11 @@ fn swav_is_solo_learns() {
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
-        assert_eq!(
+        check_projector(
+            &what,
             model.projector.hidden_dim,
-            u(&k["proj_hidden_dim"]),
-            "{what}"
-        );
-        assert_eq!(
             model.projector.output_dim,
-            u(&k["proj_output_dim"]),
-            "{what}"
+            k,
         );
         assert_eq!(
             model.prototypes.n_prototypes,
