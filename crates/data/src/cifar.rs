@@ -13,10 +13,14 @@
 //! `data_batch_1.bin`). Any violation is an [`Error`] naming the file and, where it applies, the
 //! record index.
 
-use std::fs;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+use crate::dataset::ImageDataset;
+use crate::download::{Archive, download_archive};
 use crate::error::{Error, Result};
+pub use crate::files::verify_md5;
+use crate::files::{check_md5, file_len, read_file};
 
 /// Side length of a CIFAR image.
 pub const CIFAR_SIDE: usize = 32;
@@ -47,6 +51,48 @@ pub const CIFAR10_MD5: [(&str, &str); 7] = [
     ("test_batch.bin", "803d5f7f4d78ea53de84dbe85f74fb6d"),
     ("batches.meta.txt", "40a0b180e208fe03a63ecc891b2555ad"),
 ];
+
+/// The official CIFAR-10 binary tarball.
+pub const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+/// MD5 of [`CIFAR10_URL`]'s tarball (as published and used by torchvision).
+pub const CIFAR10_TARBALL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+/// The directory the CIFAR-10 tarball unpacks to.
+pub const CIFAR10_DIR_NAME: &str = "cifar-10-batches-bin";
+
+/// The official CIFAR-100 binary tarball.
+pub const CIFAR100_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz";
+/// MD5 of [`CIFAR100_URL`]'s tarball (as published on the CIFAR page).
+pub const CIFAR100_TARBALL_MD5: &str = "03b5dce01913d631647c71ecec9e9cb8";
+/// The directory the CIFAR-100 tarball unpacks to.
+pub const CIFAR100_DIR_NAME: &str = "cifar-100-binary";
+
+impl Archive<'static> {
+    /// The official CIFAR-10 binary version.
+    pub const CIFAR10: Archive<'static> = Archive {
+        url: CIFAR10_URL,
+        md5: CIFAR10_TARBALL_MD5,
+        dir_name: CIFAR10_DIR_NAME,
+    };
+
+    /// The official CIFAR-100 binary version (`train.bin`, `test.bin`, label names).
+    pub const CIFAR100: Archive<'static> = Archive {
+        url: CIFAR100_URL,
+        md5: CIFAR100_TARBALL_MD5,
+        dir_name: CIFAR100_DIR_NAME,
+    };
+}
+
+/// Downloads CIFAR-10 into `cache_dir` unless it is already there; returns the path of
+/// `cache_dir/cifar-10-batches-bin`.
+pub fn download_cifar10(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
+    download_archive(&Archive::CIFAR10, cache_dir.as_ref())
+}
+
+/// Downloads CIFAR-100 into `cache_dir` unless it is already there; returns the path of
+/// `cache_dir/cifar-100-binary`.
+pub fn download_cifar100(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
+    download_archive(&Archive::CIFAR100, cache_dir.as_ref())
+}
 
 /// Which half of a dataset to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,7 +147,7 @@ impl CifarVariant {
 
     /// The official MD5 digest of one of this variant's files, where one is known
     /// ([`CIFAR10_MD5`] for CIFAR-10; none for CIFAR-100, whose binary archive is verified
-    /// whole by [`download_archive`](crate::download_archive)).
+    /// whole by [`download_archive`]).
     pub fn official_md5(self, file: &str) -> Option<&'static str> {
         match self {
             CifarVariant::Cifar10 => CIFAR10_MD5
@@ -226,28 +272,6 @@ fn whole_records(path: &Path, len: u64, record_size: usize) -> Result<usize> {
             path.display()
         ))
     })
-}
-
-/// The length of a regular file, without reading it.
-fn file_len(path: &Path) -> Result<u64> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(meta.len())
-}
-
-/// Reads a whole file after checking that it is a regular file.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    fs::read(path).map_err(|e| Error::io(path, e))
 }
 
 /// A CIFAR split held in memory (the CIFAR-10 training set is 150 MB).
@@ -449,6 +473,28 @@ impl CifarDataset {
     }
 }
 
+impl ImageDataset for CifarDataset {
+    fn len(&self) -> usize {
+        CifarDataset::len(self)
+    }
+
+    fn shape(&self, _index: usize) -> [usize; 3] {
+        [3, CIFAR_SIDE, CIFAR_SIDE]
+    }
+
+    fn pixels(&self, index: usize) -> Result<Cow<'_, [u8]>> {
+        Ok(Cow::Borrowed(self.image(index)))
+    }
+
+    fn target(&self, index: usize) -> Option<usize> {
+        Some(usize::from(self.label(index)))
+    }
+
+    fn num_classes(&self) -> usize {
+        self.variant().num_classes()
+    }
+}
+
 fn default_class_names(variant: CifarVariant) -> Vec<String> {
     match variant {
         CifarVariant::Cifar10 => CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(),
@@ -489,24 +535,4 @@ pub fn verify_cifar10(dir: impl AsRef<Path>) -> Result<()> {
         verify_md5(&dir.join(name), expected)?;
     }
     Ok(())
-}
-
-/// Checks one file against an expected hexadecimal MD5 digest.
-pub fn verify_md5(path: &Path, expected: &str) -> Result<()> {
-    check_md5(path, &read_file(path)?, expected)
-}
-
-/// Checks the bytes of `path`, already read, against an expected hexadecimal MD5 digest.
-fn check_md5(path: &Path, bytes: &[u8], expected: &str) -> Result<()> {
-    use md5::{Digest, Md5};
-    let actual = crate::download::hex(&Md5::digest(bytes));
-    if actual.eq_ignore_ascii_case(expected) {
-        Ok(())
-    } else {
-        Err(Error::ChecksumMismatch {
-            path: PathBuf::from(path),
-            expected: expected.to_string(),
-            actual,
-        })
-    }
 }

@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::cifar::{CIFAR_SIDE, CifarDataset};
 use crate::error::Result;
 
 /// A random-access collection of `u8` images, CHW, with optional class labels.
@@ -17,7 +16,7 @@ use crate::error::Result;
 /// The pixels of an image may be held in memory (CIFAR, STL-10, a small folder: borrowed) or
 /// decoded on demand (a streamed [`ImageFolder`](crate::ImageFolder): owned, and fallible).
 ///
-/// [`CifarDataset`], [`Stl10`](crate::Stl10), [`ImageFolder`](crate::ImageFolder) and
+/// [`CifarDataset`](crate::CifarDataset), [`Stl10`](crate::Stl10), [`ImageFolder`](crate::ImageFolder) and
 /// [`CenterResized`](crate::CenterResized) implement it; the loader and the subset helpers work
 /// on any implementation.
 pub trait ImageDataset: Send + Sync {
@@ -53,27 +52,5 @@ pub trait ImageDataset: Send + Sync {
     fn source(&self, index: usize) -> Option<&Path> {
         let _ = index;
         None
-    }
-}
-
-impl ImageDataset for CifarDataset {
-    fn len(&self) -> usize {
-        CifarDataset::len(self)
-    }
-
-    fn shape(&self, _index: usize) -> [usize; 3] {
-        [3, CIFAR_SIDE, CIFAR_SIDE]
-    }
-
-    fn pixels(&self, index: usize) -> Result<Cow<'_, [u8]>> {
-        Ok(Cow::Borrowed(self.image(index)))
-    }
-
-    fn target(&self, index: usize) -> Option<usize> {
-        Some(usize::from(self.label(index)))
-    }
-
-    fn num_classes(&self) -> usize {
-        self.variant().num_classes()
     }
 }

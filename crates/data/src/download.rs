@@ -1,5 +1,7 @@
-//! Fetching the CIFAR-10, CIFAR-100 and STL-10 binary archives from their official addresses
-//! into a cache directory, atomically.
+//! Fetching a dataset's archive (a `.tar.gz` with a known MD5) into a cache directory,
+//! atomically. Each downloadable dataset names its own [`Archive`] beside its reader:
+//! [`Archive::CIFAR10`] and [`Archive::CIFAR100`] in [`cifar`](crate::cifar),
+//! [`Archive::STL10`] in [`stl10`](crate::stl10).
 //!
 //! The tarball is streamed to a temporary file while its MD5 is computed, verified, unpacked into
 //! a temporary directory, and only then renamed to its final name. A download killed at any
@@ -20,25 +22,7 @@ use std::time::Duration;
 use md5::{Digest, Md5};
 
 use crate::error::{Error, Result};
-
-/// The official CIFAR-10 binary tarball.
-pub const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
-/// MD5 of [`CIFAR10_URL`]'s tarball (as published and used by torchvision).
-pub const CIFAR10_TARBALL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
-/// The directory the CIFAR-10 tarball unpacks to.
-pub const CIFAR10_DIR_NAME: &str = "cifar-10-batches-bin";
-
-/// The official CIFAR-100 binary tarball.
-pub const CIFAR100_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz";
-/// MD5 of [`CIFAR100_URL`]'s tarball (as published on the CIFAR page).
-pub const CIFAR100_TARBALL_MD5: &str = "03b5dce01913d631647c71ecec9e9cb8";
-/// The directory the CIFAR-100 tarball unpacks to.
-pub const CIFAR100_DIR_NAME: &str = "cifar-100-binary";
-
-/// The official STL-10 binary tarball (2.6 GB), as torchvision's `STL10` fetches it.
-pub const STL10_URL: &str = "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz";
-/// MD5 of [`STL10_URL`]'s tarball (torchvision's `STL10.tgz_md5`).
-pub const STL10_TARBALL_MD5: &str = "91f7769df0f17e558f3565bffb0c7dfb";
+use crate::files::hex;
 
 /// How long to wait for a connection (and for name resolution) before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,29 +38,6 @@ pub struct Archive<'a> {
     pub md5: &'a str,
     /// Top-level directory inside the tarball, which becomes `cache_dir/dir_name`.
     pub dir_name: &'a str,
-}
-
-impl Archive<'static> {
-    /// The official CIFAR-10 binary version.
-    pub const CIFAR10: Archive<'static> = Archive {
-        url: CIFAR10_URL,
-        md5: CIFAR10_TARBALL_MD5,
-        dir_name: CIFAR10_DIR_NAME,
-    };
-
-    /// The official CIFAR-100 binary version (`train.bin`, `test.bin`, label names).
-    pub const CIFAR100: Archive<'static> = Archive {
-        url: CIFAR100_URL,
-        md5: CIFAR100_TARBALL_MD5,
-        dir_name: CIFAR100_DIR_NAME,
-    };
-
-    /// The official STL-10 binary version (see [`Stl10`](crate::Stl10)).
-    pub const STL10: Archive<'static> = Archive {
-        url: STL10_URL,
-        md5: STL10_TARBALL_MD5,
-        dir_name: crate::stl10::STL10_DIR_NAME,
-    };
 }
 
 /// How far a download has got, as reported to the callback of
@@ -101,24 +62,6 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     var("SELFSUP_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|p| p.join("selfsup")))
         .or_else(|| var("HOME").map(|p| p.join(".cache").join("selfsup")))
-}
-
-/// Downloads CIFAR-10 into `cache_dir` unless it is already there; returns the path of
-/// `cache_dir/cifar-10-batches-bin`.
-pub fn download_cifar10(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
-    download_archive(&Archive::CIFAR10, cache_dir.as_ref())
-}
-
-/// Downloads CIFAR-100 into `cache_dir` unless it is already there; returns the path of
-/// `cache_dir/cifar-100-binary`.
-pub fn download_cifar100(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
-    download_archive(&Archive::CIFAR100, cache_dir.as_ref())
-}
-
-/// Downloads STL-10 (2.6 GB) into `cache_dir` unless it is already there; returns the path of
-/// `cache_dir/stl10_binary`.
-pub fn download_stl10(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
-    download_archive(&Archive::STL10, cache_dir.as_ref())
 }
 
 /// Downloads, verifies and unpacks `archive` into `cache_dir`, unless `cache_dir/dir_name`
@@ -238,11 +181,6 @@ fn remove_stale_temporaries(cache_dir: &Path, dir_name: &str) {
             }
         }
     }
-}
-
-/// Lower-case hexadecimal of a digest.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A temporary file or directory removed when dropped (on success and on error alike).

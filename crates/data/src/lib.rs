@@ -32,6 +32,7 @@
 //! [`download_archive_with_progress`] reports the bytes received.
 //!
 //! ## Crate map
+//! Each dataset's module holds its reader and its archive ([`Archive::CIFAR10`], …).
 //! - [`cifar`]: strict readers for the CIFAR-10 / CIFAR-100 binary files, MD5 verification.
 //! - [`stl10`]: a strict reader for the STL-10 binary files.
 //! - [`imagenet`]: ImageNet and ImageNet-100 file lists, the devkit's `meta.mat`.
@@ -42,7 +43,7 @@
 //! - [`grid`]: picture grids of images and their views.
 //! - [`loader`]: the multi-threaded, seeded loader of augmented view batches.
 //! - [`subset`]: seeded class-balanced label-budget subsets.
-//! - [`download`]: atomic, MD5-verified downloads into a cache directory.
+//! - [`download`]: atomic, MD5-verified downloads of an [`Archive`] into a cache directory.
 //! - [`tensor`]: image bytes to `[B, C, H, W]` float tensors.
 //! - [`transforms`]: seeded, torchvision-matching augmentations on planar float [`Image`]s
 //!   (crop, flip, colour jitter, …), the SimCLR / SimSiam / VICReg / MoCo v2 two-view presets,
@@ -59,6 +60,7 @@ pub mod cifar;
 pub mod dataset;
 pub mod download;
 pub mod error;
+mod files;
 pub mod folder;
 pub mod grid;
 mod header;
@@ -71,15 +73,16 @@ pub mod transforms;
 
 pub use center::CenterResized;
 pub use cifar::{
-    CIFAR_IMAGE_BYTES, CIFAR_SIDE, CIFAR10_CLASSES, CifarBatch, CifarDataset, CifarOptions,
-    CifarVariant, Split, parse_batch, verify_cifar10, verify_md5,
+    CIFAR_IMAGE_BYTES, CIFAR_SIDE, CIFAR10_CLASSES, CifarBatch,
+    CifarDataset, CifarOptions, CifarVariant, Split, download_cifar10, download_cifar100,
+    parse_batch, verify_cifar10,
 };
 pub use dataset::ImageDataset;
 pub use download::{
     Archive, DownloadProgress, default_cache_dir, download_archive, download_archive_with_progress,
-    download_cifar10, download_cifar100, download_stl10,
 };
 pub use error::{Error, Result};
+pub use files::verify_md5;
 pub use folder::{
     DEFAULT_MAX_PIXELS, DEFAULT_MEMORY_LIMIT, ImageFolder, ImageFolderOptions, Storage,
     StorageChoice,
@@ -90,7 +93,9 @@ pub use imagenet::{
     ImageNetFiles, ImageNetOptions, ImageNetSplit, read_meta_mat,
 };
 pub use loader::{EpochIter, Loader, LoaderConfig, ViewBatch};
-pub use stl10::{STL10_CLASSES, STL10_IMAGE_BYTES, STL10_SIDE, Stl10, Stl10Options, Stl10Split};
+pub use stl10::{
+    STL10_CLASSES, STL10_IMAGE_BYTES, STL10_SIDE, Stl10, Stl10Options, Stl10Split, download_stl10,
+};
 pub use subset::class_balanced_subset;
 pub use tensor::images_to_tensor;
 pub use transforms::{

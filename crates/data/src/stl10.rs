@@ -16,13 +16,14 @@
 //! files must agree in length, and (by default) each file must hold the official number of
 //! records. Any violation is an [`Error`] naming the file and, for a label, the record.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cifar::read_file;
 use crate::dataset::ImageDataset;
+use crate::download::{Archive, download_archive};
 use crate::error::{Error, Result};
+use crate::files::{file_len, read_file};
 
 /// Side length of an STL-10 image.
 pub const STL10_SIDE: usize = 96;
@@ -30,6 +31,26 @@ pub const STL10_SIDE: usize = 96;
 pub const STL10_IMAGE_BYTES: usize = 3 * STL10_SIDE * STL10_SIDE;
 /// The directory the official tarball unpacks to.
 pub const STL10_DIR_NAME: &str = "stl10_binary";
+/// The official STL-10 binary tarball (2.6 GB), as torchvision's `STL10` fetches it.
+pub const STL10_URL: &str = "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz";
+/// MD5 of [`STL10_URL`]'s tarball (torchvision's `STL10.tgz_md5`).
+pub const STL10_TARBALL_MD5: &str = "91f7769df0f17e558f3565bffb0c7dfb";
+
+impl Archive<'static> {
+    /// The official STL-10 binary version (see [`Stl10`]).
+    pub const STL10: Archive<'static> = Archive {
+        url: STL10_URL,
+        md5: STL10_TARBALL_MD5,
+        dir_name: STL10_DIR_NAME,
+    };
+}
+
+/// Downloads STL-10 (2.6 GB) into `cache_dir` unless it is already there; returns the path of
+/// `cache_dir/stl10_binary`.
+pub fn download_stl10(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
+    download_archive(&Archive::STL10, cache_dir.as_ref())
+}
+
 /// The STL-10 class names, in label order (the official `class_names.txt`).
 pub const STL10_CLASSES: [&str; 10] = [
     "airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck",
@@ -377,17 +398,6 @@ fn transpose_planes(bytes: &mut [u8]) {
             }
         }
     }
-}
-
-/// The length of a regular file.
-fn file_len(path: &Path) -> Result<u64> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(meta.len())
 }
 
 /// Appends the whole of a regular file to `buf`.
