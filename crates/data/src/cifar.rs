@@ -16,11 +16,12 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crate::dataset::ImageDataset;
+use crate::dataset::{ImageDataset, Part};
 use crate::download::{Archive, download_archive};
 use crate::error::{Error, Result};
 pub use crate::files::verify_md5;
 use crate::files::{check_md5, file_len, read_file};
+use crate::transforms::Normalize;
 
 /// Side length of a CIFAR image.
 pub const CIFAR_SIDE: usize = 32;
@@ -94,6 +95,12 @@ pub fn download_cifar100(cache_dir: impl AsRef<Path>) -> Result<PathBuf> {
     download_archive(&Archive::CIFAR100, cache_dir.as_ref())
 }
 
+/// The per-channel means of CIFAR-100's training images (in `[0, 1]`), the values CIFAR-100
+/// code commonly normalises with.
+pub const CIFAR100_MEAN: [f32; 3] = [0.5071, 0.4865, 0.4409];
+/// The per-channel standard deviations that go with [`CIFAR100_MEAN`].
+pub const CIFAR100_STD: [f32; 3] = [0.2673, 0.2564, 0.2762];
+
 /// Which half of a dataset to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Split {
@@ -101,6 +108,16 @@ pub enum Split {
     Train,
     /// The test images (10 000 for CIFAR).
     Test,
+}
+
+impl Split {
+    /// The split that serves `part`: CIFAR pre-trains on its labelled training images.
+    pub const fn for_part(part: Part) -> Self {
+        match part {
+            Part::Pretrain | Part::Train => Split::Train,
+            Part::Test => Split::Test,
+        }
+    }
 }
 
 /// The two CIFAR variants, which differ in their record layout and files.
@@ -113,6 +130,30 @@ pub enum CifarVariant {
 }
 
 impl CifarVariant {
+    /// The side of the images, [`CIFAR_SIDE`]: the default size of the training views and of
+    /// the evaluation images.
+    pub const fn image_size(self) -> usize {
+        CIFAR_SIDE
+    }
+
+    /// The normalisation of the views and evaluation images: the dataset's channel statistics,
+    /// [`Normalize::cifar10`] or [`CIFAR100_MEAN`] / [`CIFAR100_STD`].
+    pub fn normalize(self) -> Normalize {
+        match self {
+            CifarVariant::Cifar10 => Normalize::cifar10(),
+            CifarVariant::Cifar100 => Normalize::new(CIFAR100_MEAN.to_vec(), CIFAR100_STD.to_vec())
+                .expect("valid statistics"),
+        }
+    }
+
+    /// The official binary archive ([`Archive::CIFAR10`] or [`Archive::CIFAR100`]).
+    pub const fn archive(self) -> Archive<'static> {
+        match self {
+            CifarVariant::Cifar10 => Archive::CIFAR10,
+            CifarVariant::Cifar100 => Archive::CIFAR100,
+        }
+    }
+
     /// Number of label bytes before the pixels of each record.
     pub const fn label_bytes(self) -> usize {
         match self {

@@ -1,4 +1,5 @@
-//! The [`ImageDataset`] trait: what the loader needs from any source of images.
+//! The [`ImageDataset`] trait: what the loader needs from any source of images; [`Part`]:
+//! what a part of a dataset is for.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -53,4 +54,20 @@ pub trait ImageDataset: Send + Sync {
         let _ = index;
         None
     }
+}
+
+/// What a part of a dataset is used for in self-supervised learning: the images a method
+/// pre-trains on, and the labelled training and held-out test images of the evaluations
+/// (linear probe, kNN, fine-tuning). Each dataset says which of its splits serves each part:
+/// [`Split::for_part`](crate::Split::for_part) (CIFAR),
+/// [`Stl10Split::for_part`](crate::Stl10Split::for_part),
+/// [`ImageNetSplit::for_part`](crate::ImageNetSplit::for_part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// Everything a self-supervised method may train on (STL-10: unlabelled + train).
+    Pretrain,
+    /// The labelled training images.
+    Train,
+    /// The held-out test images.
+    Test,
 }

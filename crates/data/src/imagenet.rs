@@ -33,8 +33,10 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::dataset::Part;
 use crate::error::{Error, Result};
 use crate::folder::IMAGE_EXTENSIONS;
+use crate::transforms::Normalize;
 use matlab::{FieldKind, Value};
 
 /// Number of classes of ImageNet (ILSVRC-2012).
@@ -199,6 +201,15 @@ pub enum ImageNetSplit {
 }
 
 impl ImageNetSplit {
+    /// The split that serves `part`: pre-training and the evaluations' labelled images use
+    /// `train/`, their tests `val/` (ImageNet's test labels are not public).
+    pub const fn for_part(part: Part) -> Self {
+        match part {
+            Part::Pretrain | Part::Train => ImageNetSplit::Train,
+            Part::Test => ImageNetSplit::Val,
+        }
+    }
+
     /// The split's folder under the root (`"train"`, `"val"`).
     pub fn dir_name(self) -> &'static str {
         match self {
@@ -220,6 +231,17 @@ pub enum ImageNetClasses {
 }
 
 impl ImageNetClasses {
+    /// The default side of the training views and evaluation images, 224: the crop of
+    /// torchvision's ImageNet training recipe (`RandomResizedCrop(224)`).
+    pub const fn image_size(self) -> usize {
+        224
+    }
+
+    /// ImageNet's channel statistics, [`Normalize::imagenet`] (also for ImageNet-100).
+    pub fn normalize(self) -> Normalize {
+        Normalize::imagenet()
+    }
+
     /// The number of classes of the official dataset: 1000 or 100.
     pub fn official_count(self) -> usize {
         match self {

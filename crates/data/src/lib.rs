@@ -32,14 +32,18 @@
 //! [`download_archive_with_progress`] reports the bytes received.
 //!
 //! ## Crate map
-//! Each dataset's module holds its reader and its archive ([`Archive::CIFAR10`], …).
+//! Each dataset's module holds all it knows of itself: its reader, its archive
+//! ([`Archive::CIFAR10`], …), its default image size and normalisation
+//! ([`CifarVariant::normalize`], [`Stl10::normalize`], [`ImageNetClasses::normalize`]) and
+//! which split serves which [`Part`].
 //! - [`cifar`]: strict readers for the CIFAR-10 / CIFAR-100 binary files, MD5 verification.
 //! - [`stl10`]: a strict reader for the STL-10 binary files.
 //! - [`imagenet`]: ImageNet and ImageNet-100 file lists, the devkit's `meta.mat`.
 //! - [`folder`]: users' own images, labelled (class sub-folders) or not, at their own sizes, in
 //!   memory or streamed from disk.
 //! - [`center`]: [`CenterResized`], resize and centre-crop for evaluation.
-//! - [`dataset`]: the [`ImageDataset`] trait every image source implements.
+//! - [`dataset`]: the [`ImageDataset`] trait every image source implements, and [`Part`], what
+//!   a part of a dataset is for (pre-training, the evaluations' training and test images).
 //! - [`grid`]: picture grids of images and their views.
 //! - [`loader`]: the multi-threaded, seeded loader of augmented view batches.
 //! - [`subset`]: seeded class-balanced label-budget subsets.
@@ -73,11 +77,11 @@ pub mod transforms;
 
 pub use center::CenterResized;
 pub use cifar::{
-    CIFAR_IMAGE_BYTES, CIFAR_SIDE, CIFAR10_CLASSES, CifarBatch,
+    CIFAR_IMAGE_BYTES, CIFAR_SIDE, CIFAR10_CLASSES, CIFAR100_MEAN, CIFAR100_STD, CifarBatch,
     CifarDataset, CifarOptions, CifarVariant, Split, download_cifar10, download_cifar100,
     parse_batch, verify_cifar10,
 };
-pub use dataset::ImageDataset;
+pub use dataset::{ImageDataset, Part};
 pub use download::{
     Archive, DownloadProgress, default_cache_dir, download_archive, download_archive_with_progress,
 };

@@ -20,10 +20,11 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::dataset::ImageDataset;
+use crate::dataset::{ImageDataset, Part};
 use crate::download::{Archive, download_archive};
 use crate::error::{Error, Result};
 use crate::files::{file_len, read_file};
+use crate::transforms::Normalize;
 
 /// Side length of an STL-10 image.
 pub const STL10_SIDE: usize = 96;
@@ -77,6 +78,17 @@ pub enum Stl10Split {
 }
 
 impl Stl10Split {
+    /// The split that serves `part`: pre-training on the unlabelled and labelled training images
+    /// ([`TrainUnlabeled`](Self::TrainUnlabeled)), the evaluations on
+    /// [`Train`](Self::Train) and [`Test`](Self::Test).
+    pub const fn for_part(part: Part) -> Self {
+        match part {
+            Part::Pretrain => Stl10Split::TrainUnlabeled,
+            Part::Train => Stl10Split::Train,
+            Part::Test => Stl10Split::Test,
+        }
+    }
+
     /// torchvision's name of the split (`"train"`, `"test"`, `"unlabeled"`,
     /// `"train+unlabeled"`).
     pub const fn name(self) -> &'static str {
@@ -174,6 +186,19 @@ pub struct Stl10 {
 }
 
 impl Stl10 {
+    /// The side of the images, [`STL10_SIDE`]: the default size of the training views and of
+    /// the evaluation images.
+    pub const IMAGE_SIZE: usize = STL10_SIDE;
+
+    /// The official binary archive, [`Archive::STL10`].
+    pub const ARCHIVE: Archive<'static> = Archive::STL10;
+
+    /// The normalisation of the views and evaluation images: ImageNet's channel statistics,
+    /// [`Normalize::imagenet`].
+    pub fn normalize() -> Normalize {
+        Normalize::imagenet()
+    }
+
     /// Opens `split` from an `stl10_binary` directory, checking the official record counts.
     pub fn open(dir: impl AsRef<Path>, split: Stl10Split) -> Result<Self> {
         Self::open_with(dir, split, &Stl10Options::default())
