@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use clap::{Args, ValueEnum};
+pub use selfsup::data::Part;
 use selfsup::data::transforms::{Normalize, below, rng_for};
 use selfsup::data::{
     Archive, CenterResized, CifarDataset, CifarOptions, CifarVariant, DownloadProgress,
@@ -41,13 +42,207 @@ pub enum DatasetKind {
 }
 
 impl DatasetKind {
-    /// The ImageNet class selection of an ImageNet dataset.
-    fn imagenet_classes(self) -> Option<ImageNetClasses> {
+    /// What the command line knows of the dataset and how it opens it: the one place that
+    /// dispatches on the kind, one line each.
+    fn source(self) -> &'static dyn Source {
         match self {
-            DatasetKind::Imagenet => Some(ImageNetClasses::All),
-            DatasetKind::Imagenet100 => Some(ImageNetClasses::ImageNet100),
-            _ => None,
+            DatasetKind::Cifar10 => &CifarVariant::Cifar10,
+            DatasetKind::Cifar100 => &CifarVariant::Cifar100,
+            DatasetKind::Stl10 => &Stl10Source,
+            DatasetKind::Folder => &FolderSource,
+            DatasetKind::Imagenet => &ImageNetClasses::All,
+            DatasetKind::Imagenet100 => &ImageNetClasses::ImageNet100,
         }
+    }
+}
+
+/// One `--dataset`: its defaults, which come from the dataset's own type in `selfsup::data`
+/// (size, normalisation, archive, which split serves which [`Part`]), and how the flags open it.
+trait Source: Sync {
+    /// The default `--image-size`.
+    fn image_size(&self) -> usize;
+
+    /// The normalization of the views and evaluation images.
+    fn normalize(&self) -> Normalize;
+
+    /// The part whose images `part` is: parts that read the same images share one opening.
+    fn reads(&self, part: Part) -> Part {
+        part
+    }
+
+    /// Reads `part` from disk (downloading the dataset first when it is missing and may be).
+    fn read(&self, args: &DataArgs, part: Part) -> Result<Opened>;
+}
+
+/// CIFAR-10 and CIFAR-100: downloaded, 32×32, their own channel statistics.
+impl Source for CifarVariant {
+    fn image_size(&self) -> usize {
+        CifarVariant::image_size(*self)
+    }
+
+    fn normalize(&self) -> Normalize {
+        CifarVariant::normalize(*self)
+    }
+
+    fn reads(&self, part: Part) -> Part {
+        // Pre-training reads the labelled training images.
+        if Split::for_part(part) == Split::for_part(Part::Train) {
+            Part::Train
+        } else {
+            part
+        }
+    }
+
+    fn read(&self, args: &DataArgs, part: Part) -> Result<Opened> {
+        let dir = args.dataset_dir(self.archive())?;
+        let split = Split::for_part(part);
+        let options = CifarOptions {
+            verify_md5: args.verify_md5,
+            ..CifarOptions::default()
+        };
+        let dataset = CifarDataset::open_with(&dir, *self, split, &options)?;
+        let what = format!("{:?} {split:?} ({})", args.dataset, dir.display());
+        Ok(Opened {
+            classes: dataset.classes().to_vec(),
+            dataset: Arc::new(dataset),
+            what,
+            storage: None,
+        })
+    }
+}
+
+/// STL-10: downloaded, 96×96, pre-training on its unlabelled and training images.
+struct Stl10Source;
+
+impl Source for Stl10Source {
+    fn image_size(&self) -> usize {
+        Stl10::IMAGE_SIZE
+    }
+
+    fn normalize(&self) -> Normalize {
+        Stl10::normalize()
+    }
+
+    fn read(&self, args: &DataArgs, part: Part) -> Result<Opened> {
+        let dir = args.dataset_dir(Stl10::ARCHIVE)?;
+        let split = Stl10Split::for_part(part);
+        let dataset = Stl10::open(&dir, split)?;
+        Ok(Opened {
+            classes: dataset.classes().to_vec(),
+            dataset: Arc::new(dataset),
+            what: format!("STL-10 {split:?} ({})", dir.display()),
+            storage: None,
+        })
+    }
+}
+
+/// The user's own images: `--data-dir` to train on, `--test-dir` to test on; STL-10's size and
+/// ImageNet's statistics unless told otherwise.
+struct FolderSource;
+
+impl Source for FolderSource {
+    fn image_size(&self) -> usize {
+        Stl10::IMAGE_SIZE
+    }
+
+    fn normalize(&self) -> Normalize {
+        Normalize::imagenet()
+    }
+
+    fn read(&self, args: &DataArgs, part: Part) -> Result<Opened> {
+        let dir = match part {
+            Part::Pretrain | Part::Train => args
+                .data_dir
+                .clone()
+                .ok_or("--dataset folder needs --data-dir: the folder of images to train on")?,
+            Part::Test => args.test_dir.clone().ok_or(
+                "this command tests on held-out images: pass --test-dir, a folder laid \
+                 out as --data-dir (one sub-folder per class)",
+            )?,
+        };
+        let folder = args.open_folder(&dir)?;
+        let what = format!(
+            "{} images in {} ({} classes, {})",
+            folder.len(),
+            dir.display(),
+            folder.classes().len(),
+            folder.storage()
+        );
+        let classes = folder.classes().to_vec();
+        let storage = Some(folder.storage());
+        let dataset = args.for_part(folder, part)?;
+        Ok(Opened {
+            storage,
+            dataset,
+            what,
+            classes,
+        })
+    }
+}
+
+/// ImageNet and ImageNet-100, from `--data-dir`: its training images for pre-training and the
+/// evaluations' labelled images, its validation images for their tests.
+impl Source for ImageNetClasses {
+    fn image_size(&self) -> usize {
+        ImageNetClasses::image_size(*self)
+    }
+
+    fn normalize(&self) -> Normalize {
+        ImageNetClasses::normalize(*self)
+    }
+
+    fn read(&self, args: &DataArgs, part: Part) -> Result<Opened> {
+        let classes = *self;
+        let root = args.data_dir.clone().ok_or_else(|| {
+            format!(
+                "--dataset {} needs --data-dir, the ImageNet root.\n{IMAGENET_SETUP}",
+                classes.name()
+            )
+        })?;
+        let split = ImageNetSplit::for_part(part);
+        let key = root.join(split.dir_name());
+        let folder = args.cached_folder(&key, || {
+            let options = ImageNetOptions {
+                classes,
+                ..ImageNetOptions::default()
+            };
+            let files = ImageNetFiles::list(&root, split, &options)?;
+            if !files.is_complete() {
+                tracing::warn!(
+                    "{}: {} of the {} classes of {} found",
+                    key.display(),
+                    files.num_classes(),
+                    classes.official_count(),
+                    classes.name()
+                );
+            }
+            let names = files.classes().to_vec();
+            let labelled = files
+                .into_files()
+                .into_iter()
+                .map(|(path, label)| (path, Some(label)))
+                .collect();
+            Ok(ImageFolder::from_files(
+                labelled,
+                names,
+                &args.folder_options(),
+            )?)
+        })?;
+        let what = format!(
+            "{} {} images in {} ({} classes, {})",
+            classes.name(),
+            folder.len(),
+            key.display(),
+            folder.classes().len(),
+            folder.storage()
+        );
+        let names = folder.classes().to_vec();
+        Ok(Opened {
+            storage: Some(folder.storage()),
+            dataset: args.for_part(folder.clone(), part)?,
+            what,
+            classes: names,
+        })
     }
 }
 
@@ -117,17 +312,6 @@ pub struct DataArgs {
     folders: Arc<Mutex<HashMap<PathBuf, Arc<ImageFolder>>>>,
 }
 
-/// Which images of the dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Part {
-    /// Everything a self-supervised method may train on (STL-10: unlabelled + train).
-    Pretrain,
-    /// The labelled training images.
-    Train,
-    /// The held-out test images.
-    Test,
-}
-
 /// Images, opened.
 #[derive(Clone)]
 pub struct Opened {
@@ -150,180 +334,28 @@ impl std::fmt::Debug for Opened {
 impl DataArgs {
     /// Side of the training views and evaluation images.
     pub fn image_size(&self) -> usize {
-        self.image_size.unwrap_or(match self.dataset {
-            DatasetKind::Cifar10 | DatasetKind::Cifar100 => 32,
-            DatasetKind::Stl10 | DatasetKind::Folder => 96,
-            DatasetKind::Imagenet | DatasetKind::Imagenet100 => 224,
-        })
+        self.image_size
+            .unwrap_or_else(|| self.dataset.source().image_size())
     }
 
     /// The normalization of the views and evaluation images: the dataset's channel statistics
     /// for CIFAR (as solo-learn), ImageNet's otherwise.
     pub fn normalize(&self) -> Normalize {
-        match self.dataset {
-            DatasetKind::Cifar10 => Normalize::cifar10(),
-            DatasetKind::Cifar100 => {
-                Normalize::new(vec![0.5071, 0.4865, 0.4409], vec![0.2673, 0.2564, 0.2762])
-                    .expect("valid statistics")
-            }
-            DatasetKind::Stl10
-            | DatasetKind::Folder
-            | DatasetKind::Imagenet
-            | DatasetKind::Imagenet100 => Normalize::imagenet(),
-        }
+        self.dataset.source().normalize()
     }
 
     /// Opens `part` of the dataset. Evaluation parts (`Train`, `Test`) of a folder dataset are
     /// resized and centre-cropped to `--image-size`, as torchvision's `Resize` + `CenterCrop`.
     pub fn open(&self, part: Part) -> Result<Opened> {
-        // CIFAR's pre-training images are its labelled training images.
-        let part = match (self.dataset, part) {
-            (DatasetKind::Cifar10 | DatasetKind::Cifar100, Part::Pretrain) => Part::Train,
-            _ => part,
-        };
+        let source = self.dataset.source();
+        let part = source.reads(part);
         let mut opened = self.opened.lock().expect("no panic while opening");
         if let Some(done) = opened.get(&part) {
             return Ok(done.clone());
         }
-        let done = self.read(part)?;
+        let done = source.read(self, part)?;
         opened.insert(part, done.clone());
         Ok(done)
-    }
-
-    /// Reads `part` of the dataset from disk.
-    fn read(&self, part: Part) -> Result<Opened> {
-        match self.dataset {
-            DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
-                let dir = self.dataset_dir()?;
-                let split = if part == Part::Test {
-                    Split::Test
-                } else {
-                    Split::Train
-                };
-                let variant = match self.dataset {
-                    DatasetKind::Cifar10 => CifarVariant::Cifar10,
-                    _ => CifarVariant::Cifar100,
-                };
-                let options = CifarOptions {
-                    verify_md5: self.verify_md5,
-                    ..CifarOptions::default()
-                };
-                let dataset = CifarDataset::open_with(&dir, variant, split, &options)?;
-                let what = format!("{:?} {split:?} ({})", self.dataset, dir.display());
-                Ok(Opened {
-                    classes: dataset.classes().to_vec(),
-                    dataset: Arc::new(dataset),
-                    what,
-                    storage: None,
-                })
-            }
-            DatasetKind::Stl10 => {
-                let dir = self.dataset_dir()?;
-                let split = match part {
-                    Part::Pretrain => Stl10Split::TrainUnlabeled,
-                    Part::Train => Stl10Split::Train,
-                    Part::Test => Stl10Split::Test,
-                };
-                let dataset = Stl10::open(&dir, split)?;
-                Ok(Opened {
-                    classes: dataset.classes().to_vec(),
-                    dataset: Arc::new(dataset),
-                    what: format!("STL-10 {split:?} ({})", dir.display()),
-                    storage: None,
-                })
-            }
-            DatasetKind::Imagenet | DatasetKind::Imagenet100 => self.read_imagenet(part),
-            DatasetKind::Folder => {
-                let dir = match part {
-                    Part::Pretrain | Part::Train => self.data_dir.clone().ok_or(
-                        "--dataset folder needs --data-dir: the folder of images to train on",
-                    )?,
-                    Part::Test => self.test_dir.clone().ok_or(
-                        "this command tests on held-out images: pass --test-dir, a folder laid \
-                         out as --data-dir (one sub-folder per class)",
-                    )?,
-                };
-                let folder = self.open_folder(&dir)?;
-                let what = format!(
-                    "{} images in {} ({} classes, {})",
-                    folder.len(),
-                    dir.display(),
-                    folder.classes().len(),
-                    folder.storage()
-                );
-                let classes = folder.classes().to_vec();
-                let storage = Some(folder.storage());
-                let dataset = self.for_part(folder, part)?;
-                Ok(Opened {
-                    storage,
-                    dataset,
-                    what,
-                    classes,
-                })
-            }
-        }
-    }
-
-    /// `part` of ImageNet or ImageNet-100: its training images for pre-training and the
-    /// evaluations' labelled images, its validation images for their tests.
-    fn read_imagenet(&self, part: Part) -> Result<Opened> {
-        let classes = self
-            .dataset
-            .imagenet_classes()
-            .expect("an ImageNet dataset");
-        let root = self.data_dir.clone().ok_or_else(|| {
-            format!(
-                "--dataset {} needs --data-dir, the ImageNet root.\n{IMAGENET_SETUP}",
-                classes.name()
-            )
-        })?;
-        let split = match part {
-            Part::Pretrain | Part::Train => ImageNetSplit::Train,
-            Part::Test => ImageNetSplit::Val,
-        };
-        let key = root.join(split.dir_name());
-        let folder = self.cached_folder(&key, || {
-            let options = ImageNetOptions {
-                classes,
-                ..ImageNetOptions::default()
-            };
-            let files = ImageNetFiles::list(&root, split, &options)?;
-            if !files.is_complete() {
-                tracing::warn!(
-                    "{}: {} of the {} classes of {} found",
-                    key.display(),
-                    files.num_classes(),
-                    classes.official_count(),
-                    classes.name()
-                );
-            }
-            let names = files.classes().to_vec();
-            let labelled = files
-                .into_files()
-                .into_iter()
-                .map(|(path, label)| (path, Some(label)))
-                .collect();
-            Ok(ImageFolder::from_files(
-                labelled,
-                names,
-                &self.folder_options(),
-            )?)
-        })?;
-        let what = format!(
-            "{} {} images in {} ({} classes, {})",
-            classes.name(),
-            folder.len(),
-            key.display(),
-            folder.classes().len(),
-            folder.storage()
-        );
-        let names = folder.classes().to_vec();
-        Ok(Opened {
-            storage: Some(folder.storage()),
-            dataset: self.for_part(folder.clone(), part)?,
-            what,
-            classes: names,
-        })
     }
 
     /// The options of a folder from the flags.
@@ -407,15 +439,7 @@ impl DataArgs {
 
     /// The directory of a downloadable dataset: `--data-dir` (or its child of the official
     /// name), else the cache, downloading into it when missing.
-    fn dataset_dir(&self) -> Result<PathBuf> {
-        let archive = match self.dataset {
-            DatasetKind::Cifar10 => Archive::CIFAR10,
-            DatasetKind::Cifar100 => Archive::CIFAR100,
-            DatasetKind::Stl10 => Archive::STL10,
-            DatasetKind::Folder | DatasetKind::Imagenet | DatasetKind::Imagenet100 => {
-                unreachable!("folders and ImageNet are not downloaded")
-            }
-        };
+    fn dataset_dir(&self, archive: Archive<'static>) -> Result<PathBuf> {
         if let Some(dir) = &self.data_dir {
             let child = dir.join(archive.dir_name);
             return Ok(if child.is_dir() { child } else { dir.clone() });
