@@ -188,7 +188,7 @@ impl CifarVariant {
 
     /// The official MD5 digest of one of this variant's files, where one is known
     /// ([`CIFAR10_MD5`] for CIFAR-10; none for CIFAR-100, whose binary archive is verified
-    /// whole by [`download_archive`](crate::download_archive)).
+    /// whole by [`download_archive`]).
     pub fn official_md5(self, file: &str) -> Option<&'static str> {
         match self {
             CifarVariant::Cifar10 => CIFAR10_MD5
