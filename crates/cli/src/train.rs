@@ -31,7 +31,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
     /// Passes over the training images (default: the recipe's for a method's published recipe,
-    /// else 10). A shorter run than the recipe's keeps the same share of warm-up.
+    /// else 10). A shorter run than the recipe's keeps the same share of warm-up, rounded up
+    /// (at least one epoch when the recipe warms up and the run has more than one).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Stop after this many optimizer steps (the schedule spans them).
@@ -111,8 +112,11 @@ impl TrainArgs {
             }
         };
         if let Some(epochs) = self.epochs {
-            // A shorter (or longer) run keeps the recipe's share of warm-up.
-            config.warmup_epochs = config.warmup_epochs * epochs / config.epochs.max(1);
+            // A shorter (or longer) run keeps the recipe's share of warm-up, and at least one
+            // epoch of it when it has one and the run has more than one epoch: without it, a
+            // large random queue (MoCo's) or LARS at full LR can collapse the first steps.
+            let share = (config.warmup_epochs * epochs).div_ceil(config.epochs.max(1));
+            config.warmup_epochs = share.min(epochs.saturating_sub(1));
             config.epochs = epochs;
         }
         if self.max_steps.is_some() {

@@ -110,8 +110,8 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
     assert_eq!(training["lr"], 0.5, "solo-learn's SimSiam LR");
     assert_eq!(training["optimizer"]["weight_decay"], 1e-5);
     assert_eq!(
-        training["warmup_epochs"], 0,
-        "10 of 1000 epochs, scaled to 2"
+        training["warmup_epochs"], 1,
+        "10 of 1000 epochs, scaled to 2 and rounded up"
     );
     assert!(
         config["method_config"]["fix_predictor_lr"]
