@@ -569,8 +569,9 @@ impl<M: Method> Trainer<M> {
                 };
                 let out = self.method.step(&model, &batch, &ctx)?;
                 if let (Some(online), Some(classifier)) = (&self.online_linear, &mut classifier) {
-                    let lr = online.lr * self.config.batch_size as f64
-                        / crate::schedule::REFERENCE_BATCH_SIZE as f64
+                    // solo-learn's classifier_lr × B/256, on the run's warm-up and cosine.
+                    let lr = crate::schedule::LrScaling::Linear
+                        .apply(online.lr, self.config.batch_size)
                         * schedule.group_lr_at(None, step)
                         / schedule.schedule().base_lr();
                     self.online_linear_step(&model, &batch, classifier, lr, online.num_classes)?;
