@@ -191,8 +191,10 @@ pub struct SupervisedArgs {
 /// `selfsup finetune`.
 #[derive(Args, Debug)]
 pub struct FinetuneArgs {
-    /// The pre-training run (directory or checkpoint) whose encoder is fine-tuned.
-    pub run: std::path::PathBuf,
+    /// The pre-training run (directory or checkpoint) whose encoder is fine-tuned (with
+    /// `--resume`, the fine-tuning run's).
+    #[arg(required_unless_present = "resume")]
+    pub run: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub supervised: SupervisedArgs,
 }
@@ -208,7 +210,12 @@ pub struct BaselineArgs {
 pub fn finetune(args: FinetuneArgs) -> Result<()> {
     let train = &args.supervised.train;
     let device = train.device.device()?.autodiff();
-    let (backbone, config, what) = load_run_backbone(&args.run, &device)?;
+    let Some(run) = &args.run else {
+        return Err(
+            "name the pre-training run: this run records no command to resume it from".into(),
+        );
+    };
+    let (backbone, config, what) = load_run_backbone(run, &device)?;
     tracing::info!("fine-tuning {what}");
     supervised(&args.supervised, "finetune", config, Some(backbone))
 }
@@ -262,6 +269,9 @@ fn report_test_accuracy(
     train: &TrainArgs,
     test_limit: Option<usize>,
 ) -> Result<()> {
+    // Training is saved: a Ctrl-C from here on only cuts the test short.
+    crate::stop::evaluating();
+    tracing::info!("testing the classifier");
     let test = train.data.open(Part::Test)?;
     let indices = subset(
         test.dataset.as_ref(),

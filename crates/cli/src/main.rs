@@ -20,13 +20,16 @@ mod loader_bench;
 mod logging;
 mod plots;
 mod pretrain;
+mod resume;
 mod stop;
 mod train;
 mod views;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// What a command returns: any error, shown to the user with its causes.
 pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
@@ -69,20 +72,11 @@ enum Command {
 fn main() -> ExitCode {
     // Each training step's large tensors are reused, not mapped afresh (see the function).
     selfsup::train::memory::keep_freed_memory();
-    let cli = Cli::parse();
+    let definition = Cli::command();
+    let matches = definition.clone().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     logging::init(cli.quiet);
-    let result = match cli.command {
-        Command::Pretrain(args) => pretrain::run(args),
-        Command::Probe(args) => eval::probe(args),
-        Command::Knn(args) => eval::knn(args),
-        Command::Finetune(args) => eval::finetune(args),
-        Command::Baseline(args) => eval::baseline(args),
-        Command::Embed(args) => embed::run(args),
-        Command::Export(args) => export::run(args),
-        Command::Views(args) => views::run(args),
-        Command::Plot(args) => plots::run(args),
-        Command::LoaderBench(args) => loader_bench::run(args),
-    };
+    let result = resumed(&definition, &matches, cli).and_then(run);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.is::<train::Interrupted>() => ExitCode::from(130),
@@ -96,6 +90,53 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The command as typed, or, with `--resume RUN`, the run's own command with the flags that
+/// may change on resume (see [`resume`]).
+fn resumed(definition: &clap::Command, matches: &ArgMatches, cli: Cli) -> Result<Cli> {
+    let Some((name, now)) = matches.subcommand() else {
+        return Ok(cli);
+    };
+    let Ok(Some(path)) = now.try_get_one::<PathBuf>("resume") else {
+        return Ok(cli);
+    };
+    let Some((recorded, words)) = resume::check(definition, name, now, path)? else {
+        return Ok(cli);
+    };
+    let mut run = Cli::from_arg_matches(&recorded)?;
+    run.quiet = cli.quiet;
+    let command = std::iter::once("selfsup".to_string())
+        .chain(words)
+        .collect::<Vec<_>>();
+    let (train, typed) = match (&mut run.command, &cli.command) {
+        (Command::Pretrain(run), Command::Pretrain(typed)) => (&mut run.train, &typed.train),
+        (Command::Finetune(run), Command::Finetune(typed)) => {
+            (&mut run.supervised.train, &typed.supervised.train)
+        }
+        (Command::Baseline(run), Command::Baseline(typed)) => {
+            (&mut run.supervised.train, &typed.supervised.train)
+        }
+        _ => unreachable!("resume::check compared the subcommands"),
+    };
+    resume::carry(train, typed, now);
+    train.command = Some(command);
+    Ok(run)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Pretrain(args) => pretrain::run(args),
+        Command::Probe(args) => eval::probe(args),
+        Command::Knn(args) => eval::knn(args),
+        Command::Finetune(args) => eval::finetune(args),
+        Command::Baseline(args) => eval::baseline(args),
+        Command::Embed(args) => embed::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Views(args) => views::run(args),
+        Command::Plot(args) => plots::run(args),
+        Command::LoaderBench(args) => loader_bench::run(args),
     }
 }
 

@@ -121,9 +121,9 @@ pub fn method_parser() -> PossibleValuesParser {
 /// `selfsup pretrain`.
 #[derive(Args, Debug)]
 pub struct PretrainArgs {
-    /// The method.
-    #[arg(value_parser = method_parser())]
-    pub method: String,
+    /// The method (with `--resume`, the run's).
+    #[arg(value_parser = method_parser(), required_unless_present = "resume")]
+    pub method: Option<String>,
     #[command(flatten)]
     pub train: TrainArgs,
     /// Local crops per image for DINO and SwAV (multi-crop); default 0: the two global views
@@ -168,7 +168,10 @@ pub fn run(args: PretrainArgs) -> Result<()> {
     setup.local_views = args.local_views;
     setup.local_size = args.local_size;
     setup.freeze_epochs = args.freeze_epochs;
-    (method(&args.method).pretrain)(&args, &setup)
+    let Some(name) = &args.method else {
+        return Err("name the method: this run records no command to resume it from".into());
+    };
+    (method(name).pretrain)(&args, &setup)
 }
 
 /// The views `name` trains on for `setup`.

@@ -4,6 +4,16 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Set once training is over and saved, while the command evaluates the result: a signal then
+/// ends the process at once.
+static EVALUATING: AtomicBool = AtomicBool::new(false);
+
+/// Says that training is over and saved: from now on the first Ctrl-C / SIGTERM ends the
+/// process at once (the evaluation that follows has nothing to checkpoint).
+pub fn evaluating() {
+    EVALUATING.store(true, Ordering::SeqCst);
+}
+
 /// The flag the trainer polls between steps, set by the first Ctrl-C / SIGTERM.
 pub fn install() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -14,8 +24,14 @@ pub fn install() -> Arc<AtomicBool> {
             eprintln!("\nstopping now");
             std::process::exit(130);
         }
+        if EVALUATING.load(Ordering::SeqCst) {
+            // Training is over and saved: nothing is left to checkpoint.
+            eprintln!("\nstopping now: the run is saved; only the evaluation is cut short");
+            std::process::exit(130);
+        }
         eprintln!(
-            "\nstopping after this step (writing a checkpoint); press Ctrl-C again to quit now"
+            "\nstopping after this step or evaluation, with a checkpoint; press Ctrl-C again \
+             to quit now"
         );
     });
     if let Err(err) = installed {
@@ -24,31 +40,17 @@ pub fn install() -> Arc<AtomicBool> {
     stop
 }
 
-/// The command that continues the run in `out_dir`: this one with `--resume` and without
-/// `--overwrite`.
+/// The command that continues the run in `out_dir`: `selfsup <command> --resume <dir>`, which
+/// reads the run's own flags back from its config.json.
 pub fn resume_command(out_dir: &std::path::Path) -> String {
-    let mut args: Vec<String> = Vec::new();
-    let mut skip_value = false;
-    for arg in std::env::args() {
-        if skip_value {
-            skip_value = false;
-            continue;
-        }
-        match arg.as_str() {
-            "--overwrite" => {}
-            "--resume" => skip_value = true,
-            a if a.starts_with("--resume=") => {}
-            _ => args.push(arg),
-        }
-    }
-    args[0] = "selfsup".to_string();
-    args.push("--resume".to_string());
-    args.push(out_dir.display().to_string());
-    args.iter()
-        .map(|a| match a.contains([' ', '\'', '"']) {
-            true => format!("'{}'", a.replace('\'', "'\\''")),
-            false => a.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let command = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "pretrain".into());
+    let dir = out_dir.display().to_string();
+    let dir = match dir.contains([' ', '\'', '"']) {
+        true => format!("'{}'", dir.replace('\'', "'\\''")),
+        false => dir,
+    };
+    format!("selfsup {command} --resume {dir}")
 }

@@ -64,11 +64,15 @@ pub struct TrainArgs {
     /// Also checkpoint every N steps (always at each epoch's end).
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
-    /// Continue the run in this directory (or checkpoint), with the same flags.
+    /// Continue the run in this directory (or checkpoint): `--resume RUN` alone continues it
+    /// with its own flags, read from its config.json. Only --device (not bit for bit across
+    /// backends), --workers, --data-dir, --test-dir, --offline, --verify-md5, --storage,
+    /// --memory-limit and --checkpoint-every may differ from the run's; any other flag that
+    /// contradicts the run is refused. The data is checked against the run's fingerprint.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Start afresh even if the output directory already holds a run (it is replaced).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
     /// Log the kNN accuracy of the encoder every N epochs on held-out images (0: off).
     #[arg(long, default_value_t = 0)]
@@ -85,6 +89,10 @@ pub struct TrainArgs {
     /// after every epoch. Needs labelled training images.
     #[arg(long)]
     pub online_linear: bool,
+    /// The command that started the run, as `config.json` records it (this one, unless it
+    /// resumes a run: then the run's own).
+    #[arg(skip)]
+    pub command: Option<Vec<String>>,
 }
 
 impl TrainArgs {
@@ -157,10 +165,7 @@ impl TrainArgs {
     /// The output directory: `--out-dir`, else the run `--resume` continues, else
     /// `runs/<name>`.
     pub fn out_dir(&self, name: &str) -> PathBuf {
-        let resumed = self.resume.as_ref().map(|run| match run.is_dir() {
-            true => run.clone(),
-            false => run.parent().map(PathBuf::from).unwrap_or_default(),
-        });
+        let resumed = self.resume.as_deref().map(crate::resume::run_dir);
         self.out_dir
             .clone()
             .or(resumed)
@@ -224,7 +229,7 @@ impl TrainArgs {
                 "limit": self.limit,
                 "device": self.device.device.to_string(),
                 "transform": format!("{transform:?}"),
-                "command": std::env::args().collect::<Vec<_>>(),
+                "command": self.command.clone().unwrap_or_else(|| std::env::args().collect()),
             }));
         // The held-out images of the online kNN and the online linear evaluation: one subset.
         let held_out = if self.online_linear || self.knn_every > 0 {

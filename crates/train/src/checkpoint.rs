@@ -93,6 +93,10 @@ pub struct CheckpointState {
     /// The online linear classifier, when the run trains one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub online_linear: Option<crate::online_linear::OnlineLinearState>,
+    /// What the run trains on, checked when it is resumed. Absent from checkpoints written
+    /// before it existed, whose data is not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<crate::DataFingerprint>,
 }
 
 /// A checkpoint in memory.

@@ -97,6 +97,19 @@ pub enum Error {
         /// The existing checkpoint.
         checkpoint: std::path::PathBuf,
     },
+    /// The output directory holds a file of a run's name that another program wrote (a
+    /// `config.json` that is not a selfsup run's, a `train.log` without a run's `config.json`):
+    /// a run only replaces selfsup's own files.
+    #[error(
+        "{} is not a selfsup run's file: a run writes config.json, history.json, train.log, \
+         checkpoint.ckpt, loss.png and metrics.png in its output directory and never replaces \
+         another program's; choose another output directory",
+        path.display()
+    )]
+    ForeignFile {
+        /// The file.
+        path: std::path::PathBuf,
+    },
     /// The data does not fit the method or the config (no labels for a supervised method, fewer
     /// images than a batch, …).
     #[error("{0}")]

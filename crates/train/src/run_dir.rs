@@ -15,6 +15,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -31,12 +32,28 @@ pub mod files {
     pub const CONFIG: &str = "config.json";
     /// The log, one line per epoch and event.
     pub const LOG: &str = "train.log";
+    /// The loss plot the command line draws.
+    pub const LOSS_PLOT: &str = "loss.png";
+    /// The metrics plot the command line draws.
+    pub const METRICS_PLOT: &str = "metrics.png";
+    /// Every file of a run directory: what a new run replaces (and the only files it touches).
+    pub const ALL: [&str; 6] = [CHECKPOINT, HISTORY, CONFIG, LOG, LOSS_PLOT, METRICS_PLOT];
 }
 
 /// Where a run writes, if anywhere.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunDir {
     pub dir: Option<PathBuf>,
+    /// While a new run replaces an old one (`--overwrite`), what it would have written before
+    /// its first step: held back, so that a run failing before it leaves the old run whole.
+    deferred: Arc<Mutex<Option<Deferred>>>,
+}
+
+/// What a replacing run holds back until its first step.
+#[derive(Debug, Default)]
+struct Deferred {
+    config: Option<serde_json::Value>,
+    lines: Vec<String>,
 }
 
 impl RunDir {
@@ -53,8 +70,105 @@ impl RunDir {
         Ok(())
     }
 
+    /// Refuses a directory holding a file of a run's name that is not a selfsup run's (a
+    /// `config.json` of another program, a `train.log` without a run's `config.json`): a run
+    /// only ever replaces selfsup's own files.
+    pub fn check_owned(&self) -> Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let config = dir.join(files::CONFIG);
+        let ours = |path: &Path, check: &dyn Fn(&[u8]) -> bool| -> Result<bool> {
+            match std::fs::read(path) {
+                Ok(bytes) => Ok(check(&bytes)),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(true),
+                Err(err) => Err(Error::io("cannot read", path, err)),
+            }
+        };
+        let is_run_json = |keys: &'static [&'static str]| {
+            move |bytes: &[u8]| {
+                serde_json::from_slice::<serde_json::Value>(bytes)
+                    .is_ok_and(|v| keys.iter().all(|k| v.get(k).is_some()))
+            }
+        };
+        let config_ours = ours(&config, &is_run_json(&["method", "training"]))?;
+        let checks: [(&str, bool); 3] = [
+            (files::CONFIG, config_ours),
+            (
+                files::HISTORY,
+                ours(
+                    &dir.join(files::HISTORY),
+                    &is_run_json(&["epochs", "step_losses"]),
+                )?,
+            ),
+            (
+                files::CHECKPOINT,
+                ours(&dir.join(files::CHECKPOINT), &|b: &[u8]| {
+                    b.starts_with(b"SELFSUP-CKPT-v")
+                })?,
+            ),
+        ];
+        for (name, owned) in checks {
+            if !owned {
+                return Err(Error::ForeignFile {
+                    path: dir.join(name),
+                });
+            }
+        }
+        // The log and plots carry no mark of their own: they are a run's when its config is.
+        if !config.exists() {
+            for name in [files::LOG, files::LOSS_PLOT, files::METRICS_PLOT] {
+                if dir.join(name).exists() {
+                    return Err(Error::ForeignFile {
+                        path: dir.join(name),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// With `on`, holds back every write from now on until [`commit`](Self::commit): the run
+    /// replaces the one in the directory only once it has taken a step. Without, writes go
+    /// straight to the files.
+    pub fn defer(&self, on: bool) {
+        *self.deferred.lock().expect("not poisoned") = on.then(Deferred::default);
+    }
+
+    /// Replaces the old run by this one: removes the old run's files (the checkpoint first, so
+    /// that a crash in between leaves nothing to resume, never a mix), then writes what was
+    /// held back. A no-op unless [`defer`](Self::defer) was called.
+    pub fn commit(&self) -> Result<()> {
+        let Some(deferred) = self.deferred.lock().expect("not poisoned").take() else {
+            return Ok(());
+        };
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        for name in files::ALL {
+            let path = dir.join(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(Error::io("cannot remove", &path, err)),
+            }
+        }
+        sync_dir(&dir.join(files::CONFIG)).map_err(|e| Error::io("cannot sync", dir, e))?;
+        if let Some(config) = &deferred.config {
+            self.write_config(config)?;
+        }
+        for line in &deferred.lines {
+            self.append_line(line)?;
+        }
+        Ok(())
+    }
+
     /// Writes `config.json`.
     pub fn write_config(&self, config: &serde_json::Value) -> Result<()> {
+        if let Some(deferred) = self.deferred.lock().expect("not poisoned").as_mut() {
+            deferred.config = Some(config.clone());
+            return Ok(());
+        }
         match &self.dir {
             Some(dir) => write_json(&dir.join(files::CONFIG), config),
             None => Ok(()),
@@ -63,6 +177,10 @@ impl RunDir {
 
     /// Writes `history.json`.
     pub fn save_history(&self, history: &History) -> Result<()> {
+        if self.deferred.lock().expect("not poisoned").is_some() {
+            // Before its first step a run has no history to keep.
+            return Ok(());
+        }
         match &self.dir {
             Some(dir) => write_json(&dir.join(files::HISTORY), history),
             None => Ok(()),
@@ -72,6 +190,15 @@ impl RunDir {
     /// Appends a line to `train.log` and emits it as a [`tracing`] event.
     pub fn log_line(&self, line: &str) -> Result<()> {
         tracing::info!("{line}");
+        if let Some(deferred) = self.deferred.lock().expect("not poisoned").as_mut() {
+            deferred.lines.push(line.to_string());
+            return Ok(());
+        }
+        self.append_line(line)
+    }
+
+    /// Appends a line to `train.log`, synced.
+    fn append_line(&self, line: &str) -> Result<()> {
         let Some(dir) = &self.dir else {
             return Ok(());
         };

@@ -56,6 +56,7 @@ use selfsup_models::{Encoder, EncoderConfig};
 use crate::checkpoint::{Checkpoint, CheckpointState, first_non_finite_parameter};
 use crate::config::TrainingConfig;
 use crate::error::{Error, Result};
+use crate::fingerprint::DataFingerprint;
 use crate::history::{EpochRecord, History};
 use crate::method::{Method, StepContext};
 use crate::monitor::{OnlineKnn, embedding_std};
@@ -254,7 +255,9 @@ impl<M: Method> Trainer<M> {
     }
 
     /// Let [`fit`](Self::fit) replace a run already in the output directory (by default it
-    /// refuses, so that a repeated command does not destroy a finished run).
+    /// refuses, so that a repeated command does not destroy a finished run). The old run's files
+    /// stay untouched until the new run has taken its first step; a new run that fails before
+    /// (bad data, a non-finite first loss) leaves the old run whole.
     pub fn with_overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
         self
@@ -340,23 +343,29 @@ impl<M: Method> Trainer<M> {
     /// Before any work: [`Error::Data`] when the transform makes fewer views than the method
     /// needs or the images do not make one batch, [`Error::RunExists`] when the output directory
     /// already holds a run's checkpoint (and [`with_overwrite`](Self::with_overwrite) was not
-    /// asked for). While training: [`Error::NonFiniteLoss`] when the loss stops being finite,
+    /// asked for), [`Error::ForeignFile`] when it holds a file of a run's name that selfsup did
+    /// not write. While training: [`Error::NonFiniteLoss`] when the loss stops being finite,
     /// [`Error::NonFiniteWeights`] when a checkpoint is due and the weights are not finite,
     /// [`Error::Data`] when a batch does not fit the method, [`Error::Io`] when an output cannot
     /// be written. After a training error, the last checkpoint (named in the error) is a good one.
     pub fn fit(&self, model: M::Model, data: &TrainData) -> Result<TrainOutcome<M::Model>> {
         self.check_data(data)?;
-        if let Some(path) = self
-            .checkpoint_path()
-            .filter(|p| p.exists() && !self.overwrite)
-        {
-            return Err(Error::RunExists { checkpoint: path });
+        self.run_dir.check_owned()?;
+        let replaces = self.checkpoint_path().filter(|p| p.exists());
+        if let (Some(path), false) = (&replaces, self.overwrite) {
+            return Err(Error::RunExists {
+                checkpoint: path.clone(),
+            });
         }
+        // A run replacing another writes nothing before its first step: until then the old run
+        // stays whole.
+        self.run_dir.defer(replaces.is_some());
         let optimizer = self.optimizer(&model)?;
         self.run(
             model,
             optimizer,
             data,
+            DataFingerprint::of(data),
             Position::default(),
             History::default(),
             None,
@@ -397,6 +406,28 @@ impl<M: Method> Trainer<M> {
                 ),
             ));
         }
+        self.run_dir.defer(false);
+        let fingerprint = DataFingerprint::of(data);
+        match &saved.state.data {
+            Some(saved_data) => {
+                let differences = saved_data.differences(&fingerprint);
+                if !differences.is_empty() {
+                    return Err(Error::checkpoint(
+                        checkpoint,
+                        crate::CheckpointFault::Mismatch,
+                        format!(
+                            "the run was trained on other data: {}",
+                            differences.join("; ")
+                        ),
+                    ));
+                }
+            }
+            None => self.run_dir.log_line(&format!(
+                "warning: {} holds no fingerprint of its data (written before selfsup saved \
+                 one): the data is not checked",
+                checkpoint.display()
+            ))?,
+        }
         let model = saved.load_model(self.method.init_model(&self.device), checkpoint)?;
         let optimizer = saved.load_optimizer(self.optimizer(&model)?, checkpoint)?;
         let position = Position {
@@ -416,6 +447,7 @@ impl<M: Method> Trainer<M> {
             model,
             optimizer,
             data,
+            fingerprint,
             position,
             saved.state.history,
             saved.state.online_linear,
@@ -452,11 +484,14 @@ impl<M: Method> Trainer<M> {
         self.config.optimizer.init_with_groups(no_decay)
     }
 
+    // The run's whole state passes through here once: bundling it would only rename it.
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         mut model: M::Model,
         mut optimizer: ModuleOptimizer,
         data: &TrainData,
+        fingerprint: DataFingerprint,
         start: Position,
         mut history: History,
         online_state: Option<OnlineLinearState>,
@@ -531,6 +566,7 @@ impl<M: Method> Trainer<M> {
                                 &model,
                                 &optimizer,
                                 classifier.as_ref(),
+                                &fingerprint,
                                 position,
                                 &history,
                                 &last_checkpoint,
@@ -607,6 +643,10 @@ impl<M: Method> Trainer<M> {
                 model = optimizer.step(schedule.lr_at(step), model, grads);
                 model = self.method.after_step(model, &ctx);
                 step += 1;
+                if step == start.step + 1 {
+                    // The first step is taken: a run replacing another replaces it now.
+                    self.run_dir.commit()?;
+                }
                 images_here += batch.len();
 
                 self.report(Progress::Step(StepProgress {
@@ -647,6 +687,7 @@ impl<M: Method> Trainer<M> {
                         &model,
                         &optimizer,
                         classifier.as_ref(),
+                        &fingerprint,
                         position,
                         &history,
                         &last_checkpoint,
@@ -663,6 +704,7 @@ impl<M: Method> Trainer<M> {
                         &model,
                         &optimizer,
                         classifier.as_ref(),
+                        &fingerprint,
                         position,
                         &history,
                         &last_checkpoint,
@@ -730,11 +772,15 @@ impl<M: Method> Trainer<M> {
                 &model,
                 &optimizer,
                 classifier.as_ref(),
+                &fingerprint,
                 position,
                 &history,
                 &last_checkpoint,
             )?;
-            if stop_at_epoch_end {
+            // A signal during the epoch's evaluations (online kNN, online linear) stops here,
+            // with the epoch's checkpoint, not one step into the next epoch.
+            let more = epoch < self.config.epochs && step < total_steps;
+            if stop_at_epoch_end || (more && self.stop_requested()) {
                 return self.stopped(model, history, position, last_checkpoint);
             }
         }
@@ -801,11 +847,14 @@ impl<M: Method> Trainer<M> {
     /// Writes a checkpoint at `position` when there is an output directory, after checking the
     /// weights are finite; otherwise returns [`Error::NonFiniteWeights`] naming `last` (left as
     /// it was).
+    // Everything a checkpoint holds, borrowed from the loop that owns it.
+    #[allow(clippy::too_many_arguments)]
     fn checkpoint(
         &self,
         model: &M::Model,
         optimizer: &ModuleOptimizer,
         classifier: Option<&LinearClassifier>,
+        fingerprint: &DataFingerprint,
         position: Position,
         history: &History,
         last: &Option<PathBuf>,
@@ -842,6 +891,7 @@ impl<M: Method> Trainer<M> {
             step: position.step,
             history: history.clone(),
             online_linear: classifier.map(LinearClassifier::state),
+            data: Some(fingerprint.clone()),
         };
         Checkpoint::capture(state, model, optimizer)?.write(&path)?;
         Ok(Some(path))

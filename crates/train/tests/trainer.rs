@@ -187,6 +187,82 @@ fn resume_reproduces_the_loss_sequence_of_an_uninterrupted_run() {
     );
 }
 
+/// A checkpoint records what it trained on; resuming it on other data (another subset, files
+/// swapped, other pixels under the same labels, other views) is refused, naming what differs.
+#[test]
+fn resuming_on_other_data_is_refused_naming_what_differs() {
+    let data = ssl_data(48);
+    let dir = tempfile::tempdir().unwrap();
+    let cut = Trainer::new(tiny_simsiam(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .stop_after_steps(7);
+    cut.fit(cut.init_model(), &data).unwrap();
+    let checkpoint = cut.checkpoint_path().unwrap();
+    let saved = Checkpoint::read(&checkpoint).unwrap();
+    let fingerprint = saved
+        .state
+        .data
+        .clone()
+        .expect("a checkpoint records its data");
+    assert_eq!((fingerprint.images, fingerprint.classes), (48, 10));
+
+    let resume = |other: &TrainData| {
+        Trainer::new(tiny_simsiam(), config(2, 8), &device())
+            .unwrap()
+            .resume(&checkpoint, other)
+            .unwrap_err()
+    };
+    let refused = |err: Error, says: &str| {
+        assert!(
+            matches!(
+                err,
+                Error::Checkpoint {
+                    fault: CheckpointFault::Mismatch,
+                    ..
+                }
+            ) && err
+                .to_string()
+                .contains("the run was trained on other data")
+                && err.to_string().contains(says),
+            "{err}"
+        );
+    };
+    // A subset of the images.
+    refused(
+        resume(&ssl_data(48).with_indices((0..40).collect())),
+        "the run trained on 48 images, these are 40",
+    );
+    // The same images with the two halves swapped (as two batch files exchanged).
+    let swapped: Vec<usize> = (24..48).chain(0..24).collect();
+    refused(
+        resume(&ssl_data(48).with_indices(swapped)),
+        "the images' labels in order differ",
+    );
+    // Other pixels under the same labels.
+    refused(
+        resume(&TrainData::new(
+            dataset(48, 10, true),
+            Arc::new(SimSiamTransform::cifar10()),
+        )),
+        "the pixels of the sampled images differ",
+    );
+    // Other views.
+    refused(
+        resume(&TrainData::new(
+            dataset(48, 10, false),
+            Arc::new(selfsup_data::SimClrTransform::cifar10()),
+        )),
+        "the views differ",
+    );
+    // The run's own data resumes.
+    let resumed = Trainer::new(tiny_simsiam(), config(2, 8), &device())
+        .unwrap()
+        .resume(&checkpoint, &ssl_data(48))
+        .unwrap();
+    assert!(resumed.finished);
+}
+
 #[test]
 fn a_run_writes_its_config_history_log_and_checkpoint_and_reports_progress() {
     let dir = tempfile::tempdir().unwrap();
@@ -1014,6 +1090,75 @@ impl selfsup_data::ImageDataset for Unreadable {
     }
 }
 
+/// Images that raise the stop signal when read: a Ctrl-C that arrives while the online kNN
+/// reads its held-out images.
+struct SignalsWhenRead {
+    inner: Arc<CifarDataset>,
+    stop: Arc<AtomicBool>,
+}
+
+impl selfsup_data::ImageDataset for SignalsWhenRead {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn shape(&self, index: usize) -> [usize; 3] {
+        self.inner.shape(index)
+    }
+
+    fn pixels(&self, index: usize) -> selfsup_data::Result<std::borrow::Cow<'_, [u8]>> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.inner.pixels(index)
+    }
+
+    fn target(&self, index: usize) -> Option<usize> {
+        self.inner.target(index)
+    }
+
+    fn num_classes(&self) -> usize {
+        self.inner.num_classes()
+    }
+}
+
+/// A stop signal during an epoch's evaluation (the online kNN) stops the run at that epoch's
+/// end, with its checkpoint: no step of the next epoch is taken.
+#[test]
+fn a_stop_signal_during_the_online_knn_stops_at_the_epochs_checkpoint() {
+    let images = dataset(40, 4, true);
+    let stop = Arc::new(AtomicBool::new(false));
+    let dir = tempfile::tempdir().unwrap();
+    let trainer = Trainer::new(tiny_simclr(), config(3, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .with_stop_signal(stop.clone())
+        .with_online_knn(OnlineKnn {
+            train: images.clone(),
+            train_indices: (0..30).collect(),
+            test: Arc::new(SignalsWhenRead {
+                inner: images.clone(),
+                stop: stop.clone(),
+            }),
+            test_indices: (30..40).collect(),
+            normalize: Some(Normalize::cifar10()),
+            config: KnnConfig::new().with_k(5),
+            every: 1,
+        });
+    let outcome = trainer.fit(trainer.init_model(), &ssl_data(24)).unwrap();
+    // 3 steps of 8 per epoch: the signal came in epoch 1's kNN.
+    assert_eq!(outcome.stopped_at_step, Some(3));
+    assert_eq!(outcome.history.step_losses.len(), 3);
+    assert_eq!(outcome.history.epochs.len(), 1);
+    let saved = Checkpoint::read(&trainer.checkpoint_path().unwrap()).unwrap();
+    assert_eq!(
+        (
+            saved.state.epoch,
+            saved.state.batch_in_epoch,
+            saved.state.step
+        ),
+        (1, 0, 3)
+    );
+}
+
 #[test]
 fn an_image_unreadable_mid_run_stops_it_naming_the_file_with_a_checkpoint_before_its_batch() {
     // The image the trainer's loader (seed 3, batches of 8) visits 21st: in batch 2 of epoch 0.
@@ -1093,4 +1238,109 @@ fn each_epoch_records_the_time_spent_waiting_for_data() {
     assert!(history["epochs"][1]["data_wait_seconds"].as_f64().unwrap() > 0.0);
     let log = std::fs::read_to_string(dir.path().join("train.log")).unwrap();
     assert!(log.contains("s for data"), "{log}");
+}
+
+/// The files of a run directory, by name.
+fn run_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A run replacing another (`with_overwrite`) that fails before its first step leaves the old
+/// run's files exactly as they were; one that takes a step replaces all of them, the log
+/// included.
+#[test]
+fn an_overwrite_replaces_the_old_run_only_once_the_new_one_has_taken_a_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = Trainer::new(tiny_simsiam(), config(1, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path());
+    old.fit(old.init_model(), &ssl_data(16)).unwrap();
+    let before = run_files(dir.path());
+    let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "checkpoint.ckpt",
+            "config.json",
+            "history.json",
+            "train.log"
+        ]
+    );
+
+    // The new run's first batch holds an image that cannot be loaded.
+    let broken = TrainData::new(
+        Arc::new(Unreadable {
+            inner: dataset(16, 10, false),
+            bad: epoch_order(16, 8)[0],
+        }),
+        Arc::new(SimSiamTransform::cifar10()),
+    );
+    let new = Trainer::new(tiny_simsiam(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .with_overwrite(true);
+    let err = new.fit(new.init_model(), &broken).unwrap_err();
+    assert!(matches!(err, Error::Data(_)), "{err}");
+    assert!(
+        run_files(dir.path()) == before,
+        "the failed overwrite left the old run as it was"
+    );
+
+    // A new run that trains replaces every file.
+    new.fit(new.init_model(), &ssl_data(16)).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("train.log")).unwrap();
+    assert_eq!(log.matches("training simsiam").count(), 1, "{log}");
+    assert!(
+        log.contains("epoch 2/2") && !log.contains("epoch 1/1"),
+        "{log}"
+    );
+    let history: selfsup_train::History =
+        serde_json::from_slice(&std::fs::read(dir.path().join("history.json")).unwrap()).unwrap();
+    assert_eq!(history.epochs.len(), 2);
+    let saved = Checkpoint::read(&dir.path().join("checkpoint.ckpt")).unwrap();
+    assert_eq!(saved.state.training.epochs, 2);
+}
+
+/// A directory holding another program's `config.json`, or a `train.log` without a run's
+/// config, is refused, `with_overwrite` or not, and the file stays as it was.
+#[test]
+fn files_that_are_not_a_runs_are_never_replaced() {
+    for (name, content) in [
+        (
+            "config.json",
+            &b"{\"name\": \"my-app\", \"port\": 8080}"[..],
+        ),
+        ("history.json", b"[1, 2, 3]"),
+        ("train.log", b"my own notes\n"),
+        ("checkpoint.ckpt", b"not selfsup's"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        for overwrite in [false, true] {
+            let trainer = Trainer::new(tiny_simsiam(), config(1, 8), &device())
+                .unwrap()
+                .with_out_dir(dir.path())
+                .with_overwrite(overwrite);
+            let err = trainer
+                .fit(trainer.init_model(), &ssl_data(16))
+                .unwrap_err();
+            assert_eq!(err, Error::ForeignFile { path: path.clone() }, "{name}");
+            assert!(
+                err.to_string().contains("is not a selfsup run's file"),
+                "{err}"
+            );
+            assert_eq!(std::fs::read(&path).unwrap(), content, "{name}");
+            assert_eq!(run_files(dir.path()).len(), 1, "nothing else written");
+        }
+    }
 }
