@@ -507,22 +507,35 @@ fn download(archive: &Archive<'_>, cache: &Path) -> Result<PathBuf> {
 }
 
 /// All images, or a class-balanced subset of `limit` (a random one when unlabelled); `flag`
-/// names the flag that asked for it in errors.
+/// names the flag that asked for it in errors and `images` says which images they are
+/// (`"training images"`).
+///
+/// # Errors
+/// A limit of 0 or more than the images there are (`--labels 100000: the training images
+/// number 50000`), and a class-balanced subset that cannot be drawn.
 pub fn subset(
     dataset: &dyn ImageDataset,
     limit: Option<usize>,
     seed: u64,
     flag: &str,
+    images: &str,
 ) -> Result<Vec<usize>> {
+    let len = dataset.len();
+    let labelled = dataset.num_classes() > 0;
     Ok(match limit {
+        None => (0..len).collect(),
         Some(0) => return Err(format!("{flag} 0: there must be at least one image").into()),
-        Some(n) if n < dataset.len() && dataset.num_classes() > 0 => {
+        Some(n) if n > len => {
+            return Err(format!("{flag} {n}: the {images} number {len}").into());
+        }
+        Some(n) if n == len => (0..len).collect(),
+        Some(n) if labelled => {
             class_balanced_subset(dataset, n, seed).map_err(|e| format!("{flag} {n}: {e}"))?
         }
-        Some(n) if n < dataset.len() => {
+        Some(n) => {
             // A partial Fisher-Yates shuffle with the transforms' stable generator.
             let mut rng = rng_for(seed, 0, 0);
-            let mut order: Vec<usize> = (0..dataset.len()).collect();
+            let mut order: Vec<usize> = (0..len).collect();
             for i in 0..n {
                 let j = i + below(&mut rng, order.len() - i);
                 order.swap(i, j);
@@ -531,6 +544,19 @@ pub fn subset(
             order.sort_unstable();
             order
         }
-        _ => (0..dataset.len()).collect(),
     })
+}
+
+/// [`subset`] for a flag with a default: `limit` when given (refused when larger than the
+/// images there are), else `default` images, or all of them when there are fewer.
+pub fn subset_or_default(
+    dataset: &dyn ImageDataset,
+    limit: Option<usize>,
+    default: usize,
+    seed: u64,
+    flag: &str,
+    images: &str,
+) -> Result<Vec<usize>> {
+    let limit = limit.or((default < dataset.len()).then_some(default));
+    subset(dataset, limit, seed, flag, images)
 }

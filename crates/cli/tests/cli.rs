@@ -642,3 +642,108 @@ fn imagenet100_says_where_to_get_imagenet_and_reads_its_layout() {
         "{out}"
     );
 }
+
+#[test]
+fn a_budget_or_limit_larger_than_the_data_is_refused_naming_the_flag_and_the_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cifar");
+    fake_cifar10(&data);
+    let refused = |args: &[&str], message: &str| {
+        let out = selfsup(args);
+        assert!(!out.status.success(), "{args:?} accepted");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("error: {message}")),
+            "{args:?}: {stderr}"
+        );
+    };
+    let random = [
+        "--random-init",
+        "--backbone",
+        "small-cnn",
+        "--data-dir",
+        s(&data),
+    ];
+    refused(
+        &[&["knn"][..], &random, &["--labels", "100000"]].concat(),
+        "--labels 100000: the training images number 50000",
+    );
+    refused(
+        &[&["probe"][..], &random, &["--test-limit", "10001"]].concat(),
+        "--test-limit 10001: the test images number 10000",
+    );
+    refused(
+        &[&["embed"][..], &random, &["--images", "20000"]].concat(),
+        "--images 20000: the test images number 10000",
+    );
+    let run = tmp.path().join("run");
+    let pretrain = [
+        "pretrain",
+        "simsiam",
+        "--data-dir",
+        s(&data),
+        "--backbone",
+        "small-cnn",
+        "--max-steps",
+        "1",
+        "--out-dir",
+        s(&run),
+    ];
+    refused(
+        &[&pretrain[..], &["--limit", "1000000"]].concat(),
+        "--limit 1000000: the training images number 50000",
+    );
+    refused(
+        &[&pretrain[..], &["--knn-every", "1", "--knn-train", "50001"]].concat(),
+        "--knn-train 50001: the training images number 50000",
+    );
+    refused(
+        &[&pretrain[..], &["--online-linear", "--knn-test", "10001"]].concat(),
+        "--knn-test 10001: the test images number 10000",
+    );
+    // Nothing was trained.
+    assert!(!run.join("checkpoint.ckpt").exists());
+
+    // Defaults larger than the data (the online kNN's 5 000 and 1 000, embed's 2 000) take
+    // every image there is.
+    let folder = tmp.path().join("photos");
+    jpeg_folder(&folder, &["a", "b"], 4);
+    let folder_args = [
+        "--dataset",
+        "folder",
+        "--data-dir",
+        s(&folder),
+        "--test-dir",
+        s(&folder),
+        "--image-size",
+        "32",
+    ];
+    ok(&[
+        &["pretrain", "simsiam"][..],
+        &folder_args,
+        &[
+            "--backbone",
+            "small-cnn",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--workers",
+            "1",
+            "--knn-every",
+            "1",
+            "--out-dir",
+            s(&tmp.path().join("folder-run")),
+        ],
+    ]
+    .concat());
+    let map = tmp.path().join("map.png");
+    ok(&[
+        &["embed", "--random-init", "--backbone", "small-cnn"][..],
+        &folder_args,
+        &["--method", "pca", "--out", s(&map)],
+    ]
+    .concat());
+    let csv = std::fs::read_to_string(tmp.path().join("map.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 8, "{csv}");
+}
