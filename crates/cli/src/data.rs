@@ -506,9 +506,12 @@ fn download(archive: &Archive<'_>, cache: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// All images, or a class-balanced subset of `limit` (a random one when unlabelled); `flag`
-/// names the flag that asked for it in errors and `images` says which images they are
-/// (`"training images"`).
+/// All images, or `limit` of them; `flag` names the flag that asked for it in errors and
+/// `images` says which images they are (`"training images"`).
+///
+/// The subset is class-balanced when every image is labelled, otherwise drawn at random from all
+/// of them: data that mixes labelled and unlabelled images (STL-10's pre-training set: 5 000
+/// labelled, 100 000 unlabelled) is drawn from whole, not from its labelled part alone.
 ///
 /// # Errors
 /// A limit of 0 or more than the images there are (`--labels 100000: the training images
@@ -521,7 +524,7 @@ pub fn subset(
     images: &str,
 ) -> Result<Vec<usize>> {
     let len = dataset.len();
-    let labelled = dataset.num_classes() > 0;
+    let labelled = dataset.num_classes() > 0 && (0..len).all(|i| dataset.target(i).is_some());
     Ok(match limit {
         None => (0..len).collect(),
         Some(0) => return Err(format!("{flag} 0: there must be at least one image").into()),
@@ -559,4 +562,79 @@ pub fn subset_or_default(
 ) -> Result<Vec<usize>> {
     let limit = limit.or((default < dataset.len()).then_some(default));
     subset(dataset, limit, seed, flag, images)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use selfsup::data::ImageDataset;
+
+    use super::subset;
+
+    /// STL-10's pre-training set in miniature: `labelled` images of 10 classes (labels cycling),
+    /// then `unlabelled` images without a label.
+    struct Mixed {
+        labelled: usize,
+        unlabelled: usize,
+    }
+
+    impl ImageDataset for Mixed {
+        fn len(&self) -> usize {
+            self.labelled + self.unlabelled
+        }
+
+        fn shape(&self, _index: usize) -> [usize; 3] {
+            [3, 1, 1]
+        }
+
+        fn pixels(&self, _index: usize) -> selfsup::data::Result<Cow<'_, [u8]>> {
+            Ok(Cow::Borrowed(&[0; 3]))
+        }
+
+        fn target(&self, index: usize) -> Option<usize> {
+            (index < self.labelled).then_some(index % 10)
+        }
+
+        fn num_classes(&self) -> usize {
+            10
+        }
+    }
+
+    /// `--limit` on STL-10's 5 000 labelled and 100 000 unlabelled images draws from all of
+    /// them, about in proportion (before: only from the 5 000 labelled ones, class-balanced).
+    #[test]
+    fn a_limit_on_labelled_and_unlabelled_images_draws_from_all_of_them() {
+        let stl10 = Mixed {
+            labelled: 5_000,
+            unlabelled: 100_000,
+        };
+        let chosen = subset(&stl10, Some(2_100), 0, "--limit", "training images").unwrap();
+        assert_eq!(chosen.len(), 2_100);
+        assert!(chosen.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        let unlabelled = chosen.iter().filter(|&&i| i >= 5_000).count();
+        // 2 000 expected (100 000 / 105 000 of 2 100); a hypergeometric draw stays well within.
+        assert!((1_900..=2_100).contains(&unlabelled), "{unlabelled}");
+        assert_eq!(
+            chosen,
+            subset(&stl10, Some(2_100), 0, "--limit", "training images").unwrap(),
+            "the seed fixes the draw"
+        );
+        // Labelled data alone stays class-balanced.
+        let labelled = Mixed {
+            labelled: 5_000,
+            unlabelled: 0,
+        };
+        let chosen = subset(&labelled, Some(100), 0, "--labels", "training images").unwrap();
+        for class in 0..10 {
+            let n = chosen.iter().filter(|&&i| i % 10 == class).count();
+            assert_eq!(n, 10, "class {class}");
+        }
+        // More than there are is refused, naming the flag and the number there are.
+        let err = subset(&stl10, Some(200_000), 0, "--limit", "training images").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--limit 200000: the training images number 105000"
+        );
+    }
 }

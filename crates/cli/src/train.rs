@@ -55,8 +55,9 @@ pub struct TrainArgs {
     /// Seed of the weights, the order, the subsets and the augmentations.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Train on a class-balanced subset of this many images (a random one when unlabelled), at
-    /// most all of them.
+    /// Train on this many of the images, at most all of them: a class-balanced subset when every
+    /// image is labelled, else a random one drawn from all of them (STL-10's pre-training images
+    /// mix 5 000 labelled and 100 000 unlabelled ones: `--limit` draws from the 105 000).
     #[arg(long)]
     pub limit: Option<usize>,
     /// Loader threads (default: the number of cores).
