@@ -506,23 +506,39 @@ fn download(archive: &Archive<'_>, cache: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// All images, or a class-balanced subset of `limit` (a random one when unlabelled); `flag`
-/// names the flag that asked for it in errors.
+/// All images, or `limit` of them; `flag` names the flag that asked for it in errors and
+/// `images` says which images they are (`"training images"`).
+///
+/// The subset is class-balanced when every image is labelled, otherwise drawn at random from all
+/// of them: data that mixes labelled and unlabelled images (STL-10's pre-training set: 5 000
+/// labelled, 100 000 unlabelled) is drawn from whole, not from its labelled part alone.
+///
+/// # Errors
+/// A limit of 0 or more than the images there are (`--labels 100000: the training images
+/// number 50000`), and a class-balanced subset that cannot be drawn.
 pub fn subset(
     dataset: &dyn ImageDataset,
     limit: Option<usize>,
     seed: u64,
     flag: &str,
+    images: &str,
 ) -> Result<Vec<usize>> {
+    let len = dataset.len();
+    let labelled = dataset.num_classes() > 0 && (0..len).all(|i| dataset.target(i).is_some());
     Ok(match limit {
+        None => (0..len).collect(),
         Some(0) => return Err(format!("{flag} 0: there must be at least one image").into()),
-        Some(n) if n < dataset.len() && dataset.num_classes() > 0 => {
+        Some(n) if n > len => {
+            return Err(format!("{flag} {n}: the {images} number {len}").into());
+        }
+        Some(n) if n == len => (0..len).collect(),
+        Some(n) if labelled => {
             class_balanced_subset(dataset, n, seed).map_err(|e| format!("{flag} {n}: {e}"))?
         }
-        Some(n) if n < dataset.len() => {
+        Some(n) => {
             // A partial Fisher-Yates shuffle with the transforms' stable generator.
             let mut rng = rng_for(seed, 0, 0);
-            let mut order: Vec<usize> = (0..dataset.len()).collect();
+            let mut order: Vec<usize> = (0..len).collect();
             for i in 0..n {
                 let j = i + below(&mut rng, order.len() - i);
                 order.swap(i, j);
@@ -531,6 +547,94 @@ pub fn subset(
             order.sort_unstable();
             order
         }
-        _ => (0..dataset.len()).collect(),
     })
+}
+
+/// [`subset`] for a flag with a default: `limit` when given (refused when larger than the
+/// images there are), else `default` images, or all of them when there are fewer.
+pub fn subset_or_default(
+    dataset: &dyn ImageDataset,
+    limit: Option<usize>,
+    default: usize,
+    seed: u64,
+    flag: &str,
+    images: &str,
+) -> Result<Vec<usize>> {
+    let limit = limit.or((default < dataset.len()).then_some(default));
+    subset(dataset, limit, seed, flag, images)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use selfsup::data::ImageDataset;
+
+    use super::subset;
+
+    /// STL-10's pre-training set in miniature: `labelled` images of 10 classes (labels cycling),
+    /// then `unlabelled` images without a label.
+    struct Mixed {
+        labelled: usize,
+        unlabelled: usize,
+    }
+
+    impl ImageDataset for Mixed {
+        fn len(&self) -> usize {
+            self.labelled + self.unlabelled
+        }
+
+        fn shape(&self, _index: usize) -> [usize; 3] {
+            [3, 1, 1]
+        }
+
+        fn pixels(&self, _index: usize) -> selfsup::data::Result<Cow<'_, [u8]>> {
+            Ok(Cow::Borrowed(&[0; 3]))
+        }
+
+        fn target(&self, index: usize) -> Option<usize> {
+            (index < self.labelled).then_some(index % 10)
+        }
+
+        fn num_classes(&self) -> usize {
+            10
+        }
+    }
+
+    /// `--limit` on STL-10's 5 000 labelled and 100 000 unlabelled images draws from all of
+    /// them, about in proportion (before: only from the 5 000 labelled ones, class-balanced).
+    #[test]
+    fn a_limit_on_labelled_and_unlabelled_images_draws_from_all_of_them() {
+        let stl10 = Mixed {
+            labelled: 5_000,
+            unlabelled: 100_000,
+        };
+        let chosen = subset(&stl10, Some(2_100), 0, "--limit", "training images").unwrap();
+        assert_eq!(chosen.len(), 2_100);
+        assert!(chosen.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        let unlabelled = chosen.iter().filter(|&&i| i >= 5_000).count();
+        // 2 000 expected (100 000 / 105 000 of 2 100); a hypergeometric draw stays well within.
+        assert!((1_900..=2_100).contains(&unlabelled), "{unlabelled}");
+        assert_eq!(
+            chosen,
+            subset(&stl10, Some(2_100), 0, "--limit", "training images").unwrap(),
+            "the seed fixes the draw"
+        );
+        // Labelled data alone stays class-balanced.
+        let labelled = Mixed {
+            labelled: 5_000,
+            unlabelled: 0,
+        };
+        let chosen = subset(&labelled, Some(100), 0, "--labels", "training images").unwrap();
+        for class in 0..10 {
+            let n = chosen.iter().filter(|&&i| i % 10 == class).count();
+            assert_eq!(n, 10, "class {class}");
+        }
+        // More than there are is refused, naming the flag and the number there are.
+        let err = subset(&stl10, Some(200_000), 0, "--limit", "training images").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--limit 200000: the training images number 105000"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use selfsup::train::extract_features;
 
 use crate::Result;
 use crate::args::{DeviceArgs, EncoderSource};
-use crate::data::{DataArgs, Part, subset};
+use crate::data::{DataArgs, Part, subset_or_default};
 use crate::plots::draw_scatter;
 
 /// How to map the features to 2-D.
@@ -40,9 +40,10 @@ pub struct EmbedArgs {
     /// The projection.
     #[arg(long, value_enum, default_value_t = Projection::Tsne)]
     pub method: Projection,
-    /// Test images to map (class-balanced).
-    #[arg(long, default_value_t = 2000)]
-    pub images: usize,
+    /// Test images to map (class-balanced; default 2000, or all of them when there are fewer;
+    /// at most the images there are).
+    #[arg(long)]
+    pub images: Option<usize>,
     /// t-SNE's perplexity.
     #[arg(long, default_value_t = 30.0)]
     pub perplexity: f64,
@@ -61,11 +62,13 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         .encoder
         .load(&device, args.data.image_size(), args.seed)?;
     let test = args.data.open(Part::Test)?;
-    let indices = subset(
+    let indices = subset_or_default(
         test.dataset.as_ref(),
-        Some(args.images),
+        args.images,
+        2000,
         args.seed,
         "--images",
+        "test images",
     )?;
     tracing::info!("encoding {} images with {what}", indices.len());
     let features = extract_features(

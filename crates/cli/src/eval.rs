@@ -26,11 +26,11 @@ pub struct EvalArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
-    /// Labelled training images (class-balanced; default: all), e.g. 5000 (10 %) for a
-    /// semi-supervised comparison.
+    /// Labelled training images (class-balanced; default: all; at most the images there are),
+    /// e.g. 5000 (10 %) for a semi-supervised comparison.
     #[arg(long)]
     pub labels: Option<usize>,
-    /// Test images (class-balanced; default: all).
+    /// Test images (class-balanced; default: all; at most the images there are).
     #[arg(long)]
     pub test_limit: Option<usize>,
     /// Images per forward pass of the encoder.
@@ -77,12 +77,19 @@ impl EvalArgs {
         let train = self.data.open(Part::Train)?;
         let test = self.data.open(Part::Test)?;
         Ok(Prepared {
-            train_indices: subset(train.dataset.as_ref(), self.labels, self.seed, "--labels")?,
+            train_indices: subset(
+                train.dataset.as_ref(),
+                self.labels,
+                self.seed,
+                "--labels",
+                "training images",
+            )?,
             test_indices: subset(
                 test.dataset.as_ref(),
                 self.test_limit,
                 self.seed,
                 "--test-limit",
+                "test images",
             )?,
             device,
             backbone,
@@ -183,7 +190,7 @@ pub fn knn(args: KnnArgs) -> Result<()> {
 pub struct SupervisedArgs {
     #[command(flatten)]
     pub train: TrainArgs,
-    /// Test images (class-balanced; default: all).
+    /// Test images (class-balanced; default: all; at most the images there are).
     #[arg(long)]
     pub test_limit: Option<usize>,
 }
@@ -278,6 +285,7 @@ fn report_test_accuracy(
         test_limit,
         train.seed,
         "--test-limit",
+        "test images",
     )?;
     let report = evaluate_classifier(
         classifier,

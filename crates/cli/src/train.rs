@@ -13,7 +13,7 @@ use selfsup::train::{
 
 use crate::Result;
 use crate::args::{BackboneArgs, DeviceArgs, Recipe, checkpoint_path};
-use crate::data::{DataArgs, Part, subset};
+use crate::data::{DataArgs, Part, subset, subset_or_default};
 use crate::logging::TrainProgress;
 use crate::plots;
 
@@ -55,7 +55,9 @@ pub struct TrainArgs {
     /// Seed of the weights, the order, the subsets and the augmentations.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Train on a class-balanced subset of this many images (a random one when unlabelled).
+    /// Train on this many of the images, at most all of them: a class-balanced subset when every
+    /// image is labelled, else a random one drawn from all of them (STL-10's pre-training images
+    /// mix 5 000 labelled and 100 000 unlabelled ones: `--limit` draws from the 105 000).
     #[arg(long)]
     pub limit: Option<usize>,
     /// Loader threads (default: the number of cores).
@@ -77,13 +79,15 @@ pub struct TrainArgs {
     /// Log the kNN accuracy of the encoder every N epochs on held-out images (0: off).
     #[arg(long, default_value_t = 0)]
     pub knn_every: usize,
-    /// Memory-bank images of the online kNN (class-balanced from the labelled train images).
-    #[arg(long, default_value_t = 5000)]
-    pub knn_train: usize,
+    /// Memory-bank images of the online kNN (class-balanced from the labelled train images;
+    /// default 5000, or all of them when there are fewer; at most the images there are).
+    #[arg(long)]
+    pub knn_train: Option<usize>,
     /// Held-out images of the online kNN and the online linear evaluation (class-balanced from
-    /// the test images).
-    #[arg(long, default_value_t = 1000)]
-    pub knn_test: usize,
+    /// the test images; default 1000, or all of them when there are fewer; at most the images
+    /// there are).
+    #[arg(long)]
+    pub knn_test: Option<usize>,
     /// Train a linear classifier on the encoder's features alongside pre-training (solo-learn's
     /// online linear evaluation, "Acc@1 (online)") and log its accuracy on the held-out images
     /// after every epoch. Needs labelled training images.
@@ -205,7 +209,13 @@ impl TrainArgs {
             Trainer::new(method, config, &device).map_err(|err| explain(err, &out_dir))?;
         log_recipe(trainer.config());
         let train = self.data.open(part)?;
-        let indices = subset(train.dataset.as_ref(), self.limit, self.seed, "--limit")?;
+        let indices = subset(
+            train.dataset.as_ref(),
+            self.limit,
+            self.seed,
+            "--limit",
+            "training images",
+        )?;
         let progress = Arc::new(TrainProgress::new());
         let reporter = progress.clone();
         let plot_dir = out_dir.clone();
@@ -234,11 +244,13 @@ impl TrainArgs {
         // The held-out images of the online kNN and the online linear evaluation: one subset.
         let held_out = if self.online_linear || self.knn_every > 0 {
             let test = self.data.open(Part::Test)?;
-            let indices = subset(
+            let indices = subset_or_default(
                 test.dataset.as_ref(),
-                Some(self.knn_test),
+                self.knn_test,
+                1000,
                 self.seed,
                 "--knn-test",
+                "test images",
             )?;
             Some((test.dataset, indices))
         } else {
@@ -262,11 +274,13 @@ impl TrainArgs {
         if let (true, Some((test, test_indices))) = (self.knn_every > 0, held_out) {
             let bank = self.data.open(Part::Train)?;
             trainer = trainer.with_online_knn(OnlineKnn {
-                train_indices: subset(
+                train_indices: subset_or_default(
                     bank.dataset.as_ref(),
-                    Some(self.knn_train),
+                    self.knn_train,
+                    5000,
                     self.seed,
                     "--knn-train",
+                    "training images",
                 )?,
                 train: bank.dataset,
                 test,

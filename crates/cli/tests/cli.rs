@@ -642,3 +642,205 @@ fn imagenet100_says_where_to_get_imagenet_and_reads_its_layout() {
         "{out}"
     );
 }
+
+#[test]
+fn a_budget_or_limit_larger_than_the_data_is_refused_naming_the_flag_and_the_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cifar");
+    fake_cifar10(&data);
+    let refused = |args: &[&str], message: &str| {
+        let out = selfsup(args);
+        assert!(!out.status.success(), "{args:?} accepted");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("error: {message}")),
+            "{args:?}: {stderr}"
+        );
+    };
+    let random = [
+        "--random-init",
+        "--backbone",
+        "small-cnn",
+        "--data-dir",
+        s(&data),
+    ];
+    refused(
+        &[&["knn"][..], &random, &["--labels", "100000"]].concat(),
+        "--labels 100000: the training images number 50000",
+    );
+    refused(
+        &[&["probe"][..], &random, &["--test-limit", "10001"]].concat(),
+        "--test-limit 10001: the test images number 10000",
+    );
+    refused(
+        &[&["embed"][..], &random, &["--images", "20000"]].concat(),
+        "--images 20000: the test images number 10000",
+    );
+    let run = tmp.path().join("run");
+    let pretrain = [
+        "pretrain",
+        "simsiam",
+        "--data-dir",
+        s(&data),
+        "--backbone",
+        "small-cnn",
+        "--max-steps",
+        "1",
+        "--out-dir",
+        s(&run),
+    ];
+    refused(
+        &[&pretrain[..], &["--limit", "1000000"]].concat(),
+        "--limit 1000000: the training images number 50000",
+    );
+    refused(
+        &[&pretrain[..], &["--knn-every", "1", "--knn-train", "50001"]].concat(),
+        "--knn-train 50001: the training images number 50000",
+    );
+    refused(
+        &[&pretrain[..], &["--online-linear", "--knn-test", "10001"]].concat(),
+        "--knn-test 10001: the test images number 10000",
+    );
+    // Nothing was trained.
+    assert!(!run.join("checkpoint.ckpt").exists());
+
+    // Defaults larger than the data (the online kNN's 5 000 and 1 000, embed's 2 000) take
+    // every image there is.
+    let folder = tmp.path().join("photos");
+    jpeg_folder(&folder, &["a", "b"], 4);
+    let folder_args = [
+        "--dataset",
+        "folder",
+        "--data-dir",
+        s(&folder),
+        "--test-dir",
+        s(&folder),
+        "--image-size",
+        "32",
+    ];
+    ok(&[
+        &["pretrain", "simsiam"][..],
+        &folder_args,
+        &[
+            "--backbone",
+            "small-cnn",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--workers",
+            "1",
+            "--knn-every",
+            "1",
+            "--out-dir",
+            s(&tmp.path().join("folder-run")),
+        ],
+    ]
+    .concat());
+    let map = tmp.path().join("map.png");
+    ok(&[
+        &["embed", "--random-init", "--backbone", "small-cnn"][..],
+        &folder_args,
+        &["--method", "pca", "--out", s(&map)],
+    ]
+    .concat());
+    let csv = std::fs::read_to_string(tmp.path().join("map.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 8, "{csv}");
+}
+
+/// The methods `selfsup pretrain` lists (clap's possible values, from its error for an unknown
+/// one): every entry of `METHODS`.
+fn every_method() -> Vec<String> {
+    let out = selfsup(&["pretrain", "no-such-method"]);
+    let stderr = text(&out.stderr);
+    let list = stderr
+        .split_once("possible values: ")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .unwrap_or_else(|| panic!("no list of methods in: {stderr}"))
+        .0;
+    list.split(", ").map(str::to_string).collect()
+}
+
+#[test]
+fn every_method_pretrains_on_a_folder_of_images_of_mixed_sizes() {
+    let methods = every_method();
+    assert!(
+        methods.len() >= 10 && methods.iter().any(|m| m == "pretext"),
+        "{methods:?}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("images");
+    for (class, shade) in [("cats", 40u8), ("dogs", 200u8)] {
+        std::fs::create_dir_all(folder.join(class)).unwrap();
+        // Smaller and larger than the views, portrait and landscape.
+        for (i, (w, h)) in [(24u32, 30u32), (57, 41), (33, 90)].into_iter().enumerate() {
+            let image = image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([shade, (x * 5) as u8, (y * 3) as u8])
+            });
+            image
+                .save(folder.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    // 40 pixels: the CIFAR recipes; 72: the ImageNet-100 ones.
+    for size in ["40", "72"] {
+        for method in &methods {
+            let run = tmp.path().join(format!("{method}-{size}"));
+            let out = selfsup(&[
+                "pretrain",
+                method,
+                "--dataset",
+                "folder",
+                "--data-dir",
+                s(&folder),
+                "--image-size",
+                size,
+                "--backbone",
+                "small-cnn",
+                "--max-steps",
+                "1",
+                "--batch-size",
+                "4",
+                "--workers",
+                "1",
+                "--out-dir",
+                s(&run),
+            ]);
+            assert!(
+                out.status.success(),
+                "{method} at {size} pixels:\n{}",
+                text(&out.stderr)
+            );
+            let config: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap())
+                    .unwrap();
+            assert_eq!(
+                config["run"]["image_size"].as_u64(),
+                size.parse().ok(),
+                "{config}"
+            );
+            assert!(run.join("checkpoint.ckpt").is_file(), "{method} at {size}");
+        }
+    }
+    // The pretext views are --image-size square, whatever the image's size.
+    let views = tmp.path().join("pretext.png");
+    let printed = ok(&[
+        "views",
+        "pretext",
+        "--dataset",
+        "folder",
+        "--data-dir",
+        s(&folder),
+        "--image-size",
+        "40",
+        "--n",
+        "3",
+        "--scale",
+        "1",
+        "--out",
+        s(&views),
+    ]);
+    assert!(printed.contains("1 views"), "{printed}");
+    // 3 rows × (original + 1 view) of 40 × 40 pixels, 2-pixel gaps around each.
+    assert_eq!(png_size(&views), (2 * 40 + 3 * 2, 3 * 40 + 4 * 2));
+}

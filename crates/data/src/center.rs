@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::dataset::ImageDataset;
 use crate::error::{Error, Result};
-use crate::transforms::{CropBox, Image, resize};
+use crate::transforms::{self, Image};
 
 /// The images of another dataset, each resized so that its shorter side is `size` and then
 /// centre-cropped to `size × size`: torchvision's evaluation transform
@@ -22,8 +22,8 @@ use crate::transforms::{CropBox, Image, resize};
 /// images themselves, so a dataset of mixed sizes (an [`ImageFolder`](crate::ImageFolder)) is
 /// wrapped in this first. Labels and the number of classes are kept.
 ///
-/// The resize is antialiased bilinear, torchvision's `F.resize(..., antialias=True)` (see
-/// [`resize`]) in `f32`, rounded back to `u8`. As in torchvision, the longer side becomes
+/// The resize is antialiased bilinear, torchvision's `F.resize(..., antialias=True)` in `f32`
+/// ([`resize_center_crop`](transforms::resize_center_crop)), rounded back to `u8`. As in torchvision, the longer side becomes
 /// `⌊size · long / short⌋`, and the crop starts at `round((side − size) / 2)` (ties to even,
 /// like Python's `round`). An image already `size × size` is copied unchanged.
 ///
@@ -193,46 +193,5 @@ fn resize_center_crop(dataset: &dyn ImageDataset, index: usize, size: usize) -> 
     let image = Image::from_chw_u8(&pixels, c, h, w).unwrap_or_else(|e| {
         panic!("image {index} of the dataset does not match its shape [{c}, {h}, {w}]: {e}")
     });
-    let (short, long) = (h.min(w), h.max(w));
-    let new_long = (size * long / short).max(size);
-    let (rh, rw) = if h <= w {
-        (size, new_long)
-    } else {
-        (new_long, size)
-    };
-    let resized = resize(&image, rh, rw);
-    let crop = CropBox {
-        top: centre_offset(rh, size),
-        left: centre_offset(rw, size),
-        height: size,
-        width: size,
-    };
-    Ok(crop_u8(&resized, crop))
-}
-
-/// torchvision's `CenterCrop` offset `int(round((side - size) / 2.0))`, ties to even.
-fn centre_offset(side: usize, size: usize) -> usize {
-    let (half, odd) = ((side - size) / 2, !(side - size).is_multiple_of(2));
-    // An odd difference is a tie: round to the even neighbour.
-    if odd && !half.is_multiple_of(2) {
-        half + 1
-    } else {
-        half
-    }
-}
-
-fn crop_u8(img: &Image, crop: CropBox) -> Vec<u8> {
-    let (h, w) = (img.height(), img.width());
-    let mut out = Vec::with_capacity(img.channels() * crop.height * crop.width);
-    for c in 0..img.channels() {
-        let plane = &img.data()[c * h * w..(c + 1) * h * w];
-        for y in crop.top..crop.top + crop.height {
-            let row = &plane[y * w + crop.left..y * w + crop.left + crop.width];
-            out.extend(
-                row.iter()
-                    .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
-            );
-        }
-    }
-    out
+    Ok(transforms::resize_center_crop(&image, size).to_chw_u8())
 }

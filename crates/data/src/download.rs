@@ -4,10 +4,16 @@
 //! [`Archive::STL10`] in [`stl10`](crate::stl10).
 //!
 //! The tarball is streamed to a temporary file while its MD5 is computed, verified, unpacked into
-//! a temporary directory, and only then renamed to its final name. A download killed at any
-//! moment therefore never looks complete: the final directory either does not exist or holds the
-//! whole verified dataset. Leftover temporary files from a killed run are ignored and removed by
-//! the next successful one.
+//! a temporary directory, every unpacked file and directory `fsync`ed, and only then renamed to
+//! its final name (and the cache directory `fsync`ed). A download killed at any moment, or a
+//! power cut, therefore never looks complete: the final directory either does not exist or holds
+//! the whole verified dataset.
+//!
+//! Each download has temporary names of its own (the process id and a per-process counter) and
+//! holds a lock on a `.lock` file beside them for as long as it runs. Several processes (or
+//! threads) may download the same dataset into one cache at once: each finishes, the first
+//! rename wins and the others keep its copy. Leftovers of a killed download (whose lock the
+//! system released) are removed by the next successful one; a running download's are not.
 //!
 //! The addresses and digests are those torchvision's `CIFAR10`, `CIFAR100` and `STL10` datasets
 //! use (for CIFAR, the binary rather than the Python version). [`default_cache_dir`] is where a
@@ -17,6 +23,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use md5::{Digest, Md5};
@@ -88,9 +95,10 @@ pub fn download_archive_with_progress(
         return Ok(target);
     }
     fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
-    let stem = format!(".{}.{}", archive.dir_name, std::process::id());
-    let part = TempPath(cache_dir.join(format!("{stem}.tar.gz.part")));
-    let unpack = TempPath(cache_dir.join(format!("{stem}.unpack")));
+    // Declared first, so dropped last: the lock outlives the temporaries it guards.
+    let lock = Owner::claim(cache_dir, archive.dir_name)?;
+    let part = TempPath(lock.temporary(TARBALL));
+    let unpack = TempPath(lock.temporary(UNPACKED));
 
     let actual = fetch(archive.url, &part.0, progress)?;
     if !actual.eq_ignore_ascii_case(archive.md5) {
@@ -111,14 +119,100 @@ pub fn download_archive_with_progress(
             ),
         });
     }
+    sync_tree(&unpacked)?;
     match fs::rename(&unpacked, &target) {
-        Ok(()) => {}
-        // Another process finished first: its copy is as good as ours.
+        Ok(()) => sync_dir(cache_dir)?,
+        // Another download finished first: its copy is as good as ours.
         Err(_) if target.is_dir() => {}
         Err(e) => return Err(Error::io(&target, e)),
     }
     remove_stale_temporaries(cache_dir, archive.dir_name);
     Ok(target)
+}
+
+/// The suffixes of one download's temporaries: the tarball, the unpacked tree, the lock.
+const TARBALL: &str = ".tar.gz.part";
+const UNPACKED: &str = ".unpack";
+const LOCK: &str = ".lock";
+
+/// One download's claim on its temporary names, `.<dir_name>.<pid>-<n>.*` in the cache: an
+/// exclusive lock on `.<dir_name>.<pid>-<n>.lock`, held until dropped (or the process dies).
+struct Owner {
+    stem: PathBuf,
+    file: File,
+}
+
+impl Owner {
+    /// Creates and locks a lock file of a name no other download uses.
+    fn claim(cache_dir: &Path, dir_name: &str) -> Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let stem = cache_dir.join(format!(".{dir_name}.{}-{n}", std::process::id()));
+            let path = with_suffix(&stem, LOCK);
+            let file = match File::options().write(true).create_new(true).open(&path) {
+                Ok(file) => file,
+                // Left by a killed process of the same id: take the next number.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            file.lock().map_err(|e| Error::io(&path, e))?;
+            // Another download's clean-up may have taken the file for a dead one's between
+            // its creation and the lock (it removes it before unlocking): then start again.
+            if path.is_file() {
+                return Ok(Self { stem, file });
+            }
+        }
+    }
+
+    /// The temporary of this download with `suffix`.
+    fn temporary(&self, suffix: &str) -> PathBuf {
+        with_suffix(&self.stem, suffix)
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // Removed while still locked, so that no clean-up takes it for a dead download's.
+        let _ = fs::remove_file(self.temporary(LOCK));
+        let _ = self.file.unlock();
+    }
+}
+
+fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
+    let mut name = stem.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// `fsync`s every file and directory under `root` (and `root`), so that the rename that
+/// publishes it never points at data the disk does not hold yet.
+fn sync_tree(root: &Path) -> Result<()> {
+    for entry in fs::read_dir(root).map_err(|e| Error::io(root, e))? {
+        let entry = entry.map_err(|e| Error::io(root, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        if kind.is_dir() {
+            sync_tree(&path)?;
+        } else if kind.is_file() {
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    sync_dir(root)
+}
+
+/// `fsync`s a directory, making the names in it durable (on Unix; elsewhere a directory cannot
+/// be opened as a file, and renames are durable by other means).
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Streams `url` into `dest`, returning the hexadecimal MD5 of the bytes.
@@ -171,14 +265,42 @@ fn unpack_tar_gz(tarball: &Path, into: &Path) -> Result<()> {
         })
 }
 
+/// Removes the temporaries of killed downloads of `dir_name`: those whose lock file is gone or
+/// can be locked (its owner died). A running download holds its lock, and keeps its files.
 fn remove_stale_temporaries(cache_dir: &Path, dir_name: &str) {
     let prefix = format!(".{dir_name}.");
-    if let Ok(entries) = fs::read_dir(cache_dir) {
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let path = entry.path();
-                let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
-            }
+    let Ok(entries) = fs::read_dir(cache_dir) else {
+        return;
+    };
+    let mut stems: Vec<PathBuf> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stem = [TARBALL, UNPACKED, LOCK]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))?;
+            stem.starts_with(&prefix).then(|| cache_dir.join(stem))
+        })
+        .collect();
+    stems.sort();
+    stems.dedup();
+    for stem in stems {
+        let lock_path = with_suffix(&stem, LOCK);
+        // Held while the files are removed, the lock file last: a download that locks it
+        // meanwhile finds it gone and starts again under another name.
+        let lock = match File::options().write(true).open(&lock_path) {
+            Ok(file) => match file.try_lock() {
+                Ok(()) => Some(file),
+                Err(_) => continue,
+            },
+            // No lock file: left by a download that died before taking one, or by an earlier
+            // version of selfsup.
+            Err(_) => None,
+        };
+        let _ = fs::remove_file(with_suffix(&stem, TARBALL));
+        let _ = fs::remove_dir_all(with_suffix(&stem, UNPACKED));
+        if lock.is_some() {
+            let _ = fs::remove_file(&lock_path);
         }
     }
 }

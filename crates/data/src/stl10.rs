@@ -14,7 +14,9 @@
 //! The reader checks what it can: each file must exist and be a regular file, an image file's
 //! length must be a whole number of records, every label must be in `1..=10`, image and label
 //! files must agree in length, and (by default) each file must hold the official number of
-//! records. Any violation is an [`Error`] naming the file and, for a label, the record.
+//! records. The lengths are checked from the files' sizes before anything is allocated or
+//! read, so a wrong file is refused at once however large it is. Any violation is an [`Error`]
+//! naming the file and, for a label, the record.
 
 use std::fs::File;
 use std::io::Read;
@@ -239,18 +241,13 @@ impl Stl10 {
                 )));
             }
         }
-        // Reserve the whole split at once: `train+unlabeled` is read without a second copy.
-        let mut total = 0u64;
-        for (images, _, _) in split.parts() {
-            total += file_len(&dir.join(images))?;
-        }
-        let mut images = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-        let mut labels = Vec::new();
+        // Every file's size is checked (from its metadata) before anything is allocated or
+        // read: a wrong file is refused at once, however large it is.
+        let mut lens = Vec::with_capacity(split.parts().len());
         for &(image_file, label_file, official) in split.parts() {
             let image_path = dir.join(image_file);
-            let start = images.len();
-            append_file(&image_path, &mut images)?;
-            let count = check_records(&image_path, images.len() - start)?;
+            let len = file_len(&image_path)?;
+            let count = check_records(&image_path, len)?;
             if options.check_official_counts && count != official {
                 return Err(Error::RecordCount {
                     path: image_path,
@@ -258,28 +255,53 @@ impl Stl10 {
                     found: count,
                 });
             }
-            transpose_planes(&mut images[start..]);
+            lens.push(len);
             let Some(label_file) = label_file else {
                 continue;
             };
+            // One byte per label.
             let label_path = dir.join(label_file);
-            let part_labels = parse_stl10_labels(&read_file(&label_path)?, &label_path)?;
-            if options.check_official_counts && part_labels.len() != official {
+            let num_labels = usize::try_from(file_len(&label_path)?).unwrap_or(usize::MAX);
+            if options.check_official_counts && num_labels != official {
                 return Err(Error::RecordCount {
                     path: label_path,
                     expected: official,
-                    found: part_labels.len(),
+                    found: num_labels,
                 });
             }
-            if part_labels.len() != count {
+            if num_labels != count {
                 return Err(Error::CountMismatch {
                     images: image_path,
                     num_images: count,
                     labels: label_path,
-                    num_labels: part_labels.len(),
+                    num_labels,
                 });
             }
-            labels.extend_from_slice(&part_labels);
+        }
+        // The whole split at once: `train+unlabeled` is read without a second copy.
+        let total: u64 = lens.iter().sum();
+        let mut images = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+        let mut labels = Vec::new();
+        for (&(image_file, label_file, _), &len) in split.parts().iter().zip(&lens) {
+            let image_path = dir.join(image_file);
+            let start = images.len();
+            append_file(&image_path, len, &mut images)?;
+            transpose_planes(&mut images[start..]);
+            if let Some(label_file) = label_file {
+                let label_path = dir.join(label_file);
+                let part_labels = parse_stl10_labels(&read_file(&label_path)?, &label_path)?;
+                let count = (images.len() - start) / STL10_IMAGE_BYTES;
+                if part_labels.len() != count {
+                    // The file changed since its size was checked.
+                    return Err(Error::CountMismatch {
+                        images: image_path,
+                        num_images: count,
+                        labels: label_path,
+                        num_labels: part_labels.len(),
+                    });
+                }
+                labels.extend_from_slice(&part_labels);
+            }
         }
         if let Some(fold) = options.fold {
             let keep = read_fold(&dir.join("fold_indices.txt"), fold, labels.len())?;
@@ -375,7 +397,7 @@ impl ImageDataset for Stl10 {
 ///
 /// `path` only names the file in errors. Never panics, whatever the bytes.
 pub fn parse_stl10_images(mut bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
-    check_records(path, bytes.len())?;
+    check_records(path, bytes.len() as u64)?;
     transpose_planes(&mut bytes);
     Ok(bytes)
 }
@@ -401,16 +423,18 @@ pub fn parse_stl10_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
 }
 
 /// The number of records in `len` bytes of an image file, or [`Error::TruncatedFile`].
-fn check_records(path: &Path, len: usize) -> Result<usize> {
-    if !len.is_multiple_of(STL10_IMAGE_BYTES) {
+fn check_records(path: &Path, len: u64) -> Result<usize> {
+    let record = STL10_IMAGE_BYTES as u64;
+    let count = usize::try_from(len / record).unwrap_or(usize::MAX);
+    if !len.is_multiple_of(record) {
         return Err(Error::TruncatedFile {
             path: path.to_path_buf(),
-            len: len as u64,
+            len,
             record_size: STL10_IMAGE_BYTES,
-            record: len / STL10_IMAGE_BYTES,
+            record: count,
         });
     }
-    Ok(len / STL10_IMAGE_BYTES)
+    Ok(count)
 }
 
 /// Transposes every 96×96 plane in place: column-major on disk to row-major.
@@ -425,13 +449,21 @@ fn transpose_planes(bytes: &mut [u8]) {
     }
 }
 
-/// Appends the whole of a regular file to `buf`.
-fn append_file(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
-    let len = file_len(path)?;
-    buf.reserve(usize::try_from(len).unwrap_or(0));
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(buf))
+/// Appends the first `len` bytes of a file, its size when checked, to `buf` (whose capacity the
+/// caller reserved); an error if the file is shorter now.
+fn append_file(path: &Path, len: u64, buf: &mut Vec<u8>) -> Result<()> {
+    let read = File::open(path)
+        .and_then(|f| f.take(len).read_to_end(buf))
         .map_err(|e| Error::io(path, e))?;
+    if read as u64 != len {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("{read} bytes read, but the file had {len} when it was opened"),
+            ),
+        ));
+    }
     Ok(())
 }
 

@@ -163,13 +163,15 @@ fn an_interrupted_earlier_run_does_not_count_as_complete() {
     let md5 = md5_hex(&tarball);
     let (url, hits) = serve("200 OK", tarball);
     let cache = tempfile::tempdir().unwrap();
-    // What a killed run leaves behind: a partial file and a half-unpacked directory.
-    std::fs::write(
-        cache.path().join(".cifar-10-batches-bin.1.tar.gz.part"),
-        b"half",
-    )
-    .unwrap();
-    std::fs::create_dir(cache.path().join(".cifar-10-batches-bin.1.unpack")).unwrap();
+    // What a killed run leaves behind: a partial file, a half-unpacked directory and its lock
+    // file, which the system unlocked when the process died (and, from an earlier version of
+    // selfsup, the same without a lock file).
+    for stem in [".cifar-10-batches-bin.1-0", ".cifar-10-batches-bin.1"] {
+        let cache = cache.path();
+        std::fs::write(cache.join(format!("{stem}.tar.gz.part")), b"half").unwrap();
+        std::fs::create_dir(cache.join(format!("{stem}.unpack"))).unwrap();
+    }
+    std::fs::write(cache.path().join(".cifar-10-batches-bin.1-0.lock"), b"").unwrap();
     let archive = Archive {
         url: &url,
         md5: &md5,
@@ -326,4 +328,103 @@ fn the_default_cache_dir_follows_the_environment() {
     ];
     assert_eq!(run(&empty), r#"Some("/h/.cache/selfsup")"#);
     assert_eq!(run(&[]), "None");
+}
+
+/// Serves `body` to every request, each on its own thread; the first response stops after half
+/// the body until `release` is sent (or dropped).
+fn serve_holding_the_first(body: Vec<u8>) -> (String, std::sync::mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/cifar-10-binary.tar.gz",
+        listener.local_addr().unwrap()
+    );
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let body = Arc::new(body);
+    std::thread::spawn(move || {
+        let mut held = Some(held);
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let (body, held) = (body.clone(), held.take());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/gzip\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let half = body.len() / 2;
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body[..half]);
+                let _ = stream.flush();
+                if let Some(held) = held {
+                    let _ = held.recv();
+                }
+                let _ = stream.write_all(&body[half..]);
+            });
+        }
+    });
+    (url, release)
+}
+
+/// Two downloads of one dataset into one cache at once (two threads of one process: the same
+/// process id, the hardest case for temporary names). Before, they shared the temporary names:
+/// the second truncated the first's partial tarball and, on finishing, deleted it, and the
+/// first failed. Now each has its own names and a lock, and the clean-up of one spares the
+/// other's.
+#[test]
+fn two_downloads_into_one_cache_at_once_both_succeed_and_the_result_is_intact() {
+    let tarball = synthetic_tarball("cifar-10-batches-bin");
+    let md5 = md5_hex(&tarball);
+    let (url, release) = serve_holding_the_first(tarball);
+    let cache = tempfile::tempdir().unwrap();
+    let archive = Archive {
+        url: &url,
+        md5: &md5,
+        dir_name: "cifar-10-batches-bin",
+    };
+    let partial = || {
+        std::fs::read_dir(cache.path()).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().ends_with(".tar.gz.part")
+                && e.metadata().unwrap().len() > 0
+        })
+    };
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| download_archive(&archive, cache.path()));
+        // The first download is half-way: its partial tarball is on disk.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !partial() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first download never began"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // The second runs from start to end meanwhile, clean-up included.
+        let second = download_archive(&archive, cache.path());
+        release.send(()).unwrap();
+        let first = first.join().unwrap();
+        let dir = cache.path().join("cifar-10-batches-bin");
+        assert_eq!(first.unwrap(), dir);
+        assert_eq!(second.unwrap(), dir);
+    });
+    let dir = cache.path().join("cifar-10-batches-bin");
+    let train = CifarDataset::open_with(&dir, CifarVariant::Cifar10, Split::Train, &SMALL).unwrap();
+    assert_eq!(train.labels(), &[0, 1, 2, 3, 4]);
+    let test = CifarDataset::open_with(&dir, CifarVariant::Cifar10, Split::Test, &SMALL).unwrap();
+    assert_eq!(test.labels(), &[5]);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, crate::CIFAR10_FILES);
+    assert!(
+        leftovers(cache.path()).is_empty(),
+        "{:?}",
+        leftovers(cache.path())
+    );
 }

@@ -212,3 +212,57 @@ fn a_fold_keeps_its_training_images_and_all_unlabelled_ones() {
     let err = Stl10::open_with(dir.path(), Stl10Split::Train, &options).unwrap_err();
     assert!(err.to_string().contains("`7`"), "{err}");
 }
+
+/// A file of `records` STL-10 records that takes no disk space (sparse, all zeros).
+fn sparse_file(path: &Path, records: u64) {
+    fs::File::create(path)
+        .unwrap()
+        .set_len(records * RECORD as u64)
+        .unwrap();
+}
+
+/// 40 million records: 1.1 TB, which could be neither held in memory nor read in a test.
+const HUGE: u64 = 40_000_000;
+
+#[test]
+fn a_wrong_size_is_refused_from_the_file_size_before_anything_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    sparse_file(&dir.path().join("train_X.bin"), 5_000);
+    // Zeros: invalid labels, which are never read because a size is wrong first.
+    fs::write(dir.path().join("train_y.bin"), vec![0u8; 5_000]).unwrap();
+    sparse_file(&dir.path().join("unlabeled_X.bin"), HUGE);
+    let err = Stl10::open(dir.path(), Stl10Split::TrainUnlabeled).unwrap_err();
+    assert!(
+        matches!(&err, Error::RecordCount { path, expected: 100_000, found: 40_000_000 }
+            if path.ends_with("unlabeled_X.bin")),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message
+            .ends_with("unlabeled_X.bin holds 40000000 records, but the official file has 100000"),
+        "{message}"
+    );
+
+    // Without the official counts, images and labels disagreeing, and a partial record, are
+    // also found from the sizes.
+    sparse_file(&dir.path().join("train_X.bin"), HUGE);
+    let err = Stl10::open_with(dir.path(), Stl10Split::Train, &small()).unwrap_err();
+    assert!(
+        matches!(&err, Error::CountMismatch { num_images: 40_000_000, num_labels: 5_000, labels, .. }
+            if labels.ends_with("train_y.bin")),
+        "{err:?}"
+    );
+    fs::File::options()
+        .write(true)
+        .open(dir.path().join("train_X.bin"))
+        .unwrap()
+        .set_len(HUGE * RECORD as u64 + 1)
+        .unwrap();
+    let err = Stl10::open_with(dir.path(), Stl10Split::Train, &small()).unwrap_err();
+    assert!(
+        matches!(&err, Error::TruncatedFile { path, record: 40_000_000, .. }
+            if path.ends_with("train_X.bin")),
+        "{err:?}"
+    );
+}

@@ -1446,3 +1446,29 @@ fn multi_crop_rejects_bad_hyper_parameters() {
         }
     }
 }
+
+/// Pretext views are one size whatever the image's (a folder's photographs), and on images
+/// already that size (CIFAR) they are the CIFAR pipeline's, draw for draw.
+#[test]
+fn pretext_views_are_image_size_squares_and_cifars_on_cifar() {
+    use selfsup_data::PretextViews;
+    let views = PretextViews::new(32, Normalize::cifar10()).unwrap();
+    for (h, w) in [(20, 45), (90, 33), (32, 32), (32, 64)] {
+        let img = Image::new(
+            3,
+            h,
+            w,
+            (0..3 * h * w).map(|i| (i % 17) as f32 / 16.0).collect(),
+        )
+        .unwrap();
+        let (made, labels) = views.labeled_views(&img, &mut TransformRng::from_u64(3));
+        assert_eq!(made[0].shape(), [3, 32, 32], "{h}×{w}");
+        assert_eq!(labels.len(), 3);
+        if (h, w) == (32, 32) {
+            let cifar = PretextViews::cifar10().labeled_views(&img, &mut TransformRng::from_u64(3));
+            assert_eq!(cifar.1, labels);
+            assert_eq!(cifar.0[0].data(), made[0].data());
+        }
+    }
+    assert!(PretextViews::new(0, Normalize::cifar10()).is_err());
+}

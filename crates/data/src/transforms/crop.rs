@@ -1,4 +1,4 @@
-//! [`RandomResizedCrop`] and the antialiased bilinear resize behind it.
+//! [`RandomResizedCrop`], [`ResizeCenterCrop`] and the antialiased bilinear resize behind them.
 
 use rand::RngCore;
 
@@ -428,4 +428,94 @@ pub fn resize(img: &Image, out_height: usize, out_width: usize) -> Image {
         width: img.width(),
     };
     resized_crop(img, whole, out_height, out_width)
+}
+
+/// Resizes the shorter side to `size` and crops the centre `size × size`: torchvision's
+/// `Compose([Resize(size), CenterCrop(size)])` (bilinear, antialiased), the evaluation
+/// transform, and the views of methods that must see whole images of one size (the pretext
+/// tasks). Draws no randomness. See [`resize_center_crop`].
+///
+/// ```
+/// use selfsup_data::transforms::{Image, ResizeCenterCrop, Transform, TransformRng};
+/// let crop = ResizeCenterCrop::new(32)?;
+/// let photo = Image::zeros(3, 48, 80);
+/// let view = crop.apply(photo, &mut TransformRng::from_u64(0));
+/// assert_eq!(view.shape(), [3, 32, 32]);
+/// # Ok::<(), selfsup_data::transforms::TransformError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResizeCenterCrop {
+    size: usize,
+}
+
+impl ResizeCenterCrop {
+    /// A square `size × size` output.
+    ///
+    /// # Errors
+    /// [`TransformError::ZeroSize`] naming `size` when it is 0.
+    pub fn new(size: usize) -> Result<Self, TransformError> {
+        check_positive_size("size", size)?;
+        Ok(Self { size })
+    }
+
+    /// The side of the output.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl Transform for ResizeCenterCrop {
+    fn apply(&self, img: Image, _rng: &mut dyn RngCore) -> Image {
+        if [img.height(), img.width()] == [self.size, self.size] {
+            return img;
+        }
+        resize_center_crop(&img, self.size)
+    }
+
+    fn apply_ref(&self, img: &Image, _rng: &mut dyn RngCore) -> Image {
+        resize_center_crop(img, self.size)
+    }
+}
+
+/// torchvision's `Resize(size)` then `CenterCrop(size)`: the shorter side becomes `size` and the
+/// longer `⌊size · long / short⌋` ([`resize`]), then the centre `size × size` is cut out,
+/// starting at `round((side − size) / 2)` (ties to even, like Python's `round`). An image already
+/// `size × size` is copied unchanged.
+///
+/// # Panics
+/// If `size` is 0.
+pub fn resize_center_crop(img: &Image, size: usize) -> Image {
+    assert!(size > 0, "cannot resize to an empty image");
+    let (h, w) = (img.height(), img.width());
+    if [h, w] == [size, size] {
+        return img.clone();
+    }
+    let (short, long) = (h.min(w), h.max(w));
+    let new_long = (size * long / short).max(size);
+    let (rh, rw) = if h <= w {
+        (size, new_long)
+    } else {
+        (new_long, size)
+    };
+    let resized = resize(img, rh, rw);
+    let (top, left) = (centre_offset(rh, size), centre_offset(rw, size));
+    let mut out = Vec::with_capacity(img.channels() * size * size);
+    for c in 0..img.channels() {
+        let plane = resized.plane(c);
+        for y in top..top + size {
+            out.extend_from_slice(&plane[y * rw + left..y * rw + left + size]);
+        }
+    }
+    Image::new(img.channels(), size, size, out).expect("the crop has the output's shape")
+}
+
+/// torchvision's `CenterCrop` offset `int(round((side - size) / 2.0))`, ties to even.
+fn centre_offset(side: usize, size: usize) -> usize {
+    let (half, odd) = ((side - size) / 2, !(side - size).is_multiple_of(2));
+    // An odd difference is a tie: round to the even neighbour.
+    if odd && !half.is_multiple_of(2) {
+        half + 1
+    } else {
+        half
+    }
 }

@@ -72,8 +72,8 @@ pub use color::{
 };
 pub use compose::{Compose, MultiView, MultiViewTransform, RandomApply, TwoViews};
 pub use crop::{
-    CropBox, RandomResizedCrop, central_crop_fallback, random_resized_crop_params, resize,
-    resized_crop,
+    CropBox, RandomResizedCrop, ResizeCenterCrop, central_crop_fallback,
+    random_resized_crop_params, resize, resize_center_crop, resized_crop,
 };
 pub use cutout::{Cutout, cutout_at};
 pub use error::TransformError;

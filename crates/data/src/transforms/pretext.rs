@@ -237,8 +237,27 @@ pub struct PretextViews {
 }
 
 impl PretextViews {
+    /// Views of one size from images of any size: each image resized and centre-cropped to
+    /// `size × size` ([`ResizeCenterCrop`](super::ResizeCenterCrop), torchvision's `Resize` +
+    /// `CenterCrop`: the tasks must see whole images, and a batch one size), then a random
+    /// horizontal flip, the default tasks, and `normalize`. On images already `size × size`
+    /// (CIFAR at 32) it is [`cifar10`](Self::cifar10)'s pipeline, draw for draw.
+    ///
+    /// # Errors
+    /// [`TransformError::ZeroSize`] when `size` is 0.
+    pub fn new(size: usize, normalize: super::Normalize) -> Result<Self, TransformError> {
+        Ok(Self {
+            base: super::Compose::new()
+                .then(super::ResizeCenterCrop::new(size)?)
+                .then(super::RandomHorizontalFlip::default()),
+            tasks: PretextTasks::default(),
+            normalize: Some(normalize),
+        })
+    }
+
     /// The CIFAR-10 setting: a random horizontal flip, the default
     /// tasks (4 rotations, shears {0, 0.2, 0.4}, 3 colour changes), CIFAR-10 normalization.
+    /// The images must already be one size: see [`new`](Self::new) for others.
     pub fn cifar10() -> Self {
         Self {
             base: super::Compose::new().then(super::RandomHorizontalFlip::default()),

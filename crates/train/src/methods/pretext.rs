@@ -169,11 +169,12 @@ impl PretextMethod {
     /// Rotation, shear and colour prediction with RotNet's CIFAR recipe (Gidaris et al. 2018,
     /// §4.1: SGD with momentum 0.9 and weight decay 5·10⁻⁴, LR 0.1, batch 128, 100 epochs; the
     /// paper divides the LR by 5 at epochs 30, 60 and 80, here a cosine decay does it). solo-learn
-    /// has no pretext method. Views: [`PretextViews`](selfsup_data::PretextViews) with the data's
-    /// statistics.
+    /// has no pretext method. Views: [`PretextViews::new`](selfsup_data::PretextViews::new) at the
+    /// setup's image size (images of other sizes, a folder's, are resized and centre-cropped to
+    /// it) with the data's statistics.
     ///
     /// # Errors
-    /// Never; a `Result` like every method's `published`.
+    /// An image size of 0.
     pub fn published(setup: &Setup) -> Result<Published<Self>> {
         let training = crate::TrainingConfig {
             epochs: 100,
@@ -187,8 +188,7 @@ impl PretextMethod {
             ),
             ..crate::TrainingConfig::adam_constant()
         };
-        let mut views = selfsup_data::PretextViews::cifar10();
-        views.normalize = Some(setup.normalize.clone());
+        let views = selfsup_data::PretextViews::new(setup.image_size, setup.normalize.clone())?;
         Ok(Published {
             method: Self::new(PretextModelConfig::new(setup.backbone.clone())),
             training,
