@@ -174,8 +174,20 @@ fn pretrain_then_every_evaluation_reads_the_run_directory() {
     ]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
+    // Both digests: the file's own and the official one.
+    let batch = data.join("data_batch_1.bin");
+    let official = selfsup::data::CifarVariant::Cifar10
+        .official_md5("data_batch_1.bin")
+        .unwrap();
+    let actual = match selfsup::data::verify_md5(&batch, official) {
+        Err(selfsup::data::Error::ChecksumMismatch { actual, .. }) => actual,
+        other => panic!("the synthetic batch matched the official digest: {other:?}"),
+    };
     assert!(
-        stderr.contains("data_batch_1.bin") && stderr.contains("md5"),
+        stderr.contains(&format!(
+            "{}: md5 {actual} does not match the expected {official}",
+            batch.display()
+        )),
         "{stderr}"
     );
 
@@ -411,7 +423,9 @@ fn without_data_or_network_it_fails_at_once_saying_how_to_point_at_a_copy() {
         let out = command.output().unwrap();
         (out, started.elapsed())
     };
-    let (out, _) = run(&[], true);
+    // "At once": no retries, no waiting for a time-out (CI's loaded machine included).
+    let (out, took) = run(&[], true);
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(
@@ -421,7 +435,8 @@ fn without_data_or_network_it_fails_at_once_saying_how_to_point_at_a_copy() {
 
     // A download that cannot connect (a closed local port as the mirror) fails with the same
     // advice, and leaves nothing behind in the cache.
-    let (out, _) = run(&[("SELFSUP_MIRROR", "http://127.0.0.1:9")], false);
+    let (out, took) = run(&[("SELFSUP_MIRROR", "http://127.0.0.1:9")], false);
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("could not download"), "{stderr}");

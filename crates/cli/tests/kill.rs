@@ -503,3 +503,47 @@ fn ctrl_c_during_the_final_test_quits_at_once_saying_the_run_is_saved() {
     );
     assert!(run.join("checkpoint.ckpt").is_file());
 }
+
+/// Ctrl-C (SIGINT) says it will stop after the step with a checkpoint; a second Ctrl-C quits at
+/// once (status 130), and the last checkpoint written still reads.
+#[test]
+fn a_second_ctrl_c_quits_at_once_and_the_last_checkpoint_stays_good() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cifar");
+    fake_cifar10(&data);
+    let run = tmp.path().join("twice");
+    let mut child = pretrain("simsiam", &data, &run).spawn().unwrap();
+    let started = Instant::now();
+    while checkpoint_step(&run).is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let interrupt = || {
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    interrupt();
+    std::thread::sleep(Duration::from_millis(50));
+    interrupt();
+    let signalled = Instant::now();
+    let status = wait(&mut child, Duration::from_secs(60));
+    let quit_after = signalled.elapsed();
+    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(
+            "stopping after this step or evaluation, with a checkpoint; press Ctrl-C again to \
+             quit now"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stopping now"), "{stderr}");
+    assert!(quit_after < Duration::from_secs(5), "{quit_after:?}");
+    assert!(checkpoint_step(&run).is_some(), "the last checkpoint reads");
+}
