@@ -46,6 +46,7 @@ mod evaluate;
 mod features;
 pub mod gradients;
 mod history;
+mod json_float;
 pub mod knn;
 pub mod memory;
 pub mod method;

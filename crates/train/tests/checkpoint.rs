@@ -6,14 +6,18 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use burn::tensor::{Device, Tensor, TensorData};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use selfsup_data::ViewBatch;
+use selfsup_models::{Backbone, BackboneConfig};
 use selfsup_train::{
-    CHECKPOINT_FORMAT, Checkpoint, CheckpointFault, Error, Trainer, load_backbone,
+    CHECKPOINT_FORMAT, Checkpoint, CheckpointFault, ClassifierConfig, Error, Method, StepContext,
+    StepOutput, SupervisedMethod, TrainData, Trainer, load_backbone,
 };
 
 use crate::support::device;
-use crate::trainer::{config, ssl_data, tiny_simclr};
+use crate::trainer::{config, dataset, single_view, ssl_data, tiny_backbone, tiny_simclr};
 
 /// The bytes of a real checkpoint (a tiny SimCLR, one epoch of two steps), made once.
 fn sample() -> &'static [u8] {
@@ -291,6 +295,186 @@ fn a_full_disk_during_a_checkpoint_write_leaves_the_previous_checkpoint_intact()
     })
     .unwrap();
     assert_eq!(Checkpoint::read(&path).unwrap().state.step, next.state.step);
+}
+
+/// Before: serde_json wrote a NaN as `null`, which the `f64` field refused to read (and an
+/// `Option<f64>` read as `None`): every checkpoint after a NaN metric failed to load.
+#[test]
+fn non_finite_history_values_are_saved_and_load_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.ckpt");
+    let mut checkpoint = parse(sample()).unwrap();
+    let history = &mut checkpoint.state.history;
+    history.step_losses.push(f32::NAN);
+    let record = &mut history.epochs[0];
+    record.loss = f64::INFINITY;
+    record.lr = f64::NEG_INFINITY;
+    record.seconds = f64::NAN;
+    record.embedding_std = Some(f64::NAN);
+    record.knn_top1 = Some(f64::NAN);
+    record.online_linear_top1 = Some(f64::INFINITY);
+    record.metrics.insert("diverged".into(), f64::NAN);
+    checkpoint.write(&path).unwrap();
+
+    let bytes = std::fs::read(&path).unwrap();
+    let (start, len) = section(&bytes, 0);
+    let json = std::str::from_utf8(&bytes[start..start + len]).unwrap();
+    for written in [
+        r#""loss":"inf""#,
+        r#""lr":"-inf""#,
+        r#""knn_top1":"NaN""#,
+        r#""diverged":"NaN""#,
+    ] {
+        assert!(json.contains(written), "{written} in {json}");
+    }
+    let back = Checkpoint::read(&path).unwrap();
+    let history = &back.state.history;
+    assert!(history.step_losses.last().unwrap().is_nan());
+    let record = &history.epochs[0];
+    assert_eq!((record.loss, record.lr), (f64::INFINITY, f64::NEG_INFINITY));
+    assert!(record.seconds.is_nan());
+    for value in [record.embedding_std, record.knn_top1] {
+        assert!(value.is_some_and(f64::is_nan), "{value:?}: NaN, not None");
+    }
+    assert_eq!(record.online_linear_top1, Some(f64::INFINITY));
+    assert!(record.metrics["diverged"].is_nan());
+    // Finite values are numbers, as before.
+    assert_eq!(
+        history.step_losses[..history.step_losses.len() - 1],
+        checkpoint.state.history.step_losses[..history.step_losses.len() - 1]
+    );
+}
+
+/// A state JSON cannot hold (a NaN where serde_json writes `null` into a float field, here the
+/// training config's LR) is refused before anything is written: a checkpoint that was written
+/// always loads.
+#[test]
+fn a_state_that_would_not_read_back_is_refused_before_the_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.ckpt");
+    let previous = parse(sample()).unwrap();
+    previous.write(&path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+
+    let mut next = previous.clone();
+    next.state.step += 1;
+    next.state.training.lr = f64::NAN;
+    let err = next.write(&path).unwrap_err();
+    match &err {
+        Error::Io {
+            path: named, kind, ..
+        } => {
+            assert_eq!(named, &path, "the error names the checkpoint");
+            assert_eq!(*kind, io::ErrorKind::InvalidData, "{err}");
+        }
+        other => panic!("expected an I/O error, got {other}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "cannot write checkpoint {}: it would not read back, so nothing was written: its \
+             state: `training.lr`: invalid type: null, expected f64",
+            path.display()
+        )) && message.ends_with("(JSON writes a NaN or an infinity as null)"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the previous checkpoint is byte-identical"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        ["checkpoint.ckpt"],
+        "no temporary file is left behind"
+    );
+    assert_eq!(
+        Checkpoint::read(&path).unwrap().state.step,
+        previous.state.step
+    );
+}
+
+/// A supervised method that also logs a NaN and an infinite metric every step.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct NonFiniteMetrics(SupervisedMethod);
+
+impl Method for NonFiniteMetrics {
+    type EncoderConfig = BackboneConfig;
+    type Model = selfsup_train::Classifier;
+    const NAME: &'static str = "non-finite-metrics";
+
+    fn init_model(&self, device: &Device) -> Self::Model {
+        self.0.init_model(device)
+    }
+
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> selfsup_train::Result<StepOutput> {
+        let mut out = self.0.step(model, batch, ctx)?;
+        for (name, value) in [("diverged", f32::NAN), ("overflow", f32::INFINITY)] {
+            let value = Tensor::from_data(TensorData::new(vec![value], [1]), ctx.device);
+            out.metrics.push((name.to_string(), value));
+        }
+        Ok(out)
+    }
+
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m Backbone {
+        &model.backbone
+    }
+
+    fn backbone_config(&self) -> &BackboneConfig {
+        self.0.backbone_config()
+    }
+}
+
+/// Before: the first epoch's checkpoint held `"diverged": null` and could not be loaded (nor
+/// `history.json`), so the run could not be resumed.
+#[test]
+fn a_run_logging_a_nan_metric_saves_loads_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.ckpt");
+    let method = || {
+        NonFiniteMetrics(SupervisedMethod::new(ClassifierConfig::new(
+            tiny_backbone(),
+            10,
+        )))
+    };
+    let data = TrainData::new(dataset(16, 10, false), single_view());
+    let first = Trainer::new(method(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .stop_after_steps(3);
+    let cut = first.fit(first.init_model(), &data).unwrap();
+    assert_eq!(cut.checkpoint.as_deref(), Some(path.as_path()));
+    let saved = Checkpoint::read(&path).unwrap();
+    assert_eq!(saved.state.step, 2);
+    let metrics = &saved.state.history.epochs[0].metrics;
+    assert!(metrics["diverged"].is_nan(), "{metrics:?}");
+    assert_eq!(metrics["overflow"], f64::INFINITY);
+
+    let resumed = Trainer::new(method(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .resume(&path, &data)
+        .unwrap();
+    assert!(resumed.finished);
+    let saved = Checkpoint::read(&path).unwrap();
+    let history: selfsup_train::History =
+        serde_json::from_slice(&std::fs::read(dir.path().join("history.json")).unwrap()).unwrap();
+    for history in [&saved.state.history, &resumed.history, &history] {
+        assert_eq!(history.epochs.len(), 2);
+        for record in &history.epochs {
+            assert!(record.metrics["diverged"].is_nan());
+            assert_eq!(record.metrics["overflow"], f64::INFINITY);
+        }
+    }
 }
 
 #[test]
