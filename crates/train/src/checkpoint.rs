@@ -41,7 +41,8 @@
 //! the previous checkpoint untouched and no `.tmp` behind. The state is parsed back from the JSON
 //! about to be written before anything is written, so a written checkpoint always loads (a
 //! state that would not read back is refused, naming the field). The trainer writes a
-//! checkpoint only from finite weights ([`Error::NonFiniteWeights`]), so the last checkpoint of a
+//! checkpoint only from finite weights and batch-norm statistics, checked as saved
+//! ([`first_non_finite_parameter`], [`Error::NonFiniteWeights`]), so the last checkpoint of a
 //! run is always a good one.
 
 use std::fs::File;
@@ -481,7 +482,14 @@ impl Write for CrcWriter<'_> {
 /// The path (`backbone.blocks.0.conv.weight`) of the first float tensor of `model` (parameters
 /// and running state such as batch-norm statistics) holding a NaN or an infinity, `None` when
 /// every value is finite. Reads the model back from the device once.
+///
+/// It checks what a checkpoint saves ([`Checkpoint::capture`]): the model through
+/// [`valid`](Module::valid), which folds batch norm's pending running-statistics update into
+/// the value. Burn's `RunningState` keeps a step's update pending until the next forward pass,
+/// and a plain [`Module::visit`] reads the value before it: the check would be one update late,
+/// and a checkpoint could save statistics poisoned by the last step.
 pub fn first_non_finite_parameter<M: Module>(model: &M) -> Option<String> {
+    let model = model.valid();
     struct Check {
         path: Vec<String>,
         names: Vec<String>,
