@@ -8,12 +8,12 @@ use std::sync::OnceLock;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use selfsup_data::ViewBatch;
 use selfsup_models::{Backbone, BackboneConfig};
 use selfsup_train::{
-    CHECKPOINT_FORMAT, Checkpoint, CheckpointFault, ClassifierConfig, Error, Method, StepContext,
-    StepOutput, SupervisedMethod, TrainData, Trainer, load_backbone,
+    CHECKPOINT_FORMAT, Checkpoint, CheckpointFault, ClassifierConfig, Error, Method, SimClrMethod,
+    StepContext, StepOutput, SupervisedMethod, TrainData, Trainer, load_backbone,
 };
 
 use crate::support::device;
@@ -648,4 +648,325 @@ fn the_checksum_is_the_ieee_crc32_of_every_byte_before_it() {
         u32::from_le_bytes(stored.try_into().unwrap()),
         crc32(content)
     );
+}
+
+/// A v2 file of these three sections (state, model, optimizer), its length and checksum right.
+fn frame(sections: [&[u8]; 3]) -> Vec<u8> {
+    let length = 16 + 8 + sections.iter().map(|s| 8 + s.len()).sum::<usize>() + 4;
+    let mut bytes = b"SELFSUP-CKPT-v2\n".to_vec();
+    bytes.extend_from_slice(&(length as u64).to_le_bytes());
+    for section in sections {
+        bytes.extend_from_slice(&(section.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(section);
+    }
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// What is done to one section of a real checkpoint.
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Bytes XORed at these offsets (fractions of the section, the first `head` bytes only when
+    /// `head` is set: a record's header and metadata, where its lengths live).
+    Flip {
+        at: Vec<(proptest::sample::Index, u8)>,
+        head: Option<usize>,
+    },
+    /// Cut to a fraction of its length.
+    Truncate(proptest::sample::Index),
+    /// Eight bytes overwritten by a little-endian `u64` (a length or an offset gone wrong).
+    Word {
+        at: proptest::sample::Index,
+        head: Option<usize>,
+        value: u64,
+    },
+    /// Junk appended.
+    Append(Vec<u8>),
+    /// (The state only.) A JSON value somewhere in the state replaced by another of a wrong
+    /// type or an out-of-range number.
+    Replace {
+        at: proptest::sample::Index,
+        with: &'static str,
+    },
+    /// (The state only.) A key removed from an object, or an unknown one added.
+    Key {
+        at: proptest::sample::Index,
+        remove: bool,
+    },
+}
+
+/// JSON texts that replace a value of the state: wrong types, numbers out of every range.
+const REPLACEMENTS: &[&str] = &[
+    "null",
+    "true",
+    "\"NaN\"",
+    "\"not a number\"",
+    "-1",
+    "0",
+    "1e400",
+    "-1e400",
+    "18446744073709551616",
+    "340282366920938463463374607431768211456",
+    "1e19",
+    "4294967296",
+    "0.5",
+    "-0.0",
+    "[]",
+    "{}",
+    "[1, 2, 3]",
+    "{\"kind\": \"lars\"}",
+];
+
+fn mutation(json: bool) -> BoxedStrategy<Mutation> {
+    let index = any::<proptest::sample::Index>;
+    let head = prop_oneof![Just(None), (16usize..512).prop_map(Some)];
+    let word = prop_oneof![
+        Just(u64::MAX),
+        Just(u64::MAX / 2),
+        Just(1 << 40),
+        Just(0),
+        1u64..1 << 20,
+        any::<u64>(),
+    ];
+    let bytes = prop_oneof![
+        (
+            proptest::collection::vec((index(), 1u8..=255), 1..8),
+            head.clone()
+        )
+            .prop_map(|(at, head)| Mutation::Flip { at, head }),
+        index().prop_map(Mutation::Truncate),
+        (index(), head, word).prop_map(|(at, head, value)| Mutation::Word { at, head, value }),
+        proptest::collection::vec(any::<u8>(), 1..64).prop_map(Mutation::Append),
+    ];
+    if json {
+        prop_oneof![
+            2 => bytes,
+            3 => (index(), proptest::sample::select(REPLACEMENTS))
+                .prop_map(|(at, with)| Mutation::Replace { at, with }),
+            1 => (index(), any::<bool>()).prop_map(|(at, remove)| Mutation::Key { at, remove }),
+        ]
+        .boxed()
+    } else {
+        bytes.boxed()
+    }
+}
+
+/// The JSON pointers of every value in `value` (the root excluded).
+fn pointers(value: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    let children: Vec<(String, &serde_json::Value)> = match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                (
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    v,
+                )
+            })
+            .collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{at}/{i}"), v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (pointer, child) in children {
+        out.push(pointer.clone());
+        pointers(child, pointer, out);
+    }
+}
+
+fn apply(section: &[u8], mutation: &Mutation) -> Vec<u8> {
+    let mut bytes = section.to_vec();
+    let span = |head: &Option<usize>| head.map_or(bytes.len(), |h| h.min(bytes.len())).max(1);
+    match mutation {
+        Mutation::Flip { at, head } => {
+            let span = span(head);
+            for (i, mask) in at {
+                let i = i.index(span);
+                if i < bytes.len() {
+                    bytes[i] ^= mask;
+                }
+            }
+        }
+        Mutation::Truncate(at) => bytes.truncate(at.index(bytes.len().max(1))),
+        Mutation::Word { at, head, value } => {
+            let span = span(head).saturating_sub(8).max(1);
+            let i = at.index(span);
+            let end = (i + 8).min(bytes.len());
+            bytes[i..end].copy_from_slice(&value.to_le_bytes()[..end - i]);
+        }
+        Mutation::Append(junk) => bytes.extend_from_slice(junk),
+        Mutation::Replace { at, with } => {
+            let mut value: serde_json::Value = serde_json::from_slice(section).unwrap();
+            let mut all = Vec::new();
+            pointers(&value, String::new(), &mut all);
+            const MARK: &str = "@@replaced@@";
+            *value.pointer_mut(&all[at.index(all.len())]).unwrap() = MARK.into();
+            bytes = serde_json::to_string(&value)
+                .unwrap()
+                .replace(&format!("\"{MARK}\""), with)
+                .into_bytes();
+        }
+        Mutation::Key { at, remove } => {
+            let mut value: serde_json::Value = serde_json::from_slice(section).unwrap();
+            let mut all = vec![String::new()];
+            pointers(&value, String::new(), &mut all);
+            all.retain(|p| value.pointer(p).is_some_and(serde_json::Value::is_object));
+            let object = value
+                .pointer_mut(&all[at.index(all.len())])
+                .and_then(serde_json::Value::as_object_mut)
+                .unwrap();
+            if *remove {
+                if let Some(key) = object.keys().next().cloned() {
+                    object.remove(&key);
+                }
+            } else {
+                object.insert("unknown_field".into(), 1.into());
+            }
+            bytes = serde_json::to_vec(&value).unwrap();
+        }
+    }
+    bytes
+}
+
+/// What a reader said about a fuzzed section: its verdict (`Ok`, or the fault and the start of
+/// the reason), or `None` when it was never asked.
+type Verdict = Option<std::result::Result<(), (CheckpointFault, String)>>;
+
+fn verdict<T>(
+    result: selfsup_train::Result<T>,
+) -> std::result::Result<(), (CheckpointFault, String)> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(Error::Checkpoint {
+            fault,
+            reason,
+            path,
+        }) => {
+            assert_eq!(path, Path::new("fuzz.ckpt"));
+            Err((fault, reason))
+        }
+        Err(other) => panic!("not a checkpoint error: {other}"),
+    }
+}
+
+/// Reads `bytes` as `Trainer::resume` and `load_backbone` do: the file, the method and encoder
+/// configs, the model into the sample's SimCLR, the optimizer state. Each step either succeeds
+/// or is a typed `Error::Checkpoint`; never a panic.
+fn read_all(bytes: &[u8]) -> [Verdict; 3] {
+    let path = Path::new("fuzz.ckpt");
+    let checkpoint = match Checkpoint::parse(bytes, path) {
+        Ok(checkpoint) => checkpoint,
+        Err(err) => return [Some(verdict::<()>(Err(err))), None, None],
+    };
+    // Configs that parse as JSON but not as this method's are `Corrupt` or `Mismatch`.
+    let _ = verdict(checkpoint.method::<SimClrMethod>(path));
+    let _ = verdict(checkpoint.encoder_config::<BackboneConfig>(path));
+    let model = verdict(checkpoint.load_model(tiny_simclr().init_model(&device()), path));
+    let optimizer =
+        verdict(checkpoint.load_optimizer(config(1, 8).optimizer.init().unwrap(), path));
+    [Some(Ok(())), Some(model), Some(optimizer)]
+}
+
+/// Structurally valid files (the right lengths, the checksum recomputed) whose state, model or
+/// optimizer section is corrupted: random bytes, cuts, overwritten lengths, junk appended, and,
+/// in the state, JSON values of the wrong type, numbers out of range, keys missing or unknown.
+/// Every file passes the framing checks and reaches its section's parser (counted: before, a
+/// random length prefix almost never fitted, so the JSON and record parsers never saw the
+/// garbage), which accepts it or refuses it with a typed error; never a panic.
+#[test]
+fn fuzz_corrupt_sections_under_valid_framing_reach_their_parsers() {
+    let bytes = sample();
+    let sections: Vec<&[u8]> = (0..3)
+        .map(|i| {
+            let (start, len) = section(bytes, i);
+            &bytes[start..start + len]
+        })
+        .collect();
+    // Per section: (cases, refused by its parser, accepted by it).
+    let mut counts = [(0usize, 0usize, 0usize); 3];
+    let mut reasons = std::collections::BTreeSet::new();
+    for (target, cases) in [(0, 600), (1, 300), (2, 300)] {
+        let mut runner = runner(cases);
+        let (seen, refused, accepted) = (
+            std::cell::Cell::new(0),
+            std::cell::Cell::new(0),
+            std::cell::Cell::new(0),
+        );
+        let found = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        runner
+            .run(&mutation(target == 0), |m| {
+                let mut parts = [
+                    sections[0].to_vec(),
+                    sections[1].to_vec(),
+                    sections[2].to_vec(),
+                ];
+                parts[target] = apply(sections[target], &m);
+                let file = frame([&parts[0], &parts[1], &parts[2]]);
+                let verdicts = read_all(&file);
+                // The other sections are intact: the mutated one decides.
+                for (i, v) in verdicts.iter().enumerate().take(target) {
+                    prop_assert_eq!(v, &Some(Ok(())), "section {} is intact: {:?}", i, m);
+                }
+                let Some(v) = &verdicts[target] else {
+                    return Err(TestCaseError::fail(format!(
+                        "never reached section {target}"
+                    )));
+                };
+                seen.set(seen.get() + 1);
+                match v {
+                    Ok(()) => accepted.set(accepted.get() + 1),
+                    Err((fault, reason)) => {
+                        let expected = [
+                            "unreadable state",
+                            "unreadable model",
+                            "unreadable optimizer",
+                        ];
+                        prop_assert!(
+                            reason.starts_with(expected[target])
+                                || (target == 1 && *fault == CheckpointFault::Mismatch),
+                            "section {}: {:?} {} ({:?})",
+                            target,
+                            fault,
+                            reason,
+                            m
+                        );
+                        prop_assert!(
+                            *fault == CheckpointFault::Corrupt
+                                || *fault == CheckpointFault::Mismatch
+                        );
+                        refused.set(refused.get() + 1);
+                        found.borrow_mut().insert(format!(
+                            "{target}: {fault:?} {}",
+                            reason.chars().take(60).collect::<String>()
+                        ));
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        counts[target] = (seen.get(), refused.get(), accepted.get());
+        reasons.extend(found.into_inner());
+    }
+    eprintln!("cases, refused, accepted per section (state, model, optimizer): {counts:?}");
+    for reason in &reasons {
+        eprintln!("  {reason}");
+    }
+    for (target, &(seen, refused, accepted)) in counts.iter().enumerate() {
+        assert_eq!(
+            seen,
+            [600, 300, 300][target],
+            "every case reached its parser"
+        );
+        assert!(
+            refused * 4 >= seen,
+            "section {target}: a quarter refused at least: {counts:?}"
+        );
+        assert!(
+            accepted * 20 >= seen,
+            "section {target}: some accepted: {counts:?}"
+        );
+    }
 }
