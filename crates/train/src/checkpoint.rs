@@ -38,9 +38,12 @@
 //! [`Checkpoint::write`] writes `<path>.tmp` beside the target, syncs it, renames it over the
 //! target and syncs the directory, so a kill or a power cut at any moment leaves either the
 //! previous checkpoint or the new one, never half of one; a failed write (a full disk) leaves
-//! the previous checkpoint untouched and no `.tmp` behind. The trainer writes a checkpoint only
-//! from finite weights ([`Error::NonFiniteWeights`]), so the last checkpoint of a run is always a
-//! good one.
+//! the previous checkpoint untouched and no `.tmp` behind. The state is parsed back from the JSON
+//! about to be written before anything is written, so a written checkpoint always loads (a
+//! state that would not read back is refused, naming the field). The trainer writes a
+//! checkpoint only from finite weights and batch-norm statistics, checked as saved
+//! ([`first_non_finite_parameter`], [`Error::NonFiniteWeights`]), so the last checkpoint of a
+//! run is always a good one.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -57,7 +60,7 @@ use crate::config::TrainingConfig;
 use crate::error::{CheckpointFault, Error, Result};
 use crate::history::History;
 use crate::method::Method;
-use crate::run_dir::{open_file, write_atomically};
+use crate::run_dir::{open_file, reads_back, refused, write_atomically};
 
 /// The start of every format's magic: `SELFSUP-CKPT-v<version>\n`, 16 bytes in all.
 const MAGIC_PREFIX: &[u8] = b"SELFSUP-CKPT-v";
@@ -146,9 +149,15 @@ impl Checkpoint {
     /// Writes the checkpoint to `path` atomically (temp file, sync, rename, directory sync), in
     /// the current format ([`CHECKPOINT_FORMAT`]).
     ///
+    /// The state is first parsed back from the JSON about to be written: a state that would not
+    /// read back (a NaN in a float that JSON writes as `null`) is refused before anything is
+    /// written, so that a checkpoint that was written always loads.
+    ///
     /// # Errors
     /// [`Error::Io`] naming the file (and the I/O error's kind, e.g.
-    /// [`StorageFull`](std::io::ErrorKind::StorageFull)); `path` is then left as it was.
+    /// [`StorageFull`](std::io::ErrorKind::StorageFull)); a state that would not read back is
+    /// [`InvalidData`](std::io::ErrorKind::InvalidData), naming the field. `path` is then left
+    /// as it was.
     pub fn write(&self, path: &Path) -> Result<()> {
         self.write_with(path, open_file)
     }
@@ -170,6 +179,13 @@ impl Checkpoint {
                 path,
                 CheckpointFault::Corrupt,
                 format!("cannot encode the state: {e}"),
+            )
+        })?;
+        reads_back::<CheckpointState>(&json).map_err(|reason| {
+            Error::io(
+                "cannot write checkpoint",
+                path,
+                refused(format!("its state: {reason}")),
             )
         })?;
         write_atomically(path, open, |out| self.encode(&json, out))
@@ -470,7 +486,14 @@ impl Write for CrcWriter<'_> {
 /// The path (`backbone.blocks.0.conv.weight`) of the first float tensor of `model` (parameters
 /// and running state such as batch-norm statistics) holding a NaN or an infinity, `None` when
 /// every value is finite. Reads the model back from the device once.
+///
+/// It checks what a checkpoint saves ([`Checkpoint::capture`]): the model through
+/// [`valid`](Module::valid), which folds batch norm's pending running-statistics update into
+/// the value. Burn's `RunningState` keeps a step's update pending until the next forward pass,
+/// and a plain [`Module::visit`] reads the value before it: the check would be one update late,
+/// and a checkpoint could save statistics poisoned by the last step.
 pub fn first_non_finite_parameter<M: Module>(model: &M) -> Option<String> {
+    let model = model.valid();
     struct Check {
         path: Vec<String>,
         names: Vec<String>,

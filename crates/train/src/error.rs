@@ -66,9 +66,11 @@ pub enum Error {
         /// The last checkpoint written, if any (it is left as it was).
         checkpoint: Option<std::path::PathBuf>,
     },
-    /// A step left non-finite weights (NaN or ±∞) although its loss was finite (a divergence, an
-    /// overflowing gradient); found when a checkpoint was about to be written, which was not
-    /// written. The run stopped; `checkpoint` (if any) holds finite weights and is untouched.
+    /// A step left non-finite weights or batch-norm running statistics (NaN or ±∞) although its
+    /// loss was finite (a divergence, an overflowing gradient); found when a checkpoint was
+    /// about to be written, which was not written, or, in a run without an output directory,
+    /// when the run ended. The run stopped; `checkpoint` (if any) holds finite values and is
+    /// untouched.
     #[error(
         "non-finite weights after step {step} (epoch {epoch}), first in `{parameter}`: training \
          stopped without writing a checkpoint; {}",

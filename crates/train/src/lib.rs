@@ -47,6 +47,7 @@ mod features;
 mod fingerprint;
 pub mod gradients;
 mod history;
+mod json_float;
 pub mod knn;
 pub mod memory;
 pub mod method;

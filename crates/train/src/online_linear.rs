@@ -65,10 +65,13 @@ pub struct OnlineLinearState {
     /// Classes `C`.
     pub classes: usize,
     /// `W`, row-major `[D, C]`.
+    #[serde(with = "crate::json_float::vec")]
     pub weight: Vec<f32>,
     /// `b`, `[C]`.
+    #[serde(with = "crate::json_float::vec")]
     pub bias: Vec<f32>,
     /// The momentum buffers of `W` and `b`, `None` before the first step.
+    #[serde(default, with = "crate::json_float::option_vec_pair")]
     pub velocity: Option<(Vec<f32>, Vec<f32>)>,
 }
 

@@ -8,6 +8,11 @@
 //! leaves either the previous file or the new one, never a mix; a failed write (a full disk)
 //! removes its `.tmp` and leaves the previous file as it was.
 //!
+//! # Read back before written
+//! `history.json` and the checkpoint's state are parsed back from the very text about to be
+//! written, before anything touches the disk ([`reads_back`]): what cannot be read (a value JSON
+//! cannot hold) is refused with an error naming the field, and the previous file stays.
+//!
 //! `train.log` is append-only: each line is written with one `write`, flushed and synced
 //! (`fdatasync`) before the call returns, so a crash loses at most the line being written. Lines
 //! are rare (one per epoch and event), so the sync costs nothing measurable.
@@ -18,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::history::{EpochRecord, History};
@@ -247,11 +253,43 @@ pub(crate) fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
     line
 }
 
-/// `value` as pretty JSON in `path`, atomically ([`write_atomically`]).
-pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+/// `value` as pretty JSON in `path`, atomically ([`write_atomically`]), once the text is proven
+/// to read back as a `T` ([`reads_back`]): otherwise nothing is written and `path` is left as
+/// it was.
+pub(crate) fn write_json<T: Serialize + DeserializeOwned>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).expect("plain data serialises");
+    reads_back::<T>(text.as_bytes())
+        .map_err(|reason| Error::io("cannot write", path, refused(reason)))?;
     write_atomically(path, open_file, |out| out.write_all(text.as_bytes()))
         .map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// Whether `json` reads back as a `T`; otherwise why not, naming the field
+/// (`history.epochs[0].loss: invalid type: null, expected f64 …`). A writer calls it on the
+/// text it is about to write, so that a file it writes is one it can read: serde_json writes a
+/// NaN or an infinity as `null`, which a float field then refuses.
+pub(crate) fn reads_back<T: DeserializeOwned>(json: &[u8]) -> std::result::Result<(), String> {
+    let mut parser = serde_json::Deserializer::from_slice(json);
+    match serde_path_to_error::deserialize::<_, T>(&mut parser) {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let inner = err.inner().to_string();
+            let hint = if inner.starts_with("invalid type: null") {
+                " (JSON writes a NaN or an infinity as null)"
+            } else {
+                ""
+            };
+            Err(format!("`{}`: {inner}{hint}", err.path()))
+        }
+    }
+}
+
+/// The I/O error of a write refused by [`reads_back`]'s `reason` (`InvalidData`).
+pub(crate) fn refused(reason: String) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("it would not read back, so nothing was written: {reason}"),
+    )
 }
 
 /// The temporary file beside `path` that [`write_atomically`] writes: `<name>.tmp`.

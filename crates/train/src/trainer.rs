@@ -345,7 +345,8 @@ impl<M: Method> Trainer<M> {
     /// already holds a run's checkpoint (and [`with_overwrite`](Self::with_overwrite) was not
     /// asked for), [`Error::ForeignFile`] when it holds a file of a run's name that selfsup did
     /// not write. While training: [`Error::NonFiniteLoss`] when the loss stops being finite,
-    /// [`Error::NonFiniteWeights`] when a checkpoint is due and the weights are not finite,
+    /// [`Error::NonFiniteWeights`] when a checkpoint is due (or, without an output directory, the
+    /// run ends) and the weights or batch-norm statistics are not finite,
     /// [`Error::Data`] when a batch does not fit the method, [`Error::Io`] when an output cannot
     /// be written. After a training error, the last checkpoint (named in the error) is a good one.
     pub fn fit(&self, model: M::Model, data: &TrainData) -> Result<TrainOutcome<M::Model>> {
@@ -783,6 +784,19 @@ impl<M: Method> Trainer<M> {
             if stop_at_epoch_end || (more && self.stop_requested()) {
                 return self.stopped(model, history, position, last_checkpoint);
             }
+        }
+        // Without an output directory no checkpoint checked the weights: the final model is.
+        if self.checkpoint_path().is_none()
+            && let Some(parameter) = first_non_finite_parameter(&model)
+        {
+            let err = Error::NonFiniteWeights {
+                epoch: epoch.saturating_sub(1),
+                step,
+                parameter,
+                checkpoint: None,
+            };
+            self.run_dir.log_line(&format!("error: {err}"))?;
+            return Err(err);
         }
         Ok(TrainOutcome {
             model,

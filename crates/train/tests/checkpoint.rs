@@ -6,14 +6,18 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use burn::tensor::{Device, Tensor, TensorData};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use selfsup_data::ViewBatch;
+use selfsup_models::{Backbone, BackboneConfig};
 use selfsup_train::{
-    CHECKPOINT_FORMAT, Checkpoint, CheckpointFault, Error, Trainer, load_backbone,
+    CHECKPOINT_FORMAT, Checkpoint, CheckpointFault, ClassifierConfig, Error, Method, SimClrMethod,
+    StepContext, StepOutput, SupervisedMethod, TrainData, Trainer, load_backbone,
 };
 
 use crate::support::device;
-use crate::trainer::{config, ssl_data, tiny_simclr};
+use crate::trainer::{config, dataset, single_view, ssl_data, tiny_backbone, tiny_simclr};
 
 /// The bytes of a real checkpoint (a tiny SimCLR, one epoch of two steps), made once.
 fn sample() -> &'static [u8] {
@@ -293,6 +297,186 @@ fn a_full_disk_during_a_checkpoint_write_leaves_the_previous_checkpoint_intact()
     assert_eq!(Checkpoint::read(&path).unwrap().state.step, next.state.step);
 }
 
+/// Before: serde_json wrote a NaN as `null`, which the `f64` field refused to read (and an
+/// `Option<f64>` read as `None`): every checkpoint after a NaN metric failed to load.
+#[test]
+fn non_finite_history_values_are_saved_and_load_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.ckpt");
+    let mut checkpoint = parse(sample()).unwrap();
+    let history = &mut checkpoint.state.history;
+    history.step_losses.push(f32::NAN);
+    let record = &mut history.epochs[0];
+    record.loss = f64::INFINITY;
+    record.lr = f64::NEG_INFINITY;
+    record.seconds = f64::NAN;
+    record.embedding_std = Some(f64::NAN);
+    record.knn_top1 = Some(f64::NAN);
+    record.online_linear_top1 = Some(f64::INFINITY);
+    record.metrics.insert("diverged".into(), f64::NAN);
+    checkpoint.write(&path).unwrap();
+
+    let bytes = std::fs::read(&path).unwrap();
+    let (start, len) = section(&bytes, 0);
+    let json = std::str::from_utf8(&bytes[start..start + len]).unwrap();
+    for written in [
+        r#""loss":"inf""#,
+        r#""lr":"-inf""#,
+        r#""knn_top1":"NaN""#,
+        r#""diverged":"NaN""#,
+    ] {
+        assert!(json.contains(written), "{written} in {json}");
+    }
+    let back = Checkpoint::read(&path).unwrap();
+    let history = &back.state.history;
+    assert!(history.step_losses.last().unwrap().is_nan());
+    let record = &history.epochs[0];
+    assert_eq!((record.loss, record.lr), (f64::INFINITY, f64::NEG_INFINITY));
+    assert!(record.seconds.is_nan());
+    for value in [record.embedding_std, record.knn_top1] {
+        assert!(value.is_some_and(f64::is_nan), "{value:?}: NaN, not None");
+    }
+    assert_eq!(record.online_linear_top1, Some(f64::INFINITY));
+    assert!(record.metrics["diverged"].is_nan());
+    // Finite values are numbers, as before.
+    assert_eq!(
+        history.step_losses[..history.step_losses.len() - 1],
+        checkpoint.state.history.step_losses[..history.step_losses.len() - 1]
+    );
+}
+
+/// A state JSON cannot hold (a NaN where serde_json writes `null` into a float field, here the
+/// training config's LR) is refused before anything is written: a checkpoint that was written
+/// always loads.
+#[test]
+fn a_state_that_would_not_read_back_is_refused_before_the_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.ckpt");
+    let previous = parse(sample()).unwrap();
+    previous.write(&path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+
+    let mut next = previous.clone();
+    next.state.step += 1;
+    next.state.training.lr = f64::NAN;
+    let err = next.write(&path).unwrap_err();
+    match &err {
+        Error::Io {
+            path: named, kind, ..
+        } => {
+            assert_eq!(named, &path, "the error names the checkpoint");
+            assert_eq!(*kind, io::ErrorKind::InvalidData, "{err}");
+        }
+        other => panic!("expected an I/O error, got {other}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "cannot write checkpoint {}: it would not read back, so nothing was written: its \
+             state: `training.lr`: invalid type: null, expected f64",
+            path.display()
+        )) && message.ends_with("(JSON writes a NaN or an infinity as null)"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the previous checkpoint is byte-identical"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        ["checkpoint.ckpt"],
+        "no temporary file is left behind"
+    );
+    assert_eq!(
+        Checkpoint::read(&path).unwrap().state.step,
+        previous.state.step
+    );
+}
+
+/// A supervised method that also logs a NaN and an infinite metric every step.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct NonFiniteMetrics(SupervisedMethod);
+
+impl Method for NonFiniteMetrics {
+    type EncoderConfig = BackboneConfig;
+    type Model = selfsup_train::Classifier;
+    const NAME: &'static str = "non-finite-metrics";
+
+    fn init_model(&self, device: &Device) -> Self::Model {
+        self.0.init_model(device)
+    }
+
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> selfsup_train::Result<StepOutput> {
+        let mut out = self.0.step(model, batch, ctx)?;
+        for (name, value) in [("diverged", f32::NAN), ("overflow", f32::INFINITY)] {
+            let value = Tensor::from_data(TensorData::new(vec![value], [1]), ctx.device);
+            out.metrics.push((name.to_string(), value));
+        }
+        Ok(out)
+    }
+
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m Backbone {
+        &model.backbone
+    }
+
+    fn backbone_config(&self) -> &BackboneConfig {
+        self.0.backbone_config()
+    }
+}
+
+/// Before: the first epoch's checkpoint held `"diverged": null` and could not be loaded (nor
+/// `history.json`), so the run could not be resumed.
+#[test]
+fn a_run_logging_a_nan_metric_saves_loads_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.ckpt");
+    let method = || {
+        NonFiniteMetrics(SupervisedMethod::new(ClassifierConfig::new(
+            tiny_backbone(),
+            10,
+        )))
+    };
+    let data = TrainData::new(dataset(16, 10, false), single_view());
+    let first = Trainer::new(method(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .stop_after_steps(3);
+    let cut = first.fit(first.init_model(), &data).unwrap();
+    assert_eq!(cut.checkpoint.as_deref(), Some(path.as_path()));
+    let saved = Checkpoint::read(&path).unwrap();
+    assert_eq!(saved.state.step, 2);
+    let metrics = &saved.state.history.epochs[0].metrics;
+    assert!(metrics["diverged"].is_nan(), "{metrics:?}");
+    assert_eq!(metrics["overflow"], f64::INFINITY);
+
+    let resumed = Trainer::new(method(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .resume(&path, &data)
+        .unwrap();
+    assert!(resumed.finished);
+    let saved = Checkpoint::read(&path).unwrap();
+    let history: selfsup_train::History =
+        serde_json::from_slice(&std::fs::read(dir.path().join("history.json")).unwrap()).unwrap();
+    for history in [&saved.state.history, &resumed.history, &history] {
+        assert_eq!(history.epochs.len(), 2);
+        for record in &history.epochs {
+            assert!(record.metrics["diverged"].is_nan());
+            assert_eq!(record.metrics["overflow"], f64::INFINITY);
+        }
+    }
+}
+
 #[test]
 fn a_run_directory_holds_no_temporary_files_and_its_json_parses() {
     let dir = tempfile::tempdir().unwrap();
@@ -464,4 +648,325 @@ fn the_checksum_is_the_ieee_crc32_of_every_byte_before_it() {
         u32::from_le_bytes(stored.try_into().unwrap()),
         crc32(content)
     );
+}
+
+/// A v2 file of these three sections (state, model, optimizer), its length and checksum right.
+fn frame(sections: [&[u8]; 3]) -> Vec<u8> {
+    let length = 16 + 8 + sections.iter().map(|s| 8 + s.len()).sum::<usize>() + 4;
+    let mut bytes = b"SELFSUP-CKPT-v2\n".to_vec();
+    bytes.extend_from_slice(&(length as u64).to_le_bytes());
+    for section in sections {
+        bytes.extend_from_slice(&(section.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(section);
+    }
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// What is done to one section of a real checkpoint.
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Bytes XORed at these offsets (fractions of the section, the first `head` bytes only when
+    /// `head` is set: a record's header and metadata, where its lengths live).
+    Flip {
+        at: Vec<(proptest::sample::Index, u8)>,
+        head: Option<usize>,
+    },
+    /// Cut to a fraction of its length.
+    Truncate(proptest::sample::Index),
+    /// Eight bytes overwritten by a little-endian `u64` (a length or an offset gone wrong).
+    Word {
+        at: proptest::sample::Index,
+        head: Option<usize>,
+        value: u64,
+    },
+    /// Junk appended.
+    Append(Vec<u8>),
+    /// (The state only.) A JSON value somewhere in the state replaced by another of a wrong
+    /// type or an out-of-range number.
+    Replace {
+        at: proptest::sample::Index,
+        with: &'static str,
+    },
+    /// (The state only.) A key removed from an object, or an unknown one added.
+    Key {
+        at: proptest::sample::Index,
+        remove: bool,
+    },
+}
+
+/// JSON texts that replace a value of the state: wrong types, numbers out of every range.
+const REPLACEMENTS: &[&str] = &[
+    "null",
+    "true",
+    "\"NaN\"",
+    "\"not a number\"",
+    "-1",
+    "0",
+    "1e400",
+    "-1e400",
+    "18446744073709551616",
+    "340282366920938463463374607431768211456",
+    "1e19",
+    "4294967296",
+    "0.5",
+    "-0.0",
+    "[]",
+    "{}",
+    "[1, 2, 3]",
+    "{\"kind\": \"lars\"}",
+];
+
+fn mutation(json: bool) -> BoxedStrategy<Mutation> {
+    let index = any::<proptest::sample::Index>;
+    let head = prop_oneof![Just(None), (16usize..512).prop_map(Some)];
+    let word = prop_oneof![
+        Just(u64::MAX),
+        Just(u64::MAX / 2),
+        Just(1 << 40),
+        Just(0),
+        1u64..1 << 20,
+        any::<u64>(),
+    ];
+    let bytes = prop_oneof![
+        (
+            proptest::collection::vec((index(), 1u8..=255), 1..8),
+            head.clone()
+        )
+            .prop_map(|(at, head)| Mutation::Flip { at, head }),
+        index().prop_map(Mutation::Truncate),
+        (index(), head, word).prop_map(|(at, head, value)| Mutation::Word { at, head, value }),
+        proptest::collection::vec(any::<u8>(), 1..64).prop_map(Mutation::Append),
+    ];
+    if json {
+        prop_oneof![
+            2 => bytes,
+            3 => (index(), proptest::sample::select(REPLACEMENTS))
+                .prop_map(|(at, with)| Mutation::Replace { at, with }),
+            1 => (index(), any::<bool>()).prop_map(|(at, remove)| Mutation::Key { at, remove }),
+        ]
+        .boxed()
+    } else {
+        bytes.boxed()
+    }
+}
+
+/// The JSON pointers of every value in `value` (the root excluded).
+fn pointers(value: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    let children: Vec<(String, &serde_json::Value)> = match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                (
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    v,
+                )
+            })
+            .collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{at}/{i}"), v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (pointer, child) in children {
+        out.push(pointer.clone());
+        pointers(child, pointer, out);
+    }
+}
+
+fn apply(section: &[u8], mutation: &Mutation) -> Vec<u8> {
+    let mut bytes = section.to_vec();
+    let span = |head: &Option<usize>| head.map_or(bytes.len(), |h| h.min(bytes.len())).max(1);
+    match mutation {
+        Mutation::Flip { at, head } => {
+            let span = span(head);
+            for (i, mask) in at {
+                let i = i.index(span);
+                if i < bytes.len() {
+                    bytes[i] ^= mask;
+                }
+            }
+        }
+        Mutation::Truncate(at) => bytes.truncate(at.index(bytes.len().max(1))),
+        Mutation::Word { at, head, value } => {
+            let span = span(head).saturating_sub(8).max(1);
+            let i = at.index(span);
+            let end = (i + 8).min(bytes.len());
+            bytes[i..end].copy_from_slice(&value.to_le_bytes()[..end - i]);
+        }
+        Mutation::Append(junk) => bytes.extend_from_slice(junk),
+        Mutation::Replace { at, with } => {
+            let mut value: serde_json::Value = serde_json::from_slice(section).unwrap();
+            let mut all = Vec::new();
+            pointers(&value, String::new(), &mut all);
+            const MARK: &str = "@@replaced@@";
+            *value.pointer_mut(&all[at.index(all.len())]).unwrap() = MARK.into();
+            bytes = serde_json::to_string(&value)
+                .unwrap()
+                .replace(&format!("\"{MARK}\""), with)
+                .into_bytes();
+        }
+        Mutation::Key { at, remove } => {
+            let mut value: serde_json::Value = serde_json::from_slice(section).unwrap();
+            let mut all = vec![String::new()];
+            pointers(&value, String::new(), &mut all);
+            all.retain(|p| value.pointer(p).is_some_and(serde_json::Value::is_object));
+            let object = value
+                .pointer_mut(&all[at.index(all.len())])
+                .and_then(serde_json::Value::as_object_mut)
+                .unwrap();
+            if *remove {
+                if let Some(key) = object.keys().next().cloned() {
+                    object.remove(&key);
+                }
+            } else {
+                object.insert("unknown_field".into(), 1.into());
+            }
+            bytes = serde_json::to_vec(&value).unwrap();
+        }
+    }
+    bytes
+}
+
+/// What a reader said about a fuzzed section: its verdict (`Ok`, or the fault and the start of
+/// the reason), or `None` when it was never asked.
+type Verdict = Option<std::result::Result<(), (CheckpointFault, String)>>;
+
+fn verdict<T>(
+    result: selfsup_train::Result<T>,
+) -> std::result::Result<(), (CheckpointFault, String)> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(Error::Checkpoint {
+            fault,
+            reason,
+            path,
+        }) => {
+            assert_eq!(path, Path::new("fuzz.ckpt"));
+            Err((fault, reason))
+        }
+        Err(other) => panic!("not a checkpoint error: {other}"),
+    }
+}
+
+/// Reads `bytes` as `Trainer::resume` and `load_backbone` do: the file, the method and encoder
+/// configs, the model into the sample's SimCLR, the optimizer state. Each step either succeeds
+/// or is a typed `Error::Checkpoint`; never a panic.
+fn read_all(bytes: &[u8]) -> [Verdict; 3] {
+    let path = Path::new("fuzz.ckpt");
+    let checkpoint = match Checkpoint::parse(bytes, path) {
+        Ok(checkpoint) => checkpoint,
+        Err(err) => return [Some(verdict::<()>(Err(err))), None, None],
+    };
+    // Configs that parse as JSON but not as this method's are `Corrupt` or `Mismatch`.
+    let _ = verdict(checkpoint.method::<SimClrMethod>(path));
+    let _ = verdict(checkpoint.encoder_config::<BackboneConfig>(path));
+    let model = verdict(checkpoint.load_model(tiny_simclr().init_model(&device()), path));
+    let optimizer =
+        verdict(checkpoint.load_optimizer(config(1, 8).optimizer.init().unwrap(), path));
+    [Some(Ok(())), Some(model), Some(optimizer)]
+}
+
+/// Structurally valid files (the right lengths, the checksum recomputed) whose state, model or
+/// optimizer section is corrupted: random bytes, cuts, overwritten lengths, junk appended, and,
+/// in the state, JSON values of the wrong type, numbers out of range, keys missing or unknown.
+/// Every file passes the framing checks and reaches its section's parser (counted: before, a
+/// random length prefix almost never fitted, so the JSON and record parsers never saw the
+/// garbage), which accepts it or refuses it with a typed error; never a panic.
+#[test]
+fn fuzz_corrupt_sections_under_valid_framing_reach_their_parsers() {
+    let bytes = sample();
+    let sections: Vec<&[u8]> = (0..3)
+        .map(|i| {
+            let (start, len) = section(bytes, i);
+            &bytes[start..start + len]
+        })
+        .collect();
+    // Per section: (cases, refused by its parser, accepted by it).
+    let mut counts = [(0usize, 0usize, 0usize); 3];
+    let mut reasons = std::collections::BTreeSet::new();
+    for (target, cases) in [(0, 600), (1, 300), (2, 300)] {
+        let mut runner = runner(cases);
+        let (seen, refused, accepted) = (
+            std::cell::Cell::new(0),
+            std::cell::Cell::new(0),
+            std::cell::Cell::new(0),
+        );
+        let found = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        runner
+            .run(&mutation(target == 0), |m| {
+                let mut parts = [
+                    sections[0].to_vec(),
+                    sections[1].to_vec(),
+                    sections[2].to_vec(),
+                ];
+                parts[target] = apply(sections[target], &m);
+                let file = frame([&parts[0], &parts[1], &parts[2]]);
+                let verdicts = read_all(&file);
+                // The other sections are intact: the mutated one decides.
+                for (i, v) in verdicts.iter().enumerate().take(target) {
+                    prop_assert_eq!(v, &Some(Ok(())), "section {} is intact: {:?}", i, m);
+                }
+                let Some(v) = &verdicts[target] else {
+                    return Err(TestCaseError::fail(format!(
+                        "never reached section {target}"
+                    )));
+                };
+                seen.set(seen.get() + 1);
+                match v {
+                    Ok(()) => accepted.set(accepted.get() + 1),
+                    Err((fault, reason)) => {
+                        let expected = [
+                            "unreadable state",
+                            "unreadable model",
+                            "unreadable optimizer",
+                        ];
+                        prop_assert!(
+                            reason.starts_with(expected[target])
+                                || (target == 1 && *fault == CheckpointFault::Mismatch),
+                            "section {}: {:?} {} ({:?})",
+                            target,
+                            fault,
+                            reason,
+                            m
+                        );
+                        prop_assert!(
+                            *fault == CheckpointFault::Corrupt
+                                || *fault == CheckpointFault::Mismatch
+                        );
+                        refused.set(refused.get() + 1);
+                        found.borrow_mut().insert(format!(
+                            "{target}: {fault:?} {}",
+                            reason.chars().take(60).collect::<String>()
+                        ));
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        counts[target] = (seen.get(), refused.get(), accepted.get());
+        reasons.extend(found.into_inner());
+    }
+    eprintln!("cases, refused, accepted per section (state, model, optimizer): {counts:?}");
+    for reason in &reasons {
+        eprintln!("  {reason}");
+    }
+    for (target, &(seen, refused, accepted)) in counts.iter().enumerate() {
+        assert_eq!(
+            seen,
+            [600, 300, 300][target],
+            "every case reached its parser"
+        );
+        assert!(
+            refused * 4 >= seen,
+            "section {target}: a quarter refused at least: {counts:?}"
+        );
+        assert!(
+            accepted * 20 >= seen,
+            "section {target}: some accepted: {counts:?}"
+        );
+    }
 }

@@ -1056,6 +1056,156 @@ fn non_finite_weights_are_never_checkpointed_and_the_last_good_checkpoint_stays(
     assert!(log.contains("non-finite weights after step 4"), "{log}");
 }
 
+/// A supervised method whose step `at_step` also runs the encoder, in training mode, on its
+/// images times +∞ and drops the output: the loss and every weight stay finite, but batch
+/// norm's running statistics take the non-finite batch statistics, as an update that Burn's
+/// `RunningState` still holds pending when the step ends (a plain `Module::visit` reads the
+/// value before it).
+#[derive(Serialize, Deserialize)]
+struct PoisonedStatistics {
+    inner: SupervisedMethod,
+    at_step: usize,
+}
+
+impl Method for PoisonedStatistics {
+    type EncoderConfig = BackboneConfig;
+    type Model = selfsup_train::Classifier;
+    const NAME: &'static str = "poisoned-statistics";
+
+    fn init_model(&self, device: &Device) -> Self::Model {
+        self.inner.init_model(device)
+    }
+
+    fn step(
+        &self,
+        model: &Self::Model,
+        batch: &ViewBatch,
+        ctx: &StepContext<'_>,
+    ) -> selfsup_train::Result<StepOutput> {
+        let out = self.inner.step(model, batch, ctx)?;
+        if ctx.step == self.at_step {
+            let poisoned = batch.view(0, ctx.device).mul_scalar(f64::INFINITY);
+            let _ = model.backbone.forward_features(poisoned);
+        }
+        Ok(out)
+    }
+
+    fn backbone<'m>(&self, model: &'m Self::Model) -> &'m Backbone {
+        &model.backbone
+    }
+
+    fn backbone_config(&self) -> &BackboneConfig {
+        self.inner.backbone_config()
+    }
+}
+
+/// The running statistics poisoned at the last step (12 of 2 epochs × 6).
+fn poisoned_at_the_last_step() -> PoisonedStatistics {
+    PoisonedStatistics {
+        inner: SupervisedMethod::new(ClassifierConfig::new(tiny_backbone(), 10)),
+        at_step: 11,
+    }
+}
+
+/// Before: the check read the running statistics one update behind what the checkpoint saves,
+/// so the run ended "finished" and its final checkpoint held NaN running means.
+#[test]
+fn batch_norm_statistics_poisoned_at_the_last_step_are_never_checkpointed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.ckpt");
+    // The checkpoint of epoch 1 (step 6), as it is when the last step is done.
+    let good = Arc::new(Mutex::new(Vec::new()));
+    let seen = good.clone();
+    let watched = path.clone();
+    let trainer = Trainer::new(poisoned_at_the_last_step(), config(2, 8), &device())
+        .unwrap()
+        .with_out_dir(dir.path())
+        .with_progress(move |event| {
+            if let Progress::Step(s) = event
+                && s.step == 12
+            {
+                *seen.lock().unwrap() = std::fs::read(&watched).unwrap();
+            }
+        });
+    let data = TrainData::new(dataset(48, 10, false), single_view());
+    let err = trainer.fit(trainer.init_model(), &data).unwrap_err();
+    match &err {
+        Error::NonFiniteWeights {
+            epoch,
+            step,
+            parameter,
+            checkpoint,
+        } => {
+            assert_eq!((*epoch, *step), (1, 12));
+            assert_eq!(parameter, POISONED_PARAMETER);
+            assert_eq!(checkpoint.as_deref(), Some(path.as_path()));
+        }
+        other => panic!("expected non-finite weights, got {other}"),
+    }
+    assert!(
+        err.to_string().starts_with(&format!(
+            "non-finite weights after step 12 (epoch 1), first in `{POISONED_PARAMETER}`: \
+             training stopped without writing a checkpoint; the last good checkpoint is "
+        )),
+        "{err}"
+    );
+    let good = good.lock().unwrap().clone();
+    assert!(!good.is_empty());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        good,
+        "the last good checkpoint is byte-identical"
+    );
+    let saved = Checkpoint::read(&path).unwrap();
+    assert_eq!(saved.state.step, 6);
+    let model = saved
+        .load_model(
+            ClassifierConfig::new(tiny_backbone(), 10).init(&device()),
+            &path,
+        )
+        .unwrap();
+    assert_eq!(selfsup_train::first_non_finite_parameter(&model), None);
+}
+
+/// The first tensor the poisoned step leaves non-finite.
+const POISONED_PARAMETER: &str = "backbone.SmallCnn.blocks.0.bn.running_mean";
+
+/// Before: without an output directory no checkpoint is written, so nothing was ever checked
+/// and the run ended "finished" with non-finite running statistics.
+#[test]
+fn a_run_without_an_output_directory_checks_its_final_model() {
+    let trainer = Trainer::new(poisoned_at_the_last_step(), config(2, 8), &device()).unwrap();
+    let data = TrainData::new(dataset(48, 10, false), single_view());
+    let err = trainer.fit(trainer.init_model(), &data).unwrap_err();
+    match &err {
+        Error::NonFiniteWeights {
+            epoch,
+            step,
+            parameter,
+            checkpoint,
+        } => {
+            assert_eq!((*epoch, *step), (1, 12));
+            assert_eq!(parameter, POISONED_PARAMETER);
+            assert_eq!(*checkpoint, None);
+        }
+        other => panic!("expected non-finite weights, got {other}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "non-finite weights after step 12 (epoch 1), first in `{POISONED_PARAMETER}`: \
+             training stopped without writing a checkpoint; no checkpoint was written yet"
+        )
+    );
+    // The same run, healthy, still finishes.
+    let healthy = PoisonedStatistics {
+        at_step: usize::MAX,
+        ..poisoned_at_the_last_step()
+    };
+    let trainer = Trainer::new(healthy, config(2, 8), &device()).unwrap();
+    assert!(trainer.fit(trainer.init_model(), &data).unwrap().finished);
+}
+
 /// The images of a CIFAR-like dataset, but image `bad` cannot be loaded, as a streamed file
 /// deleted after its folder was indexed.
 struct Unreadable {
