@@ -1,4 +1,4 @@
-"""Golden values for the Barlow Twins, VICReg, InfoNCE, DINO and SwAV losses of `selfsup-losses`
+"""Golden values for the Barlow Twins, VICReg, InfoNCE, DINO, SwAV and NNCLR losses of `selfsup-losses`
 (crates/losses/tests/ssl_golden.rs and the backend parity tests in tests/parity_losses_models.rs).
 
 Every number comes from lightly 1.6.0's own loss classes, in float64 (the default dtype is set to
@@ -25,6 +25,11 @@ from torch.manual_seed(0):
   low-resolution view (the queue gets none, nor does a lone high-resolution view, which only
   makes codes: written as zeros). `lightly.loss.swav_loss.sinkhorn` alone too, with
   one case whose scores / epsilon exceed float32's exp range (`exp(100)`).
+- NNCLR: solo-learn's `nnclr_loss_func` (`solo/losses/nnclr.py`) and `NNCLR.find_nn`
+  (`solo/methods/nnclr.py`) transcribed in torch below (solo-learn is not a package of the
+  venv); the symmetrised loss `nnclr_loss_func(nn1, p2) / 2 + nnclr_loss_func(nn2, p1) / 2` of
+  its `training_step`, its gradients w.r.t. the predictions p1, p2, the neighbours' indices in
+  the queue, and one term alone.
 
 Writes crates/losses/tests/golden/ssl_losses.json. lightly 1.6.0 goes into the project's venv
 without its dependencies (its losses import only torch):
@@ -262,6 +267,52 @@ for b, k, iterations, epsilon, scale in SINKHORN_CASES:
         "codes": tensor(codes),
     })
 
+
+# --- NNCLR (solo-learn) ------------------------------------------------------------------------
+# Drawn after every case above, so that adding them left the earlier cases' inputs unchanged.
+def nnclr_loss_func(nn, p, temperature):
+    """solo-learn's `solo/losses/nnclr.py` on one device (its `gather(p)` is the identity and
+    `get_rank()` is 0)."""
+    nn = F.normalize(nn, dim=-1)
+    p = F.normalize(p, dim=-1)
+    logits = nn @ p.T / temperature
+    labels = torch.arange(nn.size(0))
+    return F.cross_entropy(logits, labels)
+
+
+@torch.no_grad()
+def find_nn(z, queue):
+    """solo-learn's `NNCLR.find_nn` (`solo/methods/nnclr.py`): z and the queue have unit rows."""
+    idx = (z @ queue.T).max(dim=1)[1]
+    return idx, queue[idx]
+
+
+# (N, D, K queue rows, temperature): the loss of the symmetrised step
+# nnclr_loss_func(nn1, p2) / 2 + nnclr_loss_func(nn2, p1) / 2, and one term alone.
+NNCLR_CASES = [
+    (4, 8, 16, 0.2),
+    (8, 16, 64, 0.2),
+    (6, 5, 12, 0.1),
+    (3, 32, 40, 1.0),
+]
+nnclr = []
+for n, d, k_queue, tau in NNCLR_CASES:
+    z1, z2 = F.normalize(torch.randn(n, d), dim=-1), F.normalize(torch.randn(n, d), dim=-1)
+    queue = F.normalize(torch.randn(k_queue, d), dim=1)
+    p1, p2 = randn(n, d, scale=2.0), randn(n, d, scale=0.5)
+    idx1, nn1 = find_nn(z1, queue)
+    idx2, nn2 = find_nn(z2, queue)
+    loss = nnclr_loss_func(nn1, p2, tau) / 2 + nnclr_loss_func(nn2, p1, tau) / 2
+    loss.backward()
+    term = nnclr_loss_func(nn1, p2.detach(), tau)
+    nnclr.append({
+        "temperature": tau, "z1": tensor(z1), "z2": tensor(z2), "queue": tensor(queue),
+        "p1": tensor(p1), "p2": tensor(p2),
+        "index1": [int(i) for i in idx1], "index2": [int(i) for i in idx2],
+        "loss": loss.item(), "loss_nn1_p2": term.item(),
+        "grad_p1": grad(p1), "grad_p2": grad(p2),
+    })
+
 golden = {
     "torch_version": torch.__version__,
     "lightly_version": lightly.__version__,
@@ -272,6 +323,7 @@ golden = {
     "dino_teacher_temp_schedule": dino_schedule,
     "swav": swav,
     "sinkhorn": sinkhorn_golden,
+    "nnclr": nnclr,
 }
 path = (
     pathlib.Path(__file__).resolve().parent.parent
@@ -280,5 +332,5 @@ path = (
 path.parent.mkdir(parents=True, exist_ok=True)
 path.write_text(json.dumps(golden, separators=(",", ":")) + "\n")
 print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
-for name in ["barlow_twins", "vicreg", "info_nce", "dino", "swav"]:
+for name in ["barlow_twins", "vicreg", "info_nce", "dino", "swav", "nnclr"]:
     print(f"  {name}: " + ", ".join(f"{c['loss']:.6f}" for c in golden[name]))

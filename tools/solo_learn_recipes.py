@@ -33,6 +33,7 @@ METHODS = {
     "vicreg": ("vicreg", "vicreg"),
     "dino": ("dino", "dino"),
     "swav": ("swav", "swav"),
+    "nnclr": ("nnclr", "nnclr"),
 }
 SCALES = {"cifar": "cifar", "imagenet-100": "imagenet-100", "imagenet": "imagenet"}
 

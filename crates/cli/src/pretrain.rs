@@ -11,8 +11,8 @@ use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use selfsup::data::MultiViewTransform;
 use selfsup::train::{
-    BarlowTwinsMethod, ByolMethod, DinoMethod, Method, MocoMethod, PretextMethod, Published, Scale,
-    Setup, SimClrMethod, SimSiamMethod, SwavMethod, VicRegMethod,
+    BarlowTwinsMethod, ByolMethod, DinoMethod, Method, MocoMethod, NnclrMethod, PretextMethod,
+    Published, Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod, VicRegMethod,
 };
 
 use crate::Result;
@@ -90,6 +90,11 @@ pub const METHODS: &[MethodEntry] = &[
         "swav",
         "SwAV (Caron et al. 2020): swapped prototype assignments (Sinkhorn-Knopp)",
         SwavMethod::published
+    ),
+    method!(
+        "nnclr",
+        "NNCLR (Dwibedi et al. 2021): the nearest neighbour in a queue of embeddings as the positive",
+        NnclrMethod::published
     ),
     method!(
         "pretext",

@@ -480,6 +480,7 @@ fn bad_flags_are_refused_naming_them() {
         "vicreg",
         "dino",
         "swav",
+        "nnclr",
     ] {
         assert!(help.contains(method), "{method} missing from:\n{help}");
     }

@@ -29,6 +29,11 @@
 //!   (Caron et al. 2020), as lightly's `SwaVLoss`; [`sinkhorn`] computes its codes. **Sinkhorn
 //!   detaches its scores**: the one place SwAV's stop-gradient happens. [`SwavLossConfig`] holds
 //!   its temperature and the Sinkhorn-Knopp settings.
+//! - [`nnclr_loss`]: NNCLR's contrastive loss of support-set neighbours against the other
+//!   view's predictions (Dwibedi et al. 2021), as solo-learn's `nnclr_loss_func`;
+//!   [`nearest_neighbour`] is its cosine lookup in the support set. **It detaches the
+//!   neighbours**: the one place NNCLR's stop-gradient happens. [`NnclrLossConfig`] holds its
+//!   temperature.
 //!
 //! ## Contracts
 //! Shapes and hyper-parameters are checked with assertions whose messages name the function and
@@ -43,6 +48,7 @@ mod contract;
 pub mod cosine;
 pub mod dino;
 pub mod info_nce;
+pub mod nnclr;
 pub mod nt_xent;
 pub mod swav;
 pub mod vicreg;
@@ -51,6 +57,7 @@ pub use barlow_twins::{BARLOW_TWINS_BN_EPS, BarlowTwinsConfig, barlow_twins};
 pub use cosine::{COSINE_EPS, negative_cosine, simsiam_loss};
 pub use dino::{DinoLossConfig, dino, dino_center};
 pub use info_nce::{InfoNceConfig, info_nce};
+pub use nnclr::{NnclrLossConfig, nearest_neighbour, nnclr_loss};
 pub use nt_xent::{NORMALIZE_EPS, NtXentConfig, nt_xent, nt_xent_naive};
 pub use swav::{SwavLossConfig, sinkhorn, swav};
 pub use vicreg::{VicRegConfig, vicreg};

@@ -12,11 +12,15 @@
 //! - [`ssl_stop_gradient`]: MoCo's, DINO's and SwAV's stop-gradients, each with a control that
 //!   shows the check can fail.
 //! - [`ssl_contracts`]: every shape and hyper-parameter assertion of those five losses.
+//!   [`ssl_golden`] also holds NNCLR against solo-learn's `nnclr_loss_func` and `find_nn`.
+//! - [`nnclr`]: NNCLR's support-set lookup against a brute-force cosine argmax, its
+//!   stop-gradient (with a control), and its contracts.
 
 mod common;
 mod contracts;
 mod golden;
 mod known_values;
+mod nnclr;
 mod oracle;
 mod ssl_contracts;
 mod ssl_golden;

@@ -1,4 +1,5 @@
-//! Barlow Twins, VICReg, InfoNCE, DINO and SwAV against lightly 1.6.0 (float64), from
+//! Barlow Twins, VICReg, InfoNCE, DINO and SwAV against lightly 1.6.0 (float64), and NNCLR
+//! against solo-learn's `nnclr_loss_func` and `find_nn` transcribed in torch (float64), from
 //! `tools/golden_ssl_losses.py` (run `.venv/bin/python tools/golden_ssl_losses.py` to regenerate
 //! `tests/golden/ssl_losses.json`): values and the gradient of every input that receives one.
 //! Tolerance: `common::ABS_TOL` + `common::REL_TOL`·|expected| (1e-5 + 1e-4·|e|, float32 against
@@ -9,8 +10,8 @@ use std::sync::OnceLock;
 use burn::prelude::*;
 use burn::tensor::Gradients;
 use selfsup_losses::{
-    BarlowTwinsConfig, DinoLossConfig, InfoNceConfig, SwavLossConfig, VicRegConfig, dino,
-    dino_center, sinkhorn, vicreg,
+    BarlowTwinsConfig, DinoLossConfig, InfoNceConfig, NnclrLossConfig, SwavLossConfig,
+    VicRegConfig, dino, dino_center, nearest_neighbour, nnclr_loss, sinkhorn, vicreg,
 };
 use serde_json::Value;
 
@@ -384,6 +385,56 @@ fn sinkhorn_converges_to_an_equipartition() {
     }
 }
 
+// The numbers come from solo-learn's NNCLR transcribed in torch (tools/golden_ssl_losses.py,
+// float64; `gather` is the identity on one device):
+//
+//     def nnclr_loss_func(nn, p, temperature):             # solo/losses/nnclr.py
+//         nn, p = F.normalize(nn, dim=-1), F.normalize(p, dim=-1)
+//         return F.cross_entropy(nn @ p.T / temperature, torch.arange(nn.size(0)))
+//     idx1 = (z1 @ queue.T).max(dim=1)[1]; nn1 = queue[idx1]   # NNCLR.find_nn, under no_grad
+//     idx2 = (z2 @ queue.T).max(dim=1)[1]; nn2 = queue[idx2]
+//     loss = nnclr_loss_func(nn1, p2, tau) / 2 + nnclr_loss_func(nn2, p1, tau) / 2
+//     loss.backward()  # -> p1.grad, p2.grad
+#[test]
+fn nnclr_neighbours_loss_and_prediction_gradients_match_solo_learn() {
+    let device = autodiff_device();
+    for case in cases("nnclr") {
+        let tau = num(case, "temperature");
+        let queue = input(&case["queue"], &device);
+        let (z1, z2) = (input(&case["z1"], &device), input(&case["z2"], &device));
+        let (p1, p2) = (input(&case["p1"], &device), input(&case["p2"], &device));
+        let what = format!("nnclr {:?} queue {:?} tau={tau}", p1.dims(), queue.dims());
+        let (index1, nn1) = nearest_neighbour(z1, queue.clone());
+        let (index2, nn2) = nearest_neighbour(z2, queue.clone());
+        for (index, key) in [(index1, "index1"), (index2, "index2")] {
+            let ours: Vec<i64> = index.into_data().iter::<i64>().collect();
+            let theirs: Vec<i64> = case[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect();
+            assert_eq!(ours, theirs, "{what}: {key}");
+        }
+        let term = nnclr_loss(nn1.clone(), p2.clone(), tau);
+        assert_close(
+            &format!("{what}: one term"),
+            scalar(term),
+            num(case, "loss_nn1_p2"),
+        );
+        let config = NnclrLossConfig::new().with_temperature(tau);
+        let loss = (config.loss(nn1, p2.clone()) + config.loss(nn2, p1.clone())).div_scalar(2.0);
+        let grads = loss.backward();
+        assert_close(&format!("{what}: loss"), scalar(loss), num(case, "loss"));
+        assert_grad(&format!("{what}: d/dp1"), &p1, &grads, &case["grad_p1"]);
+        assert_grad(&format!("{what}: d/dp2"), &p2, &grads, &case["grad_p2"]);
+        assert!(
+            queue.grad(&grads).is_none(),
+            "{what}: the queue must get no gradient"
+        );
+    }
+}
+
 /// The configurations carry the defaults of the papers and of lightly 1.6.0's constructors.
 #[test]
 fn configs_hold_the_paper_defaults() {
@@ -399,6 +450,7 @@ fn configs_hold_the_paper_defaults() {
         (25.0, 25.0, 1.0, 1e-4)
     );
     assert_eq!(InfoNceConfig::new().temperature, 0.2);
+    assert_eq!(NnclrLossConfig::new().temperature, 0.2);
     let dino = DinoLossConfig::new();
     assert_eq!(
         (

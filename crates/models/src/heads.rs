@@ -1,5 +1,5 @@
-//! Projection and prediction heads of SimCLR, SimSiam, BYOL, MoCo, Barlow Twins, VICReg and
-//! SwAV: [`MlpConfig`]s with paper defaults.
+//! Projection and prediction heads of SimCLR, SimSiam, BYOL, MoCo, Barlow Twins, VICReg, SwAV
+//! and NNCLR: [`MlpConfig`]s with paper defaults.
 //!
 //! Every head here is an [`Mlp`]; the method-named configs only choose its blocks, after
 //! lightly's `lightly/models/modules/heads.py` (class names given in each doc). A linear layer
@@ -656,6 +656,102 @@ impl SwavProjectionHeadConfig {
     ///
     /// If a dimension is zero.
     pub fn init(&self, device: &Device) -> SwavProjectionHead {
+        self.mlp().init(device)
+    }
+}
+
+/// NNCLR's projection head, an [`Mlp`] built by [`NnclrProjectionHeadConfig`].
+pub type NnclrProjectionHead = Mlp;
+/// NNCLR's prediction head, an [`Mlp`] built by [`NnclrPredictionHeadConfig`].
+pub type NnclrPredictionHead = Mlp;
+
+/// NNCLR's projection head (lightly's `NNCLRProjectionHead`): three `Linear → BN` layers, ReLU
+/// after the first two, the output batch norm affine.
+///
+/// NNCLR (Dwibedi et al., 2021, implementation details): "The architecture of the projection MLP is 3 fully
+/// connected layers of sizes [2048, 2048, d] where d is the embedding size used to apply the
+/// loss. We use d = 256 in the experiments unless otherwise stated. All fully-connected layers
+/// are followed by batch-normalization. All the batch-norm layers except the last layer are
+/// followed by ReLU activation." solo-learn's `solo/methods/nnclr.py` builds the same
+/// (`proj_hidden_dim: 2048`, `proj_output_dim: 256` in `scripts/pretrain/cifar/nnclr.yaml` and
+/// `imagenet-100/nnclr.yaml`); its linear layers keep a bias before the batch norm, which the
+/// norm cancels.
+///
+/// Defaults: 512 → 2048 → 2048 → 256 (the paper's widths after a ResNet-18).
+#[derive(Config, Debug)]
+pub struct NnclrProjectionHeadConfig {
+    /// Input features: the backbone's feature dimension. Default 512 (ResNet-18).
+    #[config(default = 512)]
+    pub input_dim: usize,
+    /// Hidden features. Default 2048 (the paper's).
+    #[config(default = 2048)]
+    pub hidden_dim: usize,
+    /// Output features `z`. Default 256 (the paper's `d`).
+    #[config(default = 256)]
+    pub output_dim: usize,
+}
+
+impl NnclrProjectionHeadConfig {
+    /// The blocks of this head.
+    pub fn mlp(&self) -> MlpConfig {
+        let hidden = |i, o| {
+            MlpBlockConfig::new(i, o)
+                .with_bias(false)
+                .with_norm(MlpNorm::BatchNorm)
+                .with_relu(true)
+        };
+        MlpConfig::new(vec![
+            hidden(self.input_dim, self.hidden_dim),
+            hidden(self.hidden_dim, self.hidden_dim),
+            MlpBlockConfig::new(self.hidden_dim, self.output_dim)
+                .with_bias(false)
+                .with_norm(MlpNorm::BatchNorm),
+        ])
+    }
+
+    /// Builds the head on `device`.
+    ///
+    /// # Panics
+    ///
+    /// If a dimension is zero.
+    pub fn init(&self, device: &Device) -> NnclrProjectionHead {
+        self.mlp().init(device)
+    }
+}
+
+/// NNCLR's prediction head (lightly's `NNCLRPredictionHead`): `Linear → BN → ReLU → Linear`.
+///
+/// NNCLR (Dwibedi et al., 2021, implementation details): "The architecture of the prediction MLP g is 2
+/// fully-connected layers of size [4096, d]. The hidden layer of the prediction MLP is followed
+/// by batch-norm and ReLU. The last layer has no batch-norm or activation." solo-learn's
+/// `pred_hidden_dim: 4096` is the same.
+///
+/// Defaults: 256 → 4096 → 256.
+#[derive(Config, Debug)]
+pub struct NnclrPredictionHeadConfig {
+    /// Input features: the projection's output dimension. Default 256.
+    #[config(default = 256)]
+    pub input_dim: usize,
+    /// Hidden features. Default 4096 (the paper's).
+    #[config(default = 4096)]
+    pub hidden_dim: usize,
+    /// Output features `p`; must equal `input_dim` for NNCLR's loss. Default 256.
+    #[config(default = 256)]
+    pub output_dim: usize,
+}
+
+impl NnclrPredictionHeadConfig {
+    /// The blocks of this head.
+    pub fn mlp(&self) -> MlpConfig {
+        two_layer_mlp(self.input_dim, self.hidden_dim, self.output_dim, true)
+    }
+
+    /// Builds the head on `device`.
+    ///
+    /// # Panics
+    ///
+    /// If a dimension is zero.
+    pub fn init(&self, device: &Device) -> NnclrPredictionHead {
         self.mlp().init(device)
     }
 }

@@ -16,7 +16,7 @@
 //! - [`norm`]: [`NonAffineBatchNorm`], batch norm without scale and shift.
 //! - [`heads`]: SimCLR's and SimSiam's projection / prediction heads with paper defaults.
 //!   BYOL's, MoCo's, Barlow Twins', VICReg's and SwAV's heads too, each with solo-learn's CIFAR-10
-//!   widths (`cifar10`).
+//!   widths (`cifar10`), and NNCLR's (whose paper widths are solo-learn's).
 //! - [`dino_head`]: [`DinoHead`], DINO's MLP (GELU) + L2 norm + weight-normalised last layer.
 //! - [`swav_prototypes`]: [`SwavPrototypes`], SwAV's unit-norm prototypes.
 //! - [`weight_norm`]: [`WeightNormLinear`], a weight-normalised linear layer (norm fixed or
@@ -94,7 +94,8 @@ pub use export::{ExportError, ExportErrorKind};
 pub use heads::{
     BarlowTwinsProjectionHead, BarlowTwinsProjectionHeadConfig, ByolPredictionHead,
     ByolPredictionHeadConfig, ByolProjectionHead, ByolProjectionHeadConfig, MocoPredictionHead,
-    MocoPredictionHeadConfig, MocoProjectionHead, MocoProjectionHeadConfig, SwavProjectionHead,
+    MocoPredictionHeadConfig, MocoProjectionHead, MocoProjectionHeadConfig, NnclrPredictionHead,
+    NnclrPredictionHeadConfig, NnclrProjectionHead, NnclrProjectionHeadConfig, SwavProjectionHead,
     SwavProjectionHeadConfig, VicRegProjectionHead, VicRegProjectionHeadConfig,
 };
 pub use heads::{

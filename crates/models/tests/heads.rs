@@ -11,9 +11,10 @@ use burn::tensor::Distribution;
 use selfsup_models::mlp::{MlpBlockConfig, MlpConfig, MlpNorm, MlpNormLayer};
 use selfsup_models::{
     BarlowTwinsProjectionHeadConfig, ByolPredictionHeadConfig, ByolProjectionHeadConfig,
-    DinoHeadConfig, MocoPredictionHeadConfig, MocoProjectionHeadConfig, NonAffineBatchNormConfig,
-    SimClrProjectionHeadConfig, SimSiamPredictionHeadConfig, SimSiamProjectionHeadConfig,
-    SwavProjectionHeadConfig, SwavPrototypesConfig, VicRegProjectionHeadConfig,
+    DinoHeadConfig, MocoPredictionHeadConfig, MocoProjectionHeadConfig, NnclrPredictionHeadConfig,
+    NnclrProjectionHeadConfig, NonAffineBatchNormConfig, SimClrProjectionHeadConfig,
+    SimSiamPredictionHeadConfig, SimSiamProjectionHeadConfig, SwavProjectionHeadConfig,
+    SwavPrototypesConfig, VicRegProjectionHeadConfig,
 };
 
 use crate::support::{
@@ -346,6 +347,21 @@ fn ssl_head_parameter_counts_match_pytorch() {
             512 * 2048 + 2 * 2048 + 2048 * 128 + 128,
             2 * 2048,
         ),
+        (
+            // NNCLRProjectionHead(512, 2048, 256): three bias-free linear layers, each followed
+            // by an affine BatchNorm1d.
+            "nnclr projection, default",
+            NnclrProjectionHeadConfig::new().mlp(),
+            512 * 2048 + 2 * 2048 + 2048 * 2048 + 2 * 2048 + 2048 * 256 + 2 * 256,
+            2 * 2048 + 2 * 2048 + 2 * 256,
+        ),
+        (
+            // NNCLRPredictionHead(256, 4096, 256): the last linear layer keeps its bias.
+            "nnclr prediction, default",
+            NnclrPredictionHeadConfig::new().mlp(),
+            256 * 4096 + 2 * 4096 + 4096 * 256 + 256,
+            2 * 4096,
+        ),
     ];
     for (name, config, params, running) in mlp_heads {
         assert_eq!(
@@ -504,6 +520,22 @@ fn ssl_head_output_shapes() {
                 .with_output_dim(8)
                 .mlp(),
         ),
+        (
+            "nnclr projection",
+            NnclrProjectionHeadConfig::new()
+                .with_input_dim(12)
+                .with_hidden_dim(16)
+                .with_output_dim(8)
+                .mlp(),
+        ),
+        (
+            "nnclr prediction",
+            NnclrPredictionHeadConfig::new()
+                .with_input_dim(8)
+                .with_hidden_dim(16)
+                .with_output_dim(8)
+                .mlp(),
+        ),
     ];
     for (name, config) in mlp_heads {
         for device in [&train, &eval] {
@@ -562,6 +594,22 @@ fn ssl_head_paper_dimensions() {
     let swav = SwavProjectionHeadConfig::new();
     assert_eq!((swav.hidden_dim, swav.output_dim), (2048, 128));
     assert_eq!(SwavPrototypesConfig::new().n_prototypes, 3000);
+    let nnclr = NnclrProjectionHeadConfig::new().mlp();
+    assert_eq!(nnclr.blocks.len(), 3);
+    assert!(
+        nnclr
+            .blocks
+            .iter()
+            .all(|b| b.norm == MlpNorm::BatchNorm && !b.bias)
+    );
+    assert!(nnclr.blocks[..2].iter().all(|b| b.relu) && !nnclr.blocks[2].relu);
+    assert_eq!(
+        (
+            nnclr.output_dim(),
+            NnclrPredictionHeadConfig::new().hidden_dim
+        ),
+        (256, 4096)
+    );
     let dino = DinoHeadConfig::new();
     assert_eq!(
         (

@@ -1,5 +1,5 @@
-//! BYOL, MoCo, Barlow Twins, VICReg, DINO and SwAV through the trainer: each trains, resumes
-//! bit for bit (EMA targets, queues and the DINO centre included), and its backbone loads for
+//! BYOL, MoCo, Barlow Twins, VICReg, DINO, SwAV and NNCLR through the trainer: each trains,
+//! resumes bit for bit (EMA targets, queues, NNCLR's support set and the DINO centre included), and its backbone loads for
 //! evaluation from the checkpoint alone.
 
 use std::sync::Arc;
@@ -10,12 +10,14 @@ use selfsup_data::{ByolTransform, MultiCropTransform, MultiViewTransform, SimSia
 use selfsup_models::{
     BackboneConfig, BarlowTwinsProjectionHeadConfig, ByolPredictionHeadConfig,
     ByolProjectionHeadConfig, DinoHeadConfig, MocoPredictionHeadConfig, MocoProjectionHeadConfig,
-    SmallCnnConfig, SwavProjectionHeadConfig, SwavPrototypesConfig, VicRegProjectionHeadConfig,
+    NnclrPredictionHeadConfig, NnclrProjectionHeadConfig, SmallCnnConfig, SwavProjectionHeadConfig,
+    SwavPrototypesConfig, VicRegProjectionHeadConfig,
 };
 use selfsup_train::{
     BarlowTwinsConfig, BarlowTwinsMethod, ByolConfig, ByolMethod, Checkpoint, DinoConfig,
-    DinoMethod, History, Method, MocoConfig, MocoMethod, SwavConfig, SwavMethod, TrainData,
-    Trainer, TrainingConfig, VicRegConfig, VicRegMethod, extract_features, load_backbone,
+    DinoMethod, History, Method, MocoConfig, MocoMethod, NnclrConfig, NnclrMethod, SwavConfig,
+    SwavMethod, TrainData, Trainer, TrainingConfig, VicRegConfig, VicRegMethod, extract_features,
+    load_backbone,
 };
 
 use crate::support::device;
@@ -117,6 +119,22 @@ pub fn tiny_swav(queue_start_epoch: usize) -> SwavMethod {
     });
     method.queue_start_epoch = queue_start_epoch;
     method
+}
+
+/// NNCLR with a support set of 24 (three batches of 8: it turns over within an epoch).
+pub fn tiny_nnclr() -> NnclrMethod {
+    NnclrMethod::new(NnclrConfig {
+        backbone: tiny_backbone(),
+        projector: NnclrProjectionHeadConfig::new()
+            .with_input_dim(8)
+            .with_hidden_dim(16)
+            .with_output_dim(8),
+        predictor: NnclrPredictionHeadConfig::new()
+            .with_input_dim(8)
+            .with_hidden_dim(16)
+            .with_output_dim(8),
+        queue_size: 24,
+    })
 }
 
 fn two_views() -> Arc<dyn MultiViewTransform> {
@@ -233,6 +251,35 @@ fn moco_v2_resumes_exactly_with_its_queue() {
 }
 
 #[test]
+fn nnclr_resumes_exactly_with_its_support_set() {
+    assert_resume_is_exact(tiny_nnclr, Arc::new(ByolTransform::cifar10()));
+}
+
+/// NNCLR's support set holds the normalised projections of the first view of the last batches,
+/// newest first: after one step of 8 images, its first 8 rows are that batch's unit `z₁`, the
+/// rest the initial queue moved down.
+#[test]
+fn nnclr_enqueues_the_first_views_unit_projections() {
+    let data = TrainData::new(dataset(8, 10, false), two_views());
+    let trainer = Trainer::new(tiny_nnclr(), config(1, 8), &device()).unwrap();
+    let initial = trainer.init_model();
+    let before = crate::support::values(initial.queue.value_sync());
+    let outcome = trainer.fit(initial, &data).unwrap();
+    let after = crate::support::values(outcome.model.queue.value_sync());
+    assert_eq!(after.len(), 24 * 8);
+    assert_eq!(
+        &after[8 * 8..],
+        &before[..16 * 8],
+        "the older rows move down"
+    );
+    for row in after[..8 * 8].chunks(8) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "a unit row: {norm}");
+    }
+    assert_ne!(&after[..8 * 8], &before[..8 * 8], "new rows in front");
+}
+
+#[test]
 fn moco_v3_resumes_exactly() {
     assert_resume_is_exact(tiny_moco_v3, two_views());
 }
@@ -305,6 +352,7 @@ fn every_methods_backbone_loads_for_evaluation() {
     assert_backbone_loads(tiny_vicreg(), two_views());
     assert_backbone_loads(tiny_dino(), multi_crop());
     assert_backbone_loads(tiny_swav(0), multi_crop());
+    assert_backbone_loads(tiny_nnclr(), two_views());
 }
 
 #[test]
@@ -352,6 +400,13 @@ fn bad_method_hyper_parameters_are_refused_before_training() {
     moco.temperature = 0.0;
     let err = Trainer::new(moco, config(1, 8), &device()).unwrap_err();
     assert!(err.to_string().contains("temperature"), "{err}");
+    let nnclr = tiny_nnclr().with_temperature(-1.0);
+    let err = Trainer::new(nnclr, config(1, 8), &device()).unwrap_err();
+    assert!(err.to_string().contains("temperature"), "{err}");
+    let mut nnclr = tiny_nnclr();
+    nnclr.model.queue_size = 0;
+    let err = Trainer::new(nnclr, config(1, 8), &device()).unwrap_err();
+    assert!(err.to_string().contains("queue_size"), "{err}");
     let byol = tiny_byol().with_momentum(1.5, 1.0);
     let err = Trainer::new(byol, config(1, 8), &device()).unwrap_err();
     assert!(err.to_string().contains("momentum.base"), "{err}");

@@ -5,8 +5,8 @@
 use selfsup_data::transforms::Normalize;
 use selfsup_models::{BackboneConfig, MomentumSchedule, ResNetConfig, Stem};
 use selfsup_train::{
-    BarlowTwinsMethod, ByolMethod, DinoMethod, LrScaling, MocoMethod, OptimizerConfig, Published,
-    Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod, TrainingConfig, VicRegMethod,
+    BarlowTwinsMethod, ByolMethod, DinoMethod, LrScaling, MocoMethod, NnclrMethod, OptimizerConfig,
+    Published, Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod, TrainingConfig, VicRegMethod,
 };
 use serde_json::Value;
 
@@ -179,8 +179,8 @@ const SCALES: [Scale; 3] = [Scale::Cifar, Scale::ImageNet100, Scale::ImageNet];
 #[test]
 fn the_table_covers_every_method_and_scale_solo_learn_has() {
     let table = table();
-    // 9 methods at CIFAR and ImageNet-100, and the 3 with an ImageNet file.
-    assert_eq!(table.len(), 21, "records");
+    // 10 methods at CIFAR and ImageNet-100, and the 3 with an ImageNet file.
+    assert_eq!(table.len(), 23, "records");
     for r in &table {
         assert!(
             r["commit"].as_str().is_some_and(|c| c.len() == 40),
@@ -440,6 +440,38 @@ fn swav_is_solo_learns() {
             u(&k["sk_iters"]),
             "{what}"
         );
+    }
+}
+
+#[test]
+fn nnclr_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "nnclr", scale);
+        let p = NnclrMethod::published(&setup(scale)).unwrap();
+        let what = format!("nnclr at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let model = &p.method.model;
+        check_projector(
+            &what,
+            model.projector.hidden_dim,
+            model.projector.output_dim,
+            k,
+        );
+        assert_eq!(
+            model.predictor.hidden_dim,
+            u(&k["pred_hidden_dim"]),
+            "{what}"
+        );
+        assert_eq!(
+            (model.predictor.input_dim, model.predictor.output_dim),
+            (model.projector.output_dim, model.projector.output_dim),
+            "{what}: the predictor maps the projection to its own size"
+        );
+        assert_eq!(model.queue_size, u(&k["queue_size"]), "{what}");
+        assert_eq!(p.method.temperature, f(&k["temperature"]), "{what}");
+        assert_eq!(p.views.num_views(), 2, "{what}: two views");
     }
 }
 

@@ -18,6 +18,7 @@
 //! | [`VicRegMethod`] | Bardes et al. 2022 | variance / invariance / covariance |
 //! | [`DinoMethod`] | Caron et al. 2021 | EMA teacher, centring, sharpening, multi-crop |
 //! | [`SwavMethod`] | Caron et al. 2020 | prototypes, Sinkhorn-Knopp codes, multi-crop, queue |
+//! | [`NnclrMethod`] | Dwibedi et al. 2021 | nearest neighbour in a queue as the positive, predictor |
 //! | [`SupervisedMethod`] | — | the supervised baseline and fine-tuning |
 //! | [`PretextMethod`] | Gidaris et al. 2018 and others | rotation / shear / colour prediction |
 
@@ -26,6 +27,7 @@ mod byol;
 mod dino;
 mod moco;
 pub mod momentum;
+mod nnclr;
 mod pretext;
 mod queue;
 mod simclr;
@@ -38,6 +40,7 @@ pub use barlow_twins::{BarlowTwinsConfig, BarlowTwinsMethod};
 pub use byol::{Byol, ByolConfig, ByolMethod};
 pub use dino::{Dino, DinoConfig, DinoMethod};
 pub use moco::{Moco, MocoConfig, MocoMethod};
+pub use nnclr::{Nnclr, NnclrConfig, NnclrMethod};
 pub use pretext::{PRETEXT_TASKS, PretextMethod, PretextModel, PretextModelConfig};
 pub use simclr::SimClrMethod;
 pub use simsiam::SimSiamMethod;

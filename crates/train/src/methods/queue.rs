@@ -1,5 +1,6 @@
-//! The rolling queue of past embeddings that MoCo (its keys) and SwAV (its high-resolution
-//! projections) keep in their models: a [`RunningState`], so checkpoints save it exactly.
+//! The rolling queue of past embeddings that MoCo (its keys), SwAV (its high-resolution
+//! projections) and NNCLR (its support set) keep in their models: a [`RunningState`], so
+//! checkpoints save it exactly.
 
 use burn::module::RunningState;
 use burn::prelude::*;
