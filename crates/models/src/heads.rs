@@ -108,19 +108,12 @@ pub struct SimSiamProjectionHeadConfig {
 impl SimSiamProjectionHeadConfig {
     /// The blocks of this head.
     pub fn mlp(&self) -> MlpConfig {
-        let hidden = |i, o| {
-            MlpBlockConfig::new(i, o)
-                .with_bias(false)
-                .with_norm(MlpNorm::BatchNorm)
-                .with_relu(true)
-        };
-        MlpConfig::new(vec![
-            hidden(self.input_dim, self.hidden_dim),
-            hidden(self.hidden_dim, self.hidden_dim),
-            MlpBlockConfig::new(self.hidden_dim, self.output_dim)
-                .with_bias(false)
-                .with_norm(MlpNorm::BatchNormNoAffine),
-        ])
+        three_bn_layers(
+            self.input_dim,
+            self.hidden_dim,
+            self.output_dim,
+            MlpNorm::BatchNormNoAffine,
+        )
     }
 
     /// Builds the head on `device`.
@@ -694,19 +687,12 @@ pub struct NnclrProjectionHeadConfig {
 impl NnclrProjectionHeadConfig {
     /// The blocks of this head.
     pub fn mlp(&self) -> MlpConfig {
-        let hidden = |i, o| {
-            MlpBlockConfig::new(i, o)
-                .with_bias(false)
-                .with_norm(MlpNorm::BatchNorm)
-                .with_relu(true)
-        };
-        MlpConfig::new(vec![
-            hidden(self.input_dim, self.hidden_dim),
-            hidden(self.hidden_dim, self.hidden_dim),
-            MlpBlockConfig::new(self.hidden_dim, self.output_dim)
-                .with_bias(false)
-                .with_norm(MlpNorm::BatchNorm),
-        ])
+        three_bn_layers(
+            self.input_dim,
+            self.hidden_dim,
+            self.output_dim,
+            MlpNorm::BatchNorm,
+        )
     }
 
     /// Builds the head on `device`.
@@ -754,6 +740,24 @@ impl NnclrPredictionHeadConfig {
     pub fn init(&self, device: &Device) -> NnclrPredictionHead {
         self.mlp().init(device)
     }
+}
+
+/// `Linear → BN → ReLU → Linear → BN → ReLU → Linear → output_norm`, no biases (each batch norm
+/// cancels one): SimSiam's projector (output norm without affine) and NNCLR's (affine).
+fn three_bn_layers(input: usize, hidden: usize, output: usize, output_norm: MlpNorm) -> MlpConfig {
+    let hidden_layer = |i, o| {
+        MlpBlockConfig::new(i, o)
+            .with_bias(false)
+            .with_norm(MlpNorm::BatchNorm)
+            .with_relu(true)
+    };
+    MlpConfig::new(vec![
+        hidden_layer(input, hidden),
+        hidden_layer(hidden, hidden),
+        MlpBlockConfig::new(hidden, output)
+            .with_bias(false)
+            .with_norm(output_norm),
+    ])
 }
 
 /// `(Linear → BN → ReLU) × (num_layers − 1) → Linear`: Barlow Twins' and VICReg's projector.

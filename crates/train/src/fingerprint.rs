@@ -39,31 +39,26 @@ impl DataFingerprint {
     /// The fingerprint of `data`.
     pub fn of(data: &TrainData) -> Self {
         let dataset = data.dataset.as_ref();
-        let all: Vec<usize>;
-        let indices = match &data.indices {
-            Some(indices) => indices.as_slice(),
-            None => {
-                all = (0..dataset.len()).collect();
-                &all
-            }
-        };
+        let images = data.indices.as_ref().map_or(dataset.len(), Vec::len);
+        // The dataset index of the run's `k`-th image.
+        let index_of = |k: usize| data.indices.as_ref().map_or(k, |indices| indices[k]);
         let mut labels = Fnv::new();
-        for &index in indices {
+        for index in (0..images).map(index_of) {
             match dataset.target(index) {
                 Some(target) => labels.write(&(target as u64).to_le_bytes()),
                 None => labels.write(&u64::MAX.to_le_bytes()),
             }
         }
         let mut samples = Fnv::new();
-        let picks = SAMPLES.min(indices.len());
+        let picks = SAMPLES.min(images);
         for k in 0..picks {
             // Evenly spread, first and last included.
             let position = if picks == 1 {
                 0
             } else {
-                k * (indices.len() - 1) / (picks - 1)
+                k * (images - 1) / (picks - 1)
             };
-            let index = indices[position];
+            let index = index_of(position);
             for side in dataset.shape(index) {
                 samples.write(&(side as u64).to_le_bytes());
             }
@@ -75,7 +70,7 @@ impl DataFingerprint {
             }
         }
         Self {
-            images: indices.len(),
+            images,
             classes: dataset.num_classes(),
             labels: labels.hex(),
             samples: samples.hex(),
