@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use selfsup::burn::tensor::Device;
 use selfsup::device::{DeviceSpec, default_device_spec, parse_device};
-use selfsup::models::{Backbone, BackboneConfig, ResNetConfig, SmallCnnConfig, Stem};
+use selfsup::models::{Backbone, BackboneConfig, ResNetConfig, SmallCnnConfig, Stem, VitConfig};
 use selfsup::train::{TrainingConfig, files, load_backbone};
 
 use crate::Result;
@@ -36,6 +36,12 @@ pub enum BackboneKind {
     Resnet50,
     /// A 4-block CNN (64-128-256-512 channels): about 9× faster than ResNet-18.
     SmallCnn,
+    /// ViT-Tiny (DeiT-Ti, timm's vit_tiny): 192-d features, 12 blocks of 3 heads.
+    VitTiny,
+    /// ViT-Small (DeiT-S, timm's vit_small): 384-d features, 12 blocks of 6 heads.
+    VitSmall,
+    /// ViT-Base (ViT-B, timm's vit_base): 768-d features, 12 blocks of 12 heads.
+    VitBase,
 }
 
 /// The ResNet stem.
@@ -56,23 +62,74 @@ pub struct BackboneArgs {
     /// ResNet stem (default: cifar for images of 64 pixels or fewer, imagenet above).
     #[arg(long, value_enum)]
     pub stem: Option<StemKind>,
+    /// ViT patch side (default: 4 for images of 64 pixels or fewer, as for CIFAR's 32; 16
+    /// above, as for ImageNet's 224). The image size must be a multiple of it.
+    #[arg(long)]
+    pub patch_size: Option<usize>,
 }
 
 impl BackboneArgs {
+    /// `--backbone` alone, the other flags at their defaults.
+    pub fn of(backbone: BackboneKind) -> Self {
+        Self {
+            backbone,
+            stem: None,
+            patch_size: None,
+        }
+    }
+
     /// The encoder's config for images of side `image_size`.
-    pub fn config(&self, image_size: usize) -> BackboneConfig {
+    ///
+    /// # Errors
+    /// When `--stem` or `--patch-size` is given for an encoder that has none, or a ViT's patch
+    /// size does not divide the image size.
+    pub fn config(&self, image_size: usize) -> Result<BackboneConfig> {
+        let vit = matches!(
+            self.backbone,
+            BackboneKind::VitTiny | BackboneKind::VitSmall | BackboneKind::VitBase
+        );
+        if self.stem.is_some()
+            && !matches!(
+                self.backbone,
+                BackboneKind::Resnet18 | BackboneKind::Resnet34 | BackboneKind::Resnet50
+            )
+        {
+            return Err(format!(
+                "--stem is a ResNet's; the {:?} encoder has none",
+                self.backbone
+            )
+            .into());
+        }
+        if self.patch_size.is_some() && !vit {
+            return Err(format!(
+                "--patch-size is a ViT's; the {:?} encoder has none",
+                self.backbone
+            )
+            .into());
+        }
         let stem = match self.stem {
             Some(StemKind::Cifar) => Stem::Cifar,
             Some(StemKind::Imagenet) => Stem::ImageNet,
             None if image_size <= 64 => Stem::Cifar,
             None => Stem::ImageNet,
         };
-        match self.backbone {
+        let patch = self
+            .patch_size
+            .unwrap_or(if image_size <= 64 { 4 } else { 16 });
+        let config = match self.backbone {
             BackboneKind::Resnet18 => BackboneConfig::ResNet(ResNetConfig::resnet18(stem)),
             BackboneKind::Resnet34 => BackboneConfig::ResNet(ResNetConfig::resnet34(stem)),
             BackboneKind::Resnet50 => BackboneConfig::ResNet(ResNetConfig::resnet50(stem)),
             BackboneKind::SmallCnn => BackboneConfig::SmallCnn(SmallCnnConfig::new()),
+            BackboneKind::VitTiny => BackboneConfig::Vit(VitConfig::tiny(image_size, patch)),
+            BackboneKind::VitSmall => BackboneConfig::Vit(VitConfig::small(image_size, patch)),
+            BackboneKind::VitBase => BackboneConfig::Vit(VitConfig::base(image_size, patch)),
+        };
+        if let BackboneConfig::Vit(vit) = &config {
+            vit.check()
+                .map_err(|e| format!("--patch-size {patch}: {e}"))?;
         }
+        Ok(config)
     }
 }
 
@@ -167,7 +224,7 @@ impl EncoderSource {
             Some(run) => load_run_backbone(run, device),
             None => {
                 device.seed(seed);
-                let config = self.backbone.config(image_size);
+                let config = self.backbone.config(image_size)?;
                 let what = format!("a random-init {:?} (seed {seed})", self.backbone.backbone);
                 Ok((config.init(device), config, what))
             }

@@ -230,7 +230,7 @@ pub fn finetune(args: FinetuneArgs) -> Result<()> {
 /// Runs `selfsup baseline`: the same classifier from a random initialisation.
 pub fn baseline(args: BaselineArgs) -> Result<()> {
     let train = &args.supervised.train;
-    let config = train.backbone.config(train.data.image_size());
+    let config = train.backbone.config(train.data.image_size())?;
     supervised(&args.supervised, "baseline", config, None)
 }
 

@@ -61,13 +61,7 @@ pub fn run(mut args: LoaderBenchArgs) -> Result<()> {
     }
     let size = args.data.image_size();
     let multi_crop = matches!(args.views.as_str(), "dino" | "swav");
-    let mut setup = setup(
-        &args.data,
-        &BackboneArgs {
-            backbone: BackboneKind::Resnet18,
-            stem: None,
-        },
-    );
+    let mut setup = setup(&args.data, &BackboneArgs::of(BackboneKind::Resnet18))?;
     setup.local_views =
         Some(
             args.local_views

@@ -157,19 +157,22 @@ pub fn scale_of(data: &DataArgs) -> Scale {
 
 /// What the published presets are built for: the encoder of `backbone` at the data's scale,
 /// size and statistics.
-pub fn setup(data: &DataArgs, backbone: &BackboneArgs) -> Setup {
+///
+/// # Errors
+/// When the encoder flags do not fit the encoder or the image size ([`BackboneArgs::config`]).
+pub fn setup(data: &DataArgs, backbone: &BackboneArgs) -> Result<Setup> {
     let size = data.image_size();
-    Setup::new(
-        backbone.config(size),
+    Ok(Setup::new(
+        backbone.config(size)?,
         scale_of(data),
         size,
         data.normalize(),
-    )
+    ))
 }
 
 /// Runs `selfsup pretrain`.
 pub fn run(args: PretrainArgs) -> Result<()> {
-    let mut setup = setup(&args.train.data, &args.train.backbone);
+    let mut setup = setup(&args.train.data, &args.train.backbone)?;
     setup.local_views = args.local_views;
     setup.local_size = args.local_size;
     setup.freeze_epochs = args.freeze_epochs;

@@ -39,11 +39,8 @@ pub struct ViewsArgs {
 pub fn run(args: ViewsArgs) -> Result<()> {
     let images = args.data.open(Part::Pretrain)?;
     let dataset = images.dataset.as_ref();
-    let backbone = BackboneArgs {
-        backbone: BackboneKind::Resnet18,
-        stem: None,
-    };
-    let transform = views_of(&args.method, &setup(&args.data, &backbone))?;
+    let backbone = BackboneArgs::of(BackboneKind::Resnet18);
+    let transform = views_of(&args.method, &setup(&args.data, &backbone)?)?;
     let normalize = args.data.normalize();
     let size = args.data.image_size();
     let picked: Vec<usize> = (0..args.n.min(dataset.len())).collect();

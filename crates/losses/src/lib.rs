@@ -34,6 +34,9 @@
 //!   [`nearest_neighbour`] is its cosine lookup in the support set. **It detaches the
 //!   neighbours**: the one place NNCLR's stop-gradient happens. [`NnclrLossConfig`] holds its
 //!   temperature.
+//! - [`mae_loss`]: MAE's pixel regression on the masked patches (He et al. 2022), as the paper's
+//!   `forward_loss`; [`normalize_patches`] is its per-patch normalised target. **It detaches
+//!   the target.**
 //!
 //! ## Contracts
 //! Shapes and hyper-parameters are checked with assertions whose messages name the function and
@@ -48,6 +51,7 @@ mod contract;
 pub mod cosine;
 pub mod dino;
 pub mod info_nce;
+pub mod mae;
 pub mod nnclr;
 pub mod nt_xent;
 pub mod swav;
@@ -57,6 +61,7 @@ pub use barlow_twins::{BARLOW_TWINS_BN_EPS, BarlowTwinsConfig, barlow_twins};
 pub use cosine::{COSINE_EPS, negative_cosine, simsiam_loss};
 pub use dino::{DinoLossConfig, dino, dino_center};
 pub use info_nce::{InfoNceConfig, info_nce};
+pub use mae::{MAE_NORM_PIX_EPS, mae_loss, normalize_patches};
 pub use nnclr::{NnclrLossConfig, nearest_neighbour, nnclr_loss};
 pub use nt_xent::{NORMALIZE_EPS, NtXentConfig, nt_xent, nt_xent_naive};
 pub use swav::{SwavLossConfig, sinkhorn, swav};

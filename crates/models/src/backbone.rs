@@ -1,10 +1,11 @@
-//! The encoder choice of the method models: a [`ResNet`] or the [`SmallCnn`].
+//! The encoder choice of the method models: a [`ResNet`], a [`Vit`] or the [`SmallCnn`].
 
 use burn::prelude::*;
 
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::resnet::{ResNet, ResNetConfig};
 use crate::small_cnn::{SmallCnn, SmallCnnConfig};
+use crate::vit::{Vit, VitConfig};
 
 /// Which built-in encoder to build: the [`EncoderConfig`] of [`Backbone`], the default encoder of
 /// every method. A user's own encoder implements [`EncoderConfig`] instead of extending this enum.
@@ -14,6 +15,8 @@ pub enum BackboneConfig {
     ResNet(ResNetConfig),
     /// The small four-block CNN ([`SmallCnnConfig`]), for quick CPU experiments.
     SmallCnn(SmallCnnConfig),
+    /// A Vision Transformer ([`VitConfig`]).
+    Vit(VitConfig),
 }
 
 impl BackboneConfig {
@@ -22,6 +25,7 @@ impl BackboneConfig {
         match self {
             BackboneConfig::ResNet(config) => config.feature_dim(),
             BackboneConfig::SmallCnn(config) => config.feature_dim(),
+            BackboneConfig::Vit(config) => config.feature_dim(),
         }
     }
 
@@ -29,11 +33,13 @@ impl BackboneConfig {
     ///
     /// # Panics
     ///
-    /// If the wrapped config is invalid (see [`ResNetConfig::init`], [`SmallCnnConfig::init`]).
+    /// If the wrapped config is invalid (see [`ResNetConfig::init`], [`SmallCnnConfig::init`],
+    /// [`VitConfig::init`]).
     pub fn init(&self, device: &Device) -> Backbone {
         match self {
             BackboneConfig::ResNet(config) => Backbone::ResNet(config.init(device)),
             BackboneConfig::SmallCnn(config) => Backbone::SmallCnn(config.init(device)),
+            BackboneConfig::Vit(config) => Backbone::Vit(config.init(device)),
         }
     }
 }
@@ -41,6 +47,12 @@ impl BackboneConfig {
 impl From<ResNetConfig> for BackboneConfig {
     fn from(config: ResNetConfig) -> Self {
         BackboneConfig::ResNet(config)
+    }
+}
+
+impl From<VitConfig> for BackboneConfig {
+    fn from(config: VitConfig) -> Self {
+        BackboneConfig::Vit(config)
     }
 }
 
@@ -61,6 +73,8 @@ pub enum Backbone {
     ResNet(ResNet),
     /// A [`SmallCnn`].
     SmallCnn(SmallCnn),
+    /// A [`Vit`].
+    Vit(Vit),
 }
 
 impl Backbone {
@@ -73,6 +87,7 @@ impl Backbone {
         match self {
             Backbone::ResNet(net) => net.forward_features(images),
             Backbone::SmallCnn(net) => net.forward_features(images),
+            Backbone::Vit(net) => net.forward_features(images),
         }
     }
 
@@ -81,6 +96,7 @@ impl Backbone {
         match self {
             Backbone::ResNet(net) => net.feature_dim(),
             Backbone::SmallCnn(net) => net.feature_dim(),
+            Backbone::Vit(net) => net.feature_dim(),
         }
     }
 }

@@ -26,8 +26,9 @@
 //! `safetensors.torch.save_file`. The file is written beside `path` and renamed into place, so
 //! a failed export leaves no truncated file; an existing file is replaced.
 //!
-//! The small CNN has no torchvision counterpart: [`Backbone::save_torchvision_safetensors`]
-//! refuses it ([`ExportErrorKind::NoTorchvisionCounterpart`]).
+//! A [`Vit`] is written in timm's layout instead ([`Vit::save_timm_safetensors`]); the small
+//! CNN has no PyTorch library counterpart: [`Backbone::save_pytorch_safetensors`] refuses it
+//! ([`ExportErrorKind::NoTorchvisionCounterpart`]).
 //!
 //! # Loading the file in PyTorch
 //!
@@ -67,6 +68,7 @@ use burn::tensor::DType;
 
 use crate::backbone::Backbone;
 use crate::resnet::ResNet;
+use crate::vit::Vit;
 
 /// The suffix of a batch norm's running mean, beside which `num_batches_tracked` is added.
 const RUNNING_MEAN: &str = ".running_mean";
@@ -88,8 +90,10 @@ pub enum ExportErrorKind {
     /// The file could not be written (or renamed into place).
     #[error("{0}")]
     Io(#[source] std::io::Error),
-    /// The encoder has no torchvision model to load into (the small CNN).
-    #[error("the {encoder} encoder has no torchvision counterpart; only a ResNet exports")]
+    /// The encoder has no PyTorch library model to load into (the small CNN).
+    #[error(
+        "the {encoder} encoder has no torchvision or timm counterpart; only a ResNet or a ViT exports"
+    )]
     NoTorchvisionCounterpart {
         /// The encoder's name.
         encoder: &'static str,
@@ -151,16 +155,46 @@ impl ResNet {
     }
 }
 
-impl Backbone {
-    /// A ResNet backbone's [`ResNet::save_torchvision_safetensors`].
+impl Vit {
+    /// Writes the network's tensors to `path` as a safetensors state dict with timm's names and
+    /// layout (see [`vit`](crate::vit)), loadable by
+    /// `timm.create_model("vit_small_patch16_224", num_classes=0, ...).load_state_dict(...,
+    /// strict=True)` with the `create_model` arguments of the network's
+    /// [`VitConfig`](crate::VitConfig). An existing file is replaced.
     ///
     /// # Errors
     ///
-    /// [`ExportErrorKind::NoTorchvisionCounterpart`] for the small CNN, which torchvision has no
-    /// model for; otherwise as [`ResNet::save_torchvision_safetensors`].
-    pub fn save_torchvision_safetensors(&self, path: impl AsRef<Path>) -> Result<(), ExportError> {
+    /// As [`ResNet::save_torchvision_safetensors`].
+    pub fn save_timm_safetensors(&self, path: impl AsRef<Path>) -> Result<(), ExportError> {
+        let path = path.as_ref();
+        let fail = |kind| ExportError {
+            path: path.to_path_buf(),
+            kind,
+        };
+        let tensors = self.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true);
+        let entries = tensors
+            .into_iter()
+            .map(Entry::read)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fail)?;
+        write_atomically(path, &safetensors_container(entries))
+            .map_err(|e| fail(ExportErrorKind::Io(e)))
+    }
+}
+
+impl Backbone {
+    /// The encoder as a PyTorch state dict: a ResNet in torchvision's layout
+    /// ([`ResNet::save_torchvision_safetensors`]), a ViT in timm's
+    /// ([`Vit::save_timm_safetensors`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportErrorKind::NoTorchvisionCounterpart`] for the small CNN, which has no PyTorch
+    /// library model; otherwise as the network's own export.
+    pub fn save_pytorch_safetensors(&self, path: impl AsRef<Path>) -> Result<(), ExportError> {
         match self {
             Backbone::ResNet(net) => net.save_torchvision_safetensors(path),
+            Backbone::Vit(net) => net.save_timm_safetensors(path),
             Backbone::SmallCnn(_) => Err(ExportError {
                 path: path.as_ref().to_path_buf(),
                 kind: ExportErrorKind::NoTorchvisionCounterpart {

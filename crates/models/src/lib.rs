@@ -9,8 +9,13 @@
 //!   experiments.
 //! - [`encoder`]: the [`Encoder`] / [`EncoderConfig`] traits every method network is generic
 //!   over: bring your own encoder by implementing them.
-//! - [`backbone`]: [`Backbone`], the built-in encoders (a ResNet or the small CNN) behind one
-//!   `forward_features`, the default [`Encoder`].
+//! - [`vit`]: the Vision Transformer ([`Vit`]) in timm's layout: tiny, small and base widths,
+//!   any patch size, learnt or sine-cosine position embeddings (interpolated to other image
+//!   sizes), register tokens; the last block's attention maps.
+//! - [`mae`]: MAE's random patch masking ([`MaskPlan`]), decoder ([`MaeDecoder`]) and pixel
+//!   targets ([`patchify`]).
+//! - [`backbone`]: [`Backbone`], the built-in encoders (a ResNet, a ViT or the small CNN)
+//!   behind one `forward_features`, the default [`Encoder`].
 //! - [`mlp`]: the generic [`Mlp`] built from [`MlpBlockConfig`]s (`Linear → norm? → ReLU?`).
 //!   A block may end in GELU instead of ReLU (DINO's head).
 //! - [`norm`]: [`NonAffineBatchNorm`], batch norm without scale and shift.
@@ -30,7 +35,9 @@
 //! - [`pretrained`]: [`ResNet::load_safetensors`], a torchvision-layout state dict saved by
 //!   PyTorch into a [`ResNet`], through Burn's store; typed [`LoadError`]s.
 //! - [`export`]: [`ResNet::save_torchvision_safetensors`], the reverse: a [`ResNet`] as a
-//!   torchvision state dict (safetensors) that PyTorch loads with `strict=True`.
+//!   torchvision state dict (safetensors) that PyTorch loads with `strict=True`;
+//!   [`Vit::save_timm_safetensors`] and [`Vit::load_timm_safetensors`] do the same for a ViT in
+//!   timm's layout.
 //! - [`ops`]: the native convolution and batch-norm kernels every model's `forward` goes
 //!   through, the `selfsup-kernels` crate re-exported.
 //!
@@ -71,6 +78,7 @@ pub mod dino_head;
 pub mod encoder;
 pub mod export;
 pub mod heads;
+pub mod mae;
 pub mod mlp;
 pub mod momentum;
 pub mod norm;
@@ -81,6 +89,7 @@ pub mod simclr;
 pub mod simsiam;
 pub mod small_cnn;
 pub mod swav_prototypes;
+pub mod vit;
 pub mod weight_norm;
 
 /// The native convolution and batch-norm kernels the models call, under their former path:
@@ -102,6 +111,7 @@ pub use heads::{
     SimClrProjectionHead, SimClrProjectionHeadConfig, SimSiamPredictionHead,
     SimSiamPredictionHeadConfig, SimSiamProjectionHead, SimSiamProjectionHeadConfig,
 };
+pub use mae::{MaeDecoder, MaeDecoderConfig, MaskPlan, patchify, unpatchify};
 pub use mlp::{Mlp, MlpBlock, MlpBlockConfig, MlpConfig, MlpNorm};
 pub use momentum::{MomentumSchedule, cosine_momentum, momentum_copy, update_momentum};
 pub use norm::{NonAffineBatchNorm, NonAffineBatchNormConfig};
@@ -112,4 +122,5 @@ pub use simclr::{SimClr, SimClrConfig};
 pub use simsiam::{SimSiam, SimSiamConfig, SimSiamOutput};
 pub use small_cnn::{ConvBlock, SmallCnn, SmallCnnConfig};
 pub use swav_prototypes::{SwavPrototypes, SwavPrototypesConfig};
+pub use vit::{PositionEmbedding, Vit, VitConfig};
 pub use weight_norm::{WeightNormLinear, WeightNormLinearConfig};

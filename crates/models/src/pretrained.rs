@@ -65,7 +65,10 @@ use burn::store::{
     SafetensorsStore, SafetensorsStoreError,
 };
 
+use burn::tensor::DType;
+
 use crate::resnet::ResNet;
+use crate::vit::Vit;
 
 /// How to read a checkpoint: which keys belong to the network.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -201,112 +204,163 @@ impl ResNet {
         options: &LoadOptions,
     ) -> Result<ResNet, LoadError> {
         let path = path.as_ref();
-        let fail = |kind| LoadError {
-            path: path.to_path_buf(),
-            kind,
-        };
-        // A clear "not found" / "is a directory" before the store memory-maps the file.
-        let meta = std::fs::metadata(path).map_err(|e| fail(LoadErrorKind::Io(e)))?;
-        if !meta.is_file() {
-            return Err(fail(LoadErrorKind::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ))));
-        }
-        let mut store = SafetensorsStore::from_file(path);
-        let tensors = store.get_all_tensors().map_err(|e| {
-            fail(match e {
-                SafetensorsStoreError::Io(e) => LoadErrorKind::Io(e),
-                other => LoadErrorKind::Format {
-                    format: "safetensors",
-                    message: other.to_string(),
-                },
-            })
-        })?;
-        self.apply_state(tensors.values().cloned(), options)
-            .map_err(fail)
-    }
-
-    /// Copies a PyTorch-named state dict into the network (see the module docs for the rules).
-    fn apply_state(
-        mut self,
-        tensors: impl Iterator<Item = StoredTensor>,
-        options: &LoadOptions,
-    ) -> Result<ResNet, LoadErrorKind> {
-        let prefix = options.prefix.as_str();
         let has_fc = self.fc.is_some();
-        let selected: Vec<StoredTensor> = tensors
-            .filter_map(|mut t| {
-                let key = t.name.strip_prefix(prefix)?.to_string();
-                let ignored = key.ends_with("num_batches_tracked")
-                    || (!has_fc && (key == "fc.weight" || key == "fc.bias"));
-                (!ignored).then(|| {
-                    t.name = key;
-                    t
-                })
-            })
-            .collect();
-
-        // Burn's layout and names, and the network's float type.
         let float = self.conv1.weight.val().dtype();
-        let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(float));
-        let result = self.apply(selected, None, Some(Box::new(adapter)), true);
-
-        let torch_key = |burn_path: &str| format!("{prefix}{}", torch_name(burn_path));
-        if let Some(error) = result.errors.first() {
-            return Err(match error {
-                ApplyError::ShapeMismatch {
-                    path,
-                    expected,
-                    found,
-                } => {
-                    // Compared after the adapter, i.e. in Burn's layout: report PyTorch's.
-                    let torch_layout = |shape: &[usize]| {
-                        let mut dims = shape.to_vec();
-                        if path == "fc.weight" {
-                            dims.reverse();
-                        }
-                        dims
-                    };
-                    LoadErrorKind::ShapeMismatch {
-                        key: torch_key(path),
-                        expected: torch_layout(expected.as_slice()),
-                        found: torch_layout(found.as_slice()),
-                    }
-                }
-                ApplyError::DTypeMismatch { path, found, .. } => LoadErrorKind::Tensor {
-                    key: torch_key(path),
-                    message: format!("element type {found:?} cannot be read as a float tensor"),
-                },
-                ApplyError::AdapterError { path, message }
-                | ApplyError::LoadError { path, message } => LoadErrorKind::Tensor {
-                    key: torch_key(path),
-                    message: message.clone(),
-                },
-            });
-        }
-        if !result.missing.is_empty() {
-            let keys: BTreeSet<String> = result.missing.iter().map(|(p, _)| torch_key(p)).collect();
-            return Err(LoadErrorKind::MissingKeys {
-                keys: keys.into_iter().collect(),
-            });
-        }
-        if !result.unused.is_empty() {
-            let keys: BTreeSet<String> = result
-                .unused
-                .iter()
-                .map(|k| format!("{prefix}{k}"))
-                .collect();
-            return Err(LoadErrorKind::UnexpectedKeys {
-                keys: keys.into_iter().collect(),
-            });
-        }
-        Ok(self)
+        let mut net = self;
+        load_torch_safetensors(&mut net, path, float, &options.prefix, |key| {
+            key.ends_with("num_batches_tracked")
+                || (!has_fc && (key == "fc.weight" || key == "fc.bias"))
+        })?;
+        Ok(net)
     }
 }
 
-/// A Burn tensor path (enum levels already skipped) as PyTorch names it: batch-norm
-/// `gamma` / `beta` are `weight` / `bias`. Only batch norms have `gamma` / `beta` in a ResNet.
+impl Vit {
+    /// This network with its tensors read from a safetensors file holding timm's
+    /// `VisionTransformer` state dict (see [`vit`](crate::vit) for the names). A classifier
+    /// (`head.weight`, `head.bias`) in the file is ignored; everything else must match the
+    /// network's [`VitConfig`](crate::VitConfig) (width, depth, patch size, grid, register
+    /// tokens, `class_position`), strictly, as for a ResNet.
+    ///
+    /// # Errors
+    ///
+    /// As [`ResNet::load_safetensors`].
+    pub fn load_timm_safetensors(self, path: impl AsRef<Path>) -> Result<Vit, LoadError> {
+        self.load_timm_safetensors_with(path, &LoadOptions::default())
+    }
+
+    /// [`load_timm_safetensors`](Vit::load_timm_safetensors) with [`LoadOptions`] (a key
+    /// prefix, e.g. `backbone.` for a solo-learn or lightly model).
+    ///
+    /// # Errors
+    ///
+    /// As [`ResNet::load_safetensors`].
+    pub fn load_timm_safetensors_with(
+        self,
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+    ) -> Result<Vit, LoadError> {
+        let float = self.cls_token.val().dtype();
+        let mut net = self;
+        load_torch_safetensors(&mut net, path.as_ref(), float, &options.prefix, |key| {
+            key == "head.weight" || key == "head.bias"
+        })?;
+        Ok(net)
+    }
+}
+
+/// Reads the safetensors file at `path` into a module through [`apply_torch_state`].
+pub(crate) fn load_torch_safetensors<M: ModuleSnapshot>(
+    module: &mut M,
+    path: &Path,
+    float: DType,
+    prefix: &str,
+    ignored: impl Fn(&str) -> bool,
+) -> Result<(), LoadError> {
+    let fail = |kind| LoadError {
+        path: path.to_path_buf(),
+        kind,
+    };
+    // A clear "not found" / "is a directory" before the store memory-maps the file.
+    let meta = std::fs::metadata(path).map_err(|e| fail(LoadErrorKind::Io(e)))?;
+    if !meta.is_file() {
+        return Err(fail(LoadErrorKind::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))));
+    }
+    let mut store = SafetensorsStore::from_file(path);
+    let tensors = store.get_all_tensors().map_err(|e| {
+        fail(match e {
+            SafetensorsStoreError::Io(e) => LoadErrorKind::Io(e),
+            other => LoadErrorKind::Format {
+                format: "safetensors",
+                message: other.to_string(),
+            },
+        })
+    })?;
+    apply_torch_state(module, tensors.values().cloned(), float, prefix, ignored).map_err(fail)
+}
+
+/// Copies a PyTorch-named state dict into a module: only keys under `prefix` (removed), minus
+/// those `ignored` says (given the key without the prefix); PyTorch's layout and names through
+/// Burn's `PyTorchToBurnAdapter`, cast to `float`; strict otherwise (see the module docs).
+pub(crate) fn apply_torch_state<M: ModuleSnapshot>(
+    module: &mut M,
+    tensors: impl Iterator<Item = StoredTensor>,
+    float: DType,
+    prefix: &str,
+    ignored: impl Fn(&str) -> bool,
+) -> Result<(), LoadErrorKind> {
+    let selected: Vec<StoredTensor> = tensors
+        .filter_map(|mut t| {
+            let key = t.name.strip_prefix(prefix)?.to_string();
+            (!ignored(&key)).then(|| {
+                t.name = key;
+                t
+            })
+        })
+        .collect();
+
+    // Burn's layout and names, and the network's float type.
+    let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(float));
+    let result = module.apply(selected, None, Some(Box::new(adapter)), true);
+
+    let torch_key = |burn_path: &str| format!("{prefix}{}", torch_name(burn_path));
+    if let Some(error) = result.errors.first() {
+        return Err(match error {
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } => {
+                // Compared after the adapter, i.e. in Burn's layout: report PyTorch's. The only
+                // matrices of these networks are linear weights, which Burn stores transposed.
+                let torch_layout = |shape: &[usize]| {
+                    let mut dims = shape.to_vec();
+                    if dims.len() == 2 {
+                        dims.reverse();
+                    }
+                    dims
+                };
+                LoadErrorKind::ShapeMismatch {
+                    key: torch_key(path),
+                    expected: torch_layout(expected.as_slice()),
+                    found: torch_layout(found.as_slice()),
+                }
+            }
+            ApplyError::DTypeMismatch { path, found, .. } => LoadErrorKind::Tensor {
+                key: torch_key(path),
+                message: format!("element type {found:?} cannot be read as a float tensor"),
+            },
+            ApplyError::AdapterError { path, message }
+            | ApplyError::LoadError { path, message } => LoadErrorKind::Tensor {
+                key: torch_key(path),
+                message: message.clone(),
+            },
+        });
+    }
+    if !result.missing.is_empty() {
+        let keys: BTreeSet<String> = result.missing.iter().map(|(p, _)| torch_key(p)).collect();
+        return Err(LoadErrorKind::MissingKeys {
+            keys: keys.into_iter().collect(),
+        });
+    }
+    if !result.unused.is_empty() {
+        let keys: BTreeSet<String> = result
+            .unused
+            .iter()
+            .map(|k| format!("{prefix}{k}"))
+            .collect();
+        return Err(LoadErrorKind::UnexpectedKeys {
+            keys: keys.into_iter().collect(),
+        });
+    }
+    Ok(())
+}
+
+/// A Burn tensor path (enum levels already skipped) as PyTorch names it: normalisation
+/// `gamma` / `beta` are `weight` / `bias` (only norms have `gamma` / `beta` in these networks).
 fn torch_name(burn_path: &str) -> String {
     match burn_path.rsplit_once('.') {
         Some((parent, "gamma")) => format!("{parent}.weight"),

@@ -339,7 +339,7 @@ fn a_resnet_backbone_exports_like_its_resnet() {
     let backbone = BackboneConfig::from(config).init(&device);
     let dir = TempDir::new("backbone");
     backbone
-        .save_torchvision_safetensors(dir.join("backbone.safetensors"))
+        .save_pytorch_safetensors(dir.join("backbone.safetensors"))
         .unwrap();
     let Backbone::ResNet(net) = &backbone else {
         unreachable!()
@@ -358,14 +358,15 @@ fn the_small_cnn_has_no_torchvision_counterpart() {
         BackboneConfig::from(SmallCnnConfig::new().with_channels(vec![4, 8])).init(&Device::flex());
     let dir = TempDir::new("small-cnn");
     let path = dir.join("cnn.safetensors");
-    let err = backbone.save_torchvision_safetensors(&path).unwrap_err();
+    let err = backbone.save_pytorch_safetensors(&path).unwrap_err();
     assert_eq!(err.path, path);
     assert!(
         matches!(err.kind, ExportErrorKind::NoTorchvisionCounterpart { .. }),
         "{err:?}"
     );
     assert!(
-        err.to_string().contains("no torchvision counterpart"),
+        err.to_string()
+            .contains("no torchvision or timm counterpart"),
         "{err}"
     );
     assert!(!path.exists(), "nothing is written");

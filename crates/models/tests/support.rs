@@ -67,7 +67,7 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], abs: f32, rel:
     }
 }
 
-/// The module path as PyTorch would name it: enum variant levels skipped, batch-norm
+/// The module path as PyTorch would name it: enum variant levels skipped, batch- and layer-norm
 /// `gamma`/`beta` read as `weight`/`bias` (what Burn's PyTorch store does by default).
 #[derive(Default)]
 struct Path {
@@ -92,8 +92,8 @@ impl Path {
             .filter(|(_, (_, container))| !container.starts_with("Enum:"))
             .map(
                 |(i, (name, container))| match (i + 1 == n, container.as_str(), name.as_str()) {
-                    (true, "Struct:BatchNorm", "gamma") => "weight",
-                    (true, "Struct:BatchNorm", "beta") => "bias",
+                    (true, "Struct:BatchNorm" | "Struct:LayerNorm", "gamma") => "weight",
+                    (true, "Struct:BatchNorm" | "Struct:LayerNorm", "beta") => "bias",
                     _ => name.as_str(),
                 },
             )

@@ -639,7 +639,7 @@ fn first_running_mean(backbone: &Backbone) -> Vec<f32> {
             .into_data()
             .iter::<f32>()
             .collect(),
-        Backbone::ResNet(_) => unreachable!(),
+        Backbone::ResNet(_) | Backbone::Vit(_) => unreachable!(),
     }
 }
 
