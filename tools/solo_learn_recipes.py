@@ -34,6 +34,7 @@ METHODS = {
     "dino": ("dino", "dino"),
     "swav": ("swav", "swav"),
     "nnclr": ("nnclr", "nnclr"),
+    "mae": ("mae", "mae"),
 }
 SCALES = {"cifar": "cifar", "imagenet-100": "imagenet-100", "imagenet": "imagenet"}
 
@@ -127,6 +128,7 @@ def main():
                     "max_epochs": cfg["max_epochs"],
                     "momentum": cfg.get("momentum", {}),
                     "method_kwargs": cfg.get("method_kwargs", {}),
+                    "backbone": cfg.get("backbone", {}),
                 }
             )
     json.dump({"source": "https://github.com/vturrisi/solo-learn", "commit": commit, "records": records}, sys.stdout, indent=1, sort_keys=True)

@@ -44,6 +44,12 @@ pub enum DatasetKind {
 impl DatasetKind {
     /// What the command line knows of the dataset and how it opens it: the one place that
     /// dispatches on the kind, one line each.
+    /// The dataset's default normalisation (its channel statistics for CIFAR, ImageNet's
+    /// otherwise).
+    pub fn normalize(self) -> Normalize {
+        self.source().normalize()
+    }
+
     fn source(self) -> &'static dyn Source {
         match self {
             DatasetKind::Cifar10 => &CifarVariant::Cifar10,

@@ -12,6 +12,7 @@
 //! `selfsup help <command>` lists a command's flags.
 
 mod args;
+mod attention;
 mod data;
 mod embed;
 mod eval;
@@ -59,8 +60,12 @@ enum Command {
     Baseline(eval::BaselineArgs),
     /// A 2-D map (PCA or t-SNE) of the frozen encoder's features: PNG and CSV.
     Embed(embed::EmbedArgs),
-    /// Write the encoder as a safetensors state dict in torchvision's layout.
+    /// Write the encoder as a safetensors state dict in torchvision's (ResNet) or timm's (ViT)
+    /// layout.
     Export(export::ExportArgs),
+    /// A ViT run's attention maps over an image: the class token's attention in the last block,
+    /// one panel per head (the DINO paper's figure).
+    Attention(attention::AttentionArgs),
     /// A grid of images and their augmented views.
     Views(views::ViewsArgs),
     /// Redraw a run's plots from its history.json.
@@ -134,6 +139,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Baseline(args) => eval::baseline(args),
         Command::Embed(args) => embed::run(args),
         Command::Export(args) => export::run(args),
+        Command::Attention(args) => attention::run(args),
         Command::Views(args) => views::run(args),
         Command::Plot(args) => plots::run(args),
         Command::LoaderBench(args) => loader_bench::run(args),

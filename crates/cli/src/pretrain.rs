@@ -11,8 +11,8 @@ use clap::Args;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use selfsup::data::MultiViewTransform;
 use selfsup::train::{
-    BarlowTwinsMethod, ByolMethod, DinoMethod, Method, MocoMethod, NnclrMethod, PretextMethod,
-    Published, Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod, VicRegMethod,
+    BarlowTwinsMethod, ByolMethod, DinoMethod, MaeMethod, Method, MocoMethod, NnclrMethod,
+    PretextMethod, Published, Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod, VicRegMethod,
 };
 
 use crate::Result;
@@ -95,6 +95,11 @@ pub const METHODS: &[MethodEntry] = &[
         "nnclr",
         "NNCLR (Dwibedi et al. 2021): the nearest neighbour in a queue of embeddings as the positive",
         NnclrMethod::published
+    ),
+    method!(
+        "mae",
+        "MAE (He et al. 2022): a ViT sees a quarter of the patches, a decoder predicts the rest",
+        MaeMethod::published
     ),
     method!(
         "pretext",

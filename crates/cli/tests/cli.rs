@@ -481,6 +481,7 @@ fn bad_flags_are_refused_naming_them() {
         "dino",
         "swav",
         "nnclr",
+        "mae",
     ] {
         assert!(help.contains(method), "{method} missing from:\n{help}");
     }
@@ -802,26 +803,40 @@ fn every_method_pretrains_on_a_folder_of_images_of_mixed_sizes() {
     for size in ["40", "72"] {
         for method in &methods {
             let run = tmp.path().join(format!("{method}-{size}"));
-            let out = selfsup(&[
-                "pretrain",
-                method,
-                "--dataset",
-                "folder",
-                "--data-dir",
-                s(&folder),
-                "--image-size",
-                size,
-                "--backbone",
-                "small-cnn",
-                "--max-steps",
-                "1",
-                "--batch-size",
-                "4",
-                "--workers",
-                "1",
-                "--out-dir",
-                s(&run),
-            ]);
+            let out = selfsup(
+                &[
+                    "pretrain",
+                    method.as_str(),
+                    "--dataset",
+                    "folder",
+                    "--data-dir",
+                    s(&folder),
+                    "--image-size",
+                    size,
+                    "--backbone",
+                    // MAE masks the patches of a ViT.
+                    if method == "mae" {
+                        "vit-tiny"
+                    } else {
+                        "small-cnn"
+                    },
+                    "--max-steps",
+                    "1",
+                    "--batch-size",
+                    "4",
+                    "--workers",
+                    "1",
+                    "--out-dir",
+                    s(&run),
+                ]
+                .into_iter()
+                .chain(if method == "mae" {
+                    vec!["--patch-size", "8"]
+                } else {
+                    vec![]
+                })
+                .collect::<Vec<_>>(),
+            );
             assert!(
                 out.status.success(),
                 "{method} at {size} pixels:\n{}",
@@ -859,4 +874,127 @@ fn every_method_pretrains_on_a_folder_of_images_of_mixed_sizes() {
     assert!(printed.contains("1 views"), "{printed}");
     // 3 rows × (original + 1 view) of 40 × 40 pixels, 2-pixel gaps around each.
     assert_eq!(png_size(&views), (2 * 40 + 3 * 2, 3 * 40 + 4 * 2));
+}
+
+#[test]
+fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cifar");
+    fake_cifar10(&data);
+    let run = tmp.path().join("dino-vit");
+    ok(&[
+        "pretrain",
+        "dino",
+        "--backbone",
+        "vit-tiny",
+        "--limit",
+        "10",
+        "--data-dir",
+        s(&data),
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--workers",
+        "1",
+        "--out-dir",
+        s(&run),
+    ]);
+    let picture = tmp.path().join("photo.png");
+    image::RgbImage::from_fn(50, 40, |x, y| {
+        image::Rgb([(x * 5) as u8, (y * 6) as u8, 90])
+    })
+    .save(&picture)
+    .unwrap();
+    let out = tmp.path().join("attention.png");
+    let printed = ok(&[
+        "attention",
+        s(&run),
+        "--image",
+        s(&picture),
+        "--out",
+        s(&out),
+    ]);
+    assert!(printed.contains("3 heads"), "{printed}");
+    // One row: the image, the mean over heads, then 3 heads; 32 × 4 pixels, 2-pixel gaps.
+    assert_eq!(png_size(&out), (5 * 128 + 6 * 2, 128 + 2 * 2));
+    let err = selfsup(&["attention", s(&run), "--image", s(&picture), "--size", "30"]);
+    assert!(!err.status.success());
+    assert!(
+        text(&err.stderr).contains("multiple of the patch size 4"),
+        "{}",
+        text(&err.stderr)
+    );
+
+    let file = tmp.path().join("vit.safetensors");
+    let printed = ok(&["export", s(&run), "--out", s(&file)]);
+    assert!(
+        printed.contains(
+            "VisionTransformer(img_size=32, patch_size=4, embed_dim=192, depth=12, num_heads=3"
+        ),
+        "{printed}"
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    for key in [
+        "cls_token",
+        "pos_embed",
+        "patch_embed.proj.weight",
+        "blocks.11.attn.qkv.weight",
+        "norm.bias",
+    ] {
+        assert!(header.get(key).is_some(), "{key} missing from {header}");
+    }
+    assert_eq!(
+        header["blocks.0.attn.qkv.weight"]["shape"],
+        serde_json::json!([576, 192])
+    );
+
+    // A convolutional run has no attention maps, and the message says what does.
+    let cnn = tmp.path().join("cnn");
+    ok(&[
+        "pretrain",
+        "simsiam",
+        "--backbone",
+        "small-cnn",
+        "--limit",
+        "10",
+        "--data-dir",
+        s(&data),
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--workers",
+        "1",
+        "--out-dir",
+        s(&cnn),
+    ]);
+    let err = selfsup(&["attention", s(&cnn), "--image", s(&picture)]);
+    assert!(!err.status.success());
+    assert!(
+        text(&err.stderr).contains("--backbone vit-tiny"),
+        "{}",
+        text(&err.stderr)
+    );
+    // --patch-size is a ViT's.
+    let err = selfsup(&[
+        "pretrain",
+        "simsiam",
+        "--backbone",
+        "small-cnn",
+        "--patch-size",
+        "4",
+        "--data-dir",
+        s(&data),
+        "--out-dir",
+        s(&tmp.path().join("no")),
+    ]);
+    assert!(!err.status.success());
+    assert!(
+        text(&err.stderr).contains("--patch-size is a ViT's"),
+        "{}",
+        text(&err.stderr)
+    );
 }

@@ -95,6 +95,9 @@ pub struct StepContext<'a> {
     pub epochs: usize,
     /// Steps per epoch.
     pub steps_per_epoch: usize,
+    /// The run's seed: a method that draws its own randomness (MAE's masks) draws it from
+    /// `(seed, step)`, so that a resumed run draws what an uninterrupted one would.
+    pub seed: u64,
 }
 
 impl StepContext<'_> {

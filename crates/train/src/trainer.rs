@@ -603,6 +603,7 @@ impl<M: Method> Trainer<M> {
                     epoch,
                     epochs: self.config.epochs,
                     steps_per_epoch,
+                    seed: self.config.seed,
                 };
                 let out = self.method.step(&model, &batch, &ctx)?;
                 if let (Some(online), Some(classifier)) = (&self.online_linear, &mut classifier) {

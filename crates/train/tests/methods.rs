@@ -1,4 +1,4 @@
-//! BYOL, MoCo, Barlow Twins, VICReg, DINO, SwAV and NNCLR through the trainer: each trains,
+//! BYOL, MoCo, Barlow Twins, VICReg, DINO, SwAV, NNCLR and MAE through the trainer: each trains,
 //! resumes bit for bit (EMA targets, queues, NNCLR's support set and the DINO centre included), and its backbone loads for
 //! evaluation from the checkpoint alone.
 
@@ -11,13 +11,13 @@ use selfsup_models::{
     BackboneConfig, BarlowTwinsProjectionHeadConfig, ByolPredictionHeadConfig,
     ByolProjectionHeadConfig, DinoHeadConfig, MocoPredictionHeadConfig, MocoProjectionHeadConfig,
     NnclrPredictionHeadConfig, NnclrProjectionHeadConfig, SmallCnnConfig, SwavProjectionHeadConfig,
-    SwavPrototypesConfig, VicRegProjectionHeadConfig,
+    SwavPrototypesConfig, VicRegProjectionHeadConfig, VitConfig,
 };
 use selfsup_train::{
     BarlowTwinsConfig, BarlowTwinsMethod, ByolConfig, ByolMethod, Checkpoint, DinoConfig,
-    DinoMethod, History, Method, MocoConfig, MocoMethod, NnclrConfig, NnclrMethod, SwavConfig,
-    SwavMethod, TrainData, Trainer, TrainingConfig, VicRegConfig, VicRegMethod, extract_features,
-    load_backbone,
+    DinoMethod, History, MaeConfig, MaeMethod, Method, MocoConfig, MocoMethod, NnclrConfig,
+    NnclrMethod, SwavConfig, SwavMethod, TrainData, Trainer, TrainingConfig, VicRegConfig,
+    VicRegMethod, extract_features, load_backbone,
 };
 
 use crate::support::device;
@@ -134,6 +134,19 @@ pub fn tiny_nnclr() -> NnclrMethod {
             .with_hidden_dim(16)
             .with_output_dim(8),
         queue_size: 24,
+    })
+}
+
+/// MAE on a ViT of one block of 16 features over 4×4 patches of 32-pixel images (64 patches,
+/// 16 visible), with a decoder of one block of 8 features.
+pub fn tiny_mae() -> MaeMethod {
+    let vit =
+        VitConfig::new(32, 4, 16, 1, 2).with_position(selfsup_models::PositionEmbedding::SinCos);
+    MaeMethod::new(MaeConfig {
+        backbone: BackboneConfig::Vit(vit),
+        decoder_dim: 8,
+        decoder_depth: 1,
+        decoder_heads: 2,
     })
 }
 
@@ -482,4 +495,45 @@ fn vicreg_collapses_with_invariance_alone_and_not_with_its_regularisers() {
     ablated.loss.covariance = 0.0;
     let ablated = embedding_stds(ablated, two_views());
     assert_collapse("vicreg", &full, &ablated, 0.5);
+}
+
+#[test]
+fn mae_resumes_exactly_with_its_masks() {
+    // One view per image is enough for MAE; the two-view transform's first view is used.
+    let history = assert_resume_is_exact(tiny_mae, two_views());
+    assert!(
+        history.step_losses[0] > 0.5,
+        "the first losses are of order 1 on normalised pixels"
+    );
+}
+
+#[test]
+fn mae_masks_depend_on_the_run_seed_and_the_step_only() {
+    let method = tiny_mae();
+    let plan = |seed, step| method.mask_plan(4, 64, seed, step);
+    assert_eq!(plan(0, 3), plan(0, 3));
+    assert_ne!(plan(0, 3).ids_keep(), plan(0, 4).ids_keep());
+    assert_ne!(plan(0, 3).ids_keep(), plan(1, 3).ids_keep());
+    let p = plan(5, 0);
+    assert_eq!(p.kept(), 16);
+    let mask = p.mask();
+    for row in mask.chunks(64) {
+        assert_eq!(
+            row.iter().filter(|&&m| m == 0.0).count(),
+            16,
+            "16 visible per image"
+        );
+    }
+    // Each image draws its own mask.
+    assert_ne!(&mask[..64], &mask[64..128]);
+}
+
+#[test]
+fn mae_refuses_a_convolutional_encoder_before_any_work() {
+    let mut method = tiny_mae();
+    method.model.backbone = tiny_backbone();
+    let Err(err) = Trainer::new(method, config(1, 8), &device()) else {
+        panic!("MAE on a CNN was accepted")
+    };
+    assert!(err.to_string().contains("trains a ViT"), "{err}");
 }

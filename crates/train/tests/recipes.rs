@@ -3,10 +3,13 @@
 //! file's keys merged with the defaults solo-learn fills in, and the total batch).
 
 use selfsup_data::transforms::Normalize;
-use selfsup_models::{BackboneConfig, MomentumSchedule, ResNetConfig, Stem};
+use selfsup_models::{
+    BackboneConfig, MomentumSchedule, PositionEmbedding, ResNetConfig, Stem, VitConfig,
+};
 use selfsup_train::{
-    BarlowTwinsMethod, ByolMethod, DinoMethod, LrScaling, MocoMethod, NnclrMethod, OptimizerConfig,
-    Published, Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod, TrainingConfig, VicRegMethod,
+    BarlowTwinsMethod, ByolMethod, DinoMethod, LrScaling, MaeMethod, Method, MocoMethod,
+    NnclrMethod, OptimizerConfig, Published, Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod,
+    TrainingConfig, VicRegMethod,
 };
 use serde_json::Value;
 
@@ -146,6 +149,23 @@ fn check_training(what: &str, training: &TrainingConfig, classifier_lr: f64, r: 
             assert_eq!(*weight_decay, f(&r["weight_decay"]), "{what}: weight decay");
             assert!(!nesterov, "{what}: no Nesterov");
         }
+        (
+            OptimizerConfig::AdamW {
+                beta_1,
+                beta_2,
+                weight_decay,
+                ..
+            },
+            "adamw",
+        ) => {
+            let betas = kwargs["betas"].as_array().expect("betas");
+            assert_eq!(
+                [*beta_1, *beta_2],
+                [f(&betas[0]), f(&betas[1])],
+                "{what}: betas"
+            );
+            assert_eq!(*weight_decay, f(&r["weight_decay"]), "{what}: weight decay");
+        }
         (ours, theirs) => panic!("{what}: optimizer {} against {theirs}", ours.name()),
     }
 }
@@ -179,8 +199,8 @@ const SCALES: [Scale; 3] = [Scale::Cifar, Scale::ImageNet100, Scale::ImageNet];
 #[test]
 fn the_table_covers_every_method_and_scale_solo_learn_has() {
     let table = table();
-    // 10 methods at CIFAR and ImageNet-100, and the 3 with an ImageNet file.
-    assert_eq!(table.len(), 23, "records");
+    // 11 methods at CIFAR and ImageNet-100, and the 4 with an ImageNet file.
+    assert_eq!(table.len(), 26, "records");
     for r in &table {
         assert!(
             r["commit"].as_str().is_some_and(|c| c.len() == 40),
@@ -489,4 +509,51 @@ fn overrides_reach_the_preset() {
     assert_eq!(swav.method.freeze_prototypes_epochs, 3);
     let byol = ByolMethod::published(&setup(Scale::Cifar)).unwrap();
     assert_eq!(byol.views.num_views(), 2);
+}
+
+#[test]
+fn mae_is_solo_learns() {
+    let table = table();
+    for scale in SCALES {
+        let r = record(&table, "mae", scale);
+        // The file's encoder: ViT-Small at patch 4 on CIFAR, ViT-Base at patch 16 above.
+        let backbone = &r["backbone"];
+        let vit = match (backbone["name"].as_str().unwrap(), scale) {
+            ("vit_small", Scale::Cifar) => {
+                assert_eq!(u(&backbone["kwargs"]["patch_size"]), 4);
+                VitConfig::small(u(&backbone["kwargs"]["img_size"]), 4)
+            }
+            ("vit_base", _) => VitConfig::base(224, 16),
+            (name, _) => panic!("mae at {scale}: encoder {name}"),
+        };
+        let mut s = setup(scale);
+        s.backbone = BackboneConfig::Vit(vit);
+        let p = MaeMethod::published(&s).unwrap();
+        let what = format!("mae at {scale}");
+        check(&what, &p, r);
+        let k = &r["method_kwargs"];
+        let model = &p.method.model;
+        assert_eq!(model.decoder_dim, u(&k["decoder_embed_dim"]), "{what}");
+        assert_eq!(model.decoder_depth, u(&k["decoder_depth"]), "{what}");
+        assert_eq!(model.decoder_heads, u(&k["decoder_num_heads"]), "{what}");
+        assert_eq!(p.method.mask_ratio, f(&k["mask_ratio"]), "{what}");
+        assert_eq!(
+            p.method.norm_pix,
+            k["norm_pix_loss"].as_bool().unwrap(),
+            "{what}"
+        );
+        // solo-learn's MAE encoder fixes its position embedding to MAE's sine-cosine table.
+        let BackboneConfig::Vit(vit) = &model.backbone else {
+            panic!("{what}: a ViT")
+        };
+        assert_eq!(vit.position, PositionEmbedding::SinCos, "{what}");
+        assert_eq!(p.views.num_views(), 1, "{what}: one view");
+    }
+    // A convolutional encoder is refused before training, naming the flag to use.
+    let err = MaeMethod::published(&setup(Scale::Cifar))
+        .unwrap()
+        .method
+        .validate()
+        .unwrap_err();
+    assert!(err.to_string().contains("--backbone vit-"), "{err}");
 }

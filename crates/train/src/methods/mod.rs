@@ -19,12 +19,14 @@
 //! | [`DinoMethod`] | Caron et al. 2021 | EMA teacher, centring, sharpening, multi-crop |
 //! | [`SwavMethod`] | Caron et al. 2020 | prototypes, Sinkhorn-Knopp codes, multi-crop, queue |
 //! | [`NnclrMethod`] | Dwibedi et al. 2021 | nearest neighbour in a queue as the positive, predictor |
+//! | [`MaeMethod`] | He et al. 2022 | ViT on 25 % of the patches, decoder, pixel regression |
 //! | [`SupervisedMethod`] | — | the supervised baseline and fine-tuning |
 //! | [`PretextMethod`] | Gidaris et al. 2018 and others | rotation / shear / colour prediction |
 
 mod barlow_twins;
 mod byol;
 mod dino;
+mod mae;
 mod moco;
 pub mod momentum;
 mod nnclr;
@@ -39,6 +41,7 @@ mod vicreg;
 pub use barlow_twins::{BarlowTwinsConfig, BarlowTwinsMethod};
 pub use byol::{Byol, ByolConfig, ByolMethod};
 pub use dino::{Dino, DinoConfig, DinoMethod};
+pub use mae::{Mae, MaeConfig, MaeMethod, MaeOutput};
 pub use moco::{Moco, MocoConfig, MocoMethod};
 pub use nnclr::{Nnclr, NnclrConfig, NnclrMethod};
 pub use pretext::{PRETEXT_TASKS, PretextMethod, PretextModel, PretextModelConfig};
