@@ -35,6 +35,8 @@ METHODS = {
     "swav": ("swav", "swav"),
     "nnclr": ("nnclr", "nnclr"),
     "mae": ("mae", "mae"),
+    "dino-vit": ("dino", "dino_vit"),
+    "moco-v3-vit": ("mocov3", "mocov3_vit"),
 }
 SCALES = {"cifar": "cifar", "imagenet-100": "imagenet-100", "imagenet": "imagenet"}
 

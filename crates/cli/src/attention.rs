@@ -62,12 +62,7 @@ pub fn run(args: AttentionArgs) -> Result<()> {
     let shown = resize_center_crop(&picture, size);
     let normalize = run_normalization(&args.run)?;
     let mut input = shown.clone();
-    for c in 0..3 {
-        let (mean, std) = (normalize.mean()[c], normalize.std()[c]);
-        for v in input.plane_mut(c) {
-            *v = (*v - mean) / std;
-        }
-    }
+    normalize.normalize_in_place(&mut input);
     let tensor = Tensor::<4>::from_data(
         TensorData::new(input.into_data(), [1, 3, size, size]),
         &device,

@@ -21,6 +21,7 @@ mod loader_bench;
 mod logging;
 mod plots;
 mod pretrain;
+mod reconstruct;
 mod resume;
 mod stop;
 mod train;
@@ -66,6 +67,8 @@ enum Command {
     /// A ViT run's attention maps over an image: the class token's attention in the last block,
     /// one panel per head (the DINO paper's figure).
     Attention(attention::AttentionArgs),
+    /// An MAE run's reconstructions: originals, masked inputs and reconstructions in one grid.
+    Reconstruct(reconstruct::ReconstructArgs),
     /// A grid of images and their augmented views.
     Views(views::ViewsArgs),
     /// Redraw a run's plots from its history.json.
@@ -140,6 +143,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Embed(args) => embed::run(args),
         Command::Export(args) => export::run(args),
         Command::Attention(args) => attention::run(args),
+        Command::Reconstruct(args) => reconstruct::run(args),
         Command::Views(args) => views::run(args),
         Command::Plot(args) => plots::run(args),
         Command::LoaderBench(args) => loader_bench::run(args),

@@ -998,3 +998,97 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         text(&err.stderr)
     );
 }
+
+#[test]
+fn an_mae_run_draws_its_reconstructions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cifar");
+    fake_cifar10(&data);
+    let run = tmp.path().join("mae");
+    let stdout = ok(&[
+        "pretrain",
+        "mae",
+        "--backbone",
+        "vit-tiny",
+        "--patch-size",
+        "8",
+        "--limit",
+        "10",
+        "--data-dir",
+        s(&data),
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--workers",
+        "1",
+        "--out-dir",
+        s(&run),
+    ]);
+    let _ = stdout;
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    assert!(
+        config.contains("mae.yaml"),
+        "the recipe is solo-learn's: {config}"
+    );
+    let out = tmp.path().join("reconstruction.png");
+    let printed = ok(&[
+        "reconstruct",
+        s(&run),
+        "--data-dir",
+        s(&data),
+        "--n",
+        "3",
+        "--out",
+        s(&out),
+    ]);
+    // 16 patches of 8 pixels at 75 %: 4 seen.
+    assert!(printed.contains("the 4 of 16 patches"), "{printed}");
+    // 3 rows × (original, masked, reconstruction) of 32 × 4 pixels, 2-pixel gaps.
+    assert_eq!(png_size(&out), (3 * 128 + 4 * 2, 3 * 128 + 4 * 2));
+
+    // MAE refuses a convolutional encoder before training, naming the flag.
+    let err = selfsup(&[
+        "pretrain",
+        "mae",
+        "--backbone",
+        "small-cnn",
+        "--data-dir",
+        s(&data),
+        "--out-dir",
+        s(&tmp.path().join("no")),
+    ]);
+    assert!(!err.status.success());
+    assert!(
+        text(&err.stderr).contains("--backbone vit-"),
+        "{}",
+        text(&err.stderr)
+    );
+    // Only an MAE run has a decoder to draw with.
+    let cnn = tmp.path().join("cnn");
+    ok(&[
+        "pretrain",
+        "simsiam",
+        "--backbone",
+        "small-cnn",
+        "--limit",
+        "10",
+        "--data-dir",
+        s(&data),
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--workers",
+        "1",
+        "--out-dir",
+        s(&cnn),
+    ]);
+    let err = selfsup(&["reconstruct", s(&cnn), "--data-dir", s(&data)]);
+    assert!(!err.status.success());
+    assert!(
+        text(&err.stderr).contains("not a mae one"),
+        "{}",
+        text(&err.stderr)
+    );
+}

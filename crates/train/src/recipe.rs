@@ -272,6 +272,17 @@ pub(crate) fn lars(weight_decay: f64, eta: f64, clip_lr: bool) -> OptimizerConfi
     OptimizerConfig::lars_solo_learn(weight_decay, eta, clip_lr)
 }
 
+/// solo-learn's AdamW: β = (0.9, 0.999) and ε = 10⁻⁸ (torch's defaults, which solo-learn
+/// keeps unless the file gives `betas`), the file's weight decay.
+pub(crate) fn adamw(weight_decay: f64) -> OptimizerConfig {
+    OptimizerConfig::AdamW {
+        beta_1: 0.9,
+        beta_2: 0.999,
+        epsilon: 1e-8,
+        weight_decay,
+    }
+}
+
 /// solo-learn's SGD: momentum 0.9 (its default), the file's weight decay.
 pub(crate) fn sgd(weight_decay: f64) -> OptimizerConfig {
     OptimizerConfig::sgd(0.9, weight_decay)

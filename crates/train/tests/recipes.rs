@@ -53,6 +53,23 @@ fn record<'t>(table: &'t [Value], method: &str, scale: Scale) -> &'t Value {
         .unwrap_or_else(|| panic!("no solo-learn record of {method} at {scale}"))
 }
 
+/// The record of a method's ViT file: solo-learn has one, for ImageNet-100, which every scale
+/// takes.
+fn vit_record<'t>(table: &'t [Value], method: &str) -> &'t Value {
+    table
+        .iter()
+        .find(|r| r["method"] == method && r["scale"] == "imagenet-100")
+        .unwrap_or_else(|| panic!("no solo-learn record of {method}"))
+}
+
+/// [`setup`] with a ViT-Small (patch 4 at 32 pixels, 16 at 224).
+fn vit_setup(scale: Scale) -> Setup {
+    let mut s = setup(scale);
+    let patch = if s.image_size <= 64 { 4 } else { 16 };
+    s.backbone = BackboneConfig::Vit(VitConfig::small(s.image_size, patch));
+    s
+}
+
 fn f(value: &Value) -> f64 {
     value
         .as_f64()
@@ -199,8 +216,9 @@ const SCALES: [Scale; 3] = [Scale::Cifar, Scale::ImageNet100, Scale::ImageNet];
 #[test]
 fn the_table_covers_every_method_and_scale_solo_learn_has() {
     let table = table();
-    // 11 methods at CIFAR and ImageNet-100, and the 4 with an ImageNet file.
-    assert_eq!(table.len(), 26, "records");
+    // 11 methods at CIFAR and ImageNet-100, the 4 with an ImageNet file, and the ViT files of
+    // DINO and MoCo v3 (ImageNet-100 only).
+    assert_eq!(table.len(), 28, "records");
     for r in &table {
         assert!(
             r["commit"].as_str().is_some_and(|c| c.len() == 40),
@@ -312,10 +330,13 @@ fn moco_v2_plus_is_solo_learns() {
 #[test]
 fn moco_v3_is_solo_learns() {
     let table = table();
-    for scale in SCALES {
-        let r = record(&table, "moco-v3", scale);
-        let p = MocoMethod::published_v3(&setup(scale)).unwrap();
-        let what = format!("moco v3 at {scale}");
+    let cases = SCALES
+        .map(|scale| (record(&table, "moco-v3", scale), setup(scale)))
+        .into_iter()
+        .chain(SCALES.map(|scale| (vit_record(&table, "moco-v3-vit"), vit_setup(scale))));
+    for (r, setup) in cases {
+        let p = MocoMethod::published_v3(&setup).unwrap();
+        let what = format!("moco v3 at {} on {:?}", setup.scale, setup.backbone);
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let model = &p.method.model;
@@ -369,10 +390,14 @@ fn vicreg_is_solo_learns() {
 #[test]
 fn dino_is_solo_learns() {
     let table = table();
-    for scale in SCALES {
-        let r = record(&table, "dino", scale);
-        let p = DinoMethod::published(&setup(scale)).unwrap();
-        let what = format!("dino at {scale}");
+    let cases = SCALES
+        .map(|scale| (record(&table, "dino", scale), setup(scale)))
+        .into_iter()
+        // With a ViT, solo-learn's one ViT file, at every scale.
+        .chain(SCALES.map(|scale| (vit_record(&table, "dino-vit"), vit_setup(scale))));
+    for (r, setup) in cases {
+        let p = DinoMethod::published(&setup).unwrap();
+        let what = format!("dino at {} on {:?}", setup.scale, setup.backbone);
         check(&what, &p, r);
         let k = &r["method_kwargs"];
         let head = &p.method.model.head;

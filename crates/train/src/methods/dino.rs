@@ -27,7 +27,7 @@ use super::momentum;
 use crate::error::{self, Error, Result};
 use crate::gradients::{clip_gradients_per_parameter, drop_gradients};
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
-use crate::recipe::{Published, Scale, Setup, SoloLearn, lars};
+use crate::recipe::{Published, Scale, Setup, SoloLearn, adamw, lars};
 
 const DINO: &str = "dino";
 
@@ -294,6 +294,9 @@ impl DinoMethod {
     /// # Errors
     /// When the views do not fit the image size.
     pub fn published(setup: &Setup) -> Result<Published<Self>> {
+        if matches!(setup.backbone, selfsup_models::BackboneConfig::Vit(_)) {
+            return Self::published_vit(setup);
+        }
         let (file, epochs, warmup_teacher_epochs) = match setup.scale {
             Scale::Cifar => ("cifar/dino.yaml", 1000, 0),
             Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/dino.yaml", 400, 50),
@@ -320,6 +323,50 @@ impl DinoMethod {
             selfsup_data::MultiCropTransform::dino(),
         )?;
         Ok(recipe.publish(method, views))
+    }
+
+    /// DINO with a ViT as solo-learn trains it (`imagenet-100/dino_vit.yaml`, solo-learn's one
+    /// ViT file of the method, at every scale): head `f → 2048 → 2048 → 256 → 65 536`, the last
+    /// layer's norm learnt (`norm_last_layer: False`) and frozen for the first epoch, no
+    /// gradient clipping, student temperature 0.1, teacher 0.04 → 0.07 without warm-up epochs,
+    /// teacher momentum 0.9995 → 1, AdamW (β = 0.9, 0.999; weight decay 10⁻⁴) at 0.005 × B/256,
+    /// batch 256 (128 × 2 GPUs), 10 warm-up epochs from 10⁻⁵, 400 epochs. Views as
+    /// [`published`](Self::published), which takes this recipe for a ViT. (The DINO paper's own
+    /// ViT recipe adds a weight-decay schedule 0.04 → 0.4 and gradient clipping at 3, which
+    /// solo-learn's file does not.)
+    ///
+    /// # Errors
+    /// When the views do not fit the image size.
+    pub fn published_vit(setup: &Setup) -> Result<Published<Self>> {
+        let recipe = SoloLearn {
+            file: "imagenet-100/dino_vit.yaml",
+            batch_size: 256,
+            lr: 0.005,
+            classifier_lr: 3e-3,
+            optimizer: adamw(1e-4),
+            epochs: 400,
+        };
+        let mut method = Self::cifar10(setup.backbone.clone());
+        method.model.head = method
+            .model
+            .head
+            .with_output_dim(65_536)
+            .with_norm_last_layer(false);
+        method.momentum = MomentumSchedule::new(0.9995, 1.0);
+        method.loss = DinoLossConfig::new()
+            .with_student_temp(0.1)
+            .with_warmup_teacher_temp(0.04)
+            .with_teacher_temp(0.07)
+            .with_warmup_teacher_temp_epochs(0);
+        method.clip_grad = None;
+        method.freeze_last_layer_epochs = setup.freeze_epochs.unwrap_or(1);
+        let views = setup.multi_crop_views(
+            selfsup_data::MultiCropTransform::dino_cifar10(),
+            selfsup_data::MultiCropTransform::dino(),
+        )?;
+        let mut published = recipe.publish(method, views);
+        published.training.warmup_start_lr = 1e-5;
+        Ok(published)
     }
 }
 
