@@ -535,5 +535,5 @@ fn mae_refuses_a_convolutional_encoder_before_any_work() {
     let Err(err) = Trainer::new(method, config(1, 8), &device()) else {
         panic!("MAE on a CNN was accepted")
     };
-    assert!(err.to_string().contains("trains a ViT"), "{err}");
+    assert!(err.to_string().contains("masks patches of a ViT"), "{err}");
 }

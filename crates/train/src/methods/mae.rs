@@ -69,7 +69,7 @@ impl MaeConfig {
                 MAE,
                 "backbone",
                 "a convolutional network",
-                "MAE masks patches: it trains a ViT (--backbone vit-tiny, vit-small or vit-base)",
+                "but MAE masks patches of a ViT (--backbone vit-tiny, vit-small or vit-base)",
             )),
         }
     }
@@ -137,7 +137,7 @@ impl Mae {
                 MAE,
                 "backbone",
                 "not a ViT",
-                "MAE trains a ViT",
+                "but MAE masks patches of a ViT",
             )),
         }
     }
