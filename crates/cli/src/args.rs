@@ -66,6 +66,13 @@ pub struct BackboneArgs {
     /// above, as for ImageNet's 224). The image size must be a multiple of it.
     #[arg(long)]
     pub patch_size: Option<usize>,
+    /// ViT blocks (default: the size's 12), for a shallower ViT.
+    #[arg(long)]
+    pub vit_depth: Option<usize>,
+    /// ViT token features (default: the size's), a multiple of 64: heads of 64 features, as in
+    /// ViT-Tiny, -Small and -Base.
+    #[arg(long)]
+    pub vit_width: Option<usize>,
 }
 
 impl BackboneArgs {
@@ -75,6 +82,8 @@ impl BackboneArgs {
             backbone,
             stem: None,
             patch_size: None,
+            vit_depth: None,
+            vit_width: None,
         }
     }
 
@@ -100,12 +109,18 @@ impl BackboneArgs {
             )
             .into());
         }
-        if self.patch_size.is_some() && !vit {
-            return Err(format!(
-                "--patch-size is a ViT's; the {:?} encoder has none",
-                self.backbone
-            )
-            .into());
+        for (flag, given) in [
+            ("--patch-size", self.patch_size.is_some()),
+            ("--vit-depth", self.vit_depth.is_some()),
+            ("--vit-width", self.vit_width.is_some()),
+        ] {
+            if given && !vit {
+                return Err(format!(
+                    "{flag} is a ViT's; the {:?} encoder has none",
+                    self.backbone
+                )
+                .into());
+            }
         }
         let stem = match self.stem {
             Some(StemKind::Cifar) => Stem::Cifar,
@@ -125,7 +140,24 @@ impl BackboneArgs {
             BackboneKind::VitSmall => BackboneConfig::Vit(VitConfig::small(image_size, patch)),
             BackboneKind::VitBase => BackboneConfig::Vit(VitConfig::base(image_size, patch)),
         };
-        if let BackboneConfig::Vit(vit) = &config {
+        let mut config = config;
+        if let BackboneConfig::Vit(vit) = &mut config {
+            if let Some(depth) = self.vit_depth {
+                if depth == 0 {
+                    return Err("--vit-depth: at least one block".into());
+                }
+                vit.depth = depth;
+            }
+            if let Some(width) = self.vit_width {
+                if width == 0 || !width.is_multiple_of(64) {
+                    return Err(format!(
+                        "--vit-width {width}: a positive multiple of 64 (heads of 64 features)"
+                    )
+                    .into());
+                }
+                vit.dim = width;
+                vit.heads = width / 64;
+            }
             vit.check()
                 .map_err(|e| format!("--patch-size {patch}: {e}"))?;
         }

@@ -147,6 +147,12 @@ pub struct PretrainArgs {
     /// recipe's, 1 for DINO and 2 for SwAV).
     #[arg(long)]
     pub freeze_epochs: Option<usize>,
+    /// MAE's decoder width (default 512, the paper's), a multiple of 32: heads of 32 features.
+    #[arg(long)]
+    pub decoder_width: Option<usize>,
+    /// MAE's decoder blocks (default 8, the paper's).
+    #[arg(long)]
+    pub decoder_depth: Option<usize>,
 }
 
 /// The recipe scale of the data: CIFAR for CIFAR-10/100 (and folders of 64 pixels or less),
@@ -181,9 +187,25 @@ pub fn run(args: PretrainArgs) -> Result<()> {
     setup.local_views = args.local_views;
     setup.local_size = args.local_size;
     setup.freeze_epochs = args.freeze_epochs;
+    if let Some(width) = args.decoder_width
+        && (width == 0 || !width.is_multiple_of(32))
+    {
+        return Err(format!("--decoder-width {width}: a positive multiple of 32").into());
+    }
+    if args.decoder_depth == Some(0) {
+        return Err("--decoder-depth: at least one block".into());
+    }
+    setup.decoder_width = args.decoder_width;
+    setup.decoder_depth = args.decoder_depth;
     let Some(name) = &args.method else {
         return Err("name the method: this run records no command to resume it from".into());
     };
+    if name != "mae" && (args.decoder_width.is_some() || args.decoder_depth.is_some()) {
+        return Err(format!(
+            "--decoder-width and --decoder-depth are MAE's; {name} has no decoder"
+        )
+        .into());
+    }
     (method(name).pretrain)(&args, &setup)
 }
 

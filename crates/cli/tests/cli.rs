@@ -887,6 +887,10 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         "dino",
         "--backbone",
         "vit-tiny",
+        "--vit-depth",
+        "2",
+        "--vit-width",
+        "128",
         "--limit",
         "10",
         "--data-dir",
@@ -915,9 +919,9 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         "--out",
         s(&out),
     ]);
-    assert!(printed.contains("3 heads"), "{printed}");
-    // One row: the image, the mean over heads, then 3 heads; 32 × 4 pixels, 2-pixel gaps.
-    assert_eq!(png_size(&out), (5 * 128 + 6 * 2, 128 + 2 * 2));
+    assert!(printed.contains("2 heads"), "{printed}");
+    // One row: the image, the mean over heads, then 2 heads; 32 × 4 pixels, 2-pixel gaps.
+    assert_eq!(png_size(&out), (4 * 128 + 5 * 2, 128 + 2 * 2));
     let err = selfsup(&["attention", s(&run), "--image", s(&picture), "--size", "30"]);
     assert!(!err.status.success());
     assert!(
@@ -930,7 +934,7 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
     let printed = ok(&["export", s(&run), "--out", s(&file)]);
     assert!(
         printed.contains(
-            "VisionTransformer(img_size=32, patch_size=4, embed_dim=192, depth=12, num_heads=3"
+            "VisionTransformer(img_size=32, patch_size=4, embed_dim=128, depth=2, num_heads=2"
         ),
         "{printed}"
     );
@@ -941,14 +945,14 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         "cls_token",
         "pos_embed",
         "patch_embed.proj.weight",
-        "blocks.11.attn.qkv.weight",
+        "blocks.1.attn.qkv.weight",
         "norm.bias",
     ] {
         assert!(header.get(key).is_some(), "{key} missing from {header}");
     }
     assert_eq!(
         header["blocks.0.attn.qkv.weight"]["shape"],
-        serde_json::json!([576, 192])
+        serde_json::json!([384, 128])
     );
 
     // A convolutional run has no attention maps, and the message says what does.
@@ -997,6 +1001,33 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         "{}",
         text(&err.stderr)
     );
+    // A ViT width must make heads of 64; a decoder is MAE's, of heads of 32.
+    for (args, message) in [
+        (
+            ["dino", "--backbone", "vit-tiny", "--vit-width", "100"],
+            "--vit-width 100: a positive multiple of 64",
+        ),
+        (
+            ["dino", "--backbone", "vit-tiny", "--decoder-width", "64"],
+            "are MAE's; dino has no decoder",
+        ),
+        (
+            ["mae", "--backbone", "vit-tiny", "--decoder-width", "48"],
+            "--decoder-width 48: a positive multiple of 32",
+        ),
+    ] {
+        let mut command = vec!["pretrain"];
+        command.extend(args);
+        let out_dir = tmp.path().join("no");
+        command.extend(["--data-dir", s(&data), "--out-dir", s(&out_dir)]);
+        let err = selfsup(&command);
+        assert!(!err.status.success(), "{command:?}");
+        assert!(
+            text(&err.stderr).contains(message),
+            "{command:?}: {}",
+            text(&err.stderr)
+        );
+    }
 }
 
 #[test]
@@ -1012,6 +1043,10 @@ fn an_mae_run_draws_its_reconstructions() {
         "vit-tiny",
         "--patch-size",
         "8",
+        "--decoder-width",
+        "64",
+        "--decoder-depth",
+        "1",
         "--limit",
         "10",
         "--data-dir",
@@ -1030,6 +1065,10 @@ fn an_mae_run_draws_its_reconstructions() {
     assert!(
         config.contains("mae.yaml"),
         "the recipe is solo-learn's: {config}"
+    );
+    assert!(
+        config.contains("\"decoder_dim\":64") || config.contains("\"decoder_dim\": 64"),
+        "the decoder of --decoder-width: {config}"
     );
     let out = tmp.path().join("reconstruction.png");
     let printed = ok(&[

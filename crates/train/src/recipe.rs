@@ -85,6 +85,10 @@ pub struct Setup {
     /// Epochs in which DINO's last layer and SwAV's prototypes get no update; `None`: the
     /// configuration's.
     pub freeze_epochs: Option<usize>,
+    /// MAE's decoder width (heads of 32 features); `None`: the configuration's 512.
+    pub decoder_width: Option<usize>,
+    /// MAE's decoder blocks; `None`: the configuration's 8.
+    pub decoder_depth: Option<usize>,
 }
 
 impl Setup {
@@ -103,6 +107,8 @@ impl Setup {
             local_views: None,
             local_size: None,
             freeze_epochs: None,
+            decoder_width: None,
+            decoder_depth: None,
         }
     }
 

@@ -207,7 +207,9 @@ impl MaeMethod {
     /// | warm-up from | 3·10⁻⁵ | 0 | 0 |
     ///
     /// The encoder is the command line's (`--backbone vit-small --patch-size 4` is the CIFAR
-    /// file's). Views: one crop of scale 0.08–1 and a flip (`reconstruction.yaml`).
+    /// file's); [`Setup::decoder_width`] and [`Setup::decoder_depth`] shrink the decoder (heads
+    /// of 32 features, as the paper's 512 / 16) for short CPU runs. Views: one crop of scale
+    /// 0.08–1 and a flip (`reconstruction.yaml`).
     ///
     /// # Errors
     /// When the view does not fit the image size.
@@ -218,7 +220,14 @@ impl MaeMethod {
         }
         // A convolutional encoder is refused when training starts ([`Method::validate`]);
         // the views do not depend on it.
-        let model = MaeConfig::paper(backbone);
+        let mut model = MaeConfig::paper(backbone);
+        if let Some(width) = setup.decoder_width {
+            model.decoder_dim = width;
+            model.decoder_heads = (width / 32).max(1);
+        }
+        if let Some(depth) = setup.decoder_depth {
+            model.decoder_depth = depth;
+        }
         let (file, batch_size, epochs, warmup_start_lr) = match setup.scale {
             Scale::Cifar => ("cifar/mae.yaml", 256, 1000, 3e-5),
             Scale::ImageNet100 => ("imagenet-100/mae.yaml", 256, 400, 0.0),
