@@ -876,25 +876,16 @@ fn every_method_pretrains_on_a_folder_of_images_of_mixed_sizes() {
     assert_eq!(png_size(&views), (2 * 40 + 3 * 2, 3 * 40 + 4 * 2));
 }
 
-#[test]
-fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("cifar");
-    fake_cifar10(&data);
-    let run = tmp.path().join("dino-vit");
-    ok(&[
-        "pretrain",
-        "dino",
-        "--backbone",
-        "vit-tiny",
-        "--vit-depth",
-        "2",
-        "--vit-width",
-        "128",
+/// `pretrain` for one step of a batch of 4 from 10 images of `data` into `run`: `args` are the
+/// method and its flags.
+fn one_step(args: &[&str], data: &Path, run: &Path) -> String {
+    let mut command = vec!["pretrain"];
+    command.extend(args);
+    command.extend([
         "--limit",
         "10",
         "--data-dir",
-        s(&data),
+        s(data),
         "--max-steps",
         "1",
         "--batch-size",
@@ -902,8 +893,30 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         "--workers",
         "1",
         "--out-dir",
-        s(&run),
+        s(run),
     ]);
+    ok(&command)
+}
+
+#[test]
+fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cifar");
+    fake_cifar10(&data);
+    let run = tmp.path().join("dino-vit");
+    one_step(
+        &[
+            "dino",
+            "--backbone",
+            "vit-tiny",
+            "--vit-depth",
+            "2",
+            "--vit-width",
+            "128",
+        ],
+        &data,
+        &run,
+    );
     let picture = tmp.path().join("photo.png");
     image::RgbImage::from_fn(50, 40, |x, y| {
         image::Rgb([(x * 5) as u8, (y * 6) as u8, 90])
@@ -957,24 +970,7 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
 
     // A convolutional run has no attention maps, and the message says what does.
     let cnn = tmp.path().join("cnn");
-    ok(&[
-        "pretrain",
-        "simsiam",
-        "--backbone",
-        "small-cnn",
-        "--limit",
-        "10",
-        "--data-dir",
-        s(&data),
-        "--max-steps",
-        "1",
-        "--batch-size",
-        "4",
-        "--workers",
-        "1",
-        "--out-dir",
-        s(&cnn),
-    ]);
+    one_step(&["simsiam", "--backbone", "small-cnn"], &data, &cnn);
     let err = selfsup(&["attention", s(&cnn), "--image", s(&picture)]);
     assert!(!err.status.success());
     assert!(
@@ -1036,31 +1032,21 @@ fn an_mae_run_draws_its_reconstructions() {
     let data = tmp.path().join("cifar");
     fake_cifar10(&data);
     let run = tmp.path().join("mae");
-    let stdout = ok(&[
-        "pretrain",
-        "mae",
-        "--backbone",
-        "vit-tiny",
-        "--patch-size",
-        "8",
-        "--decoder-width",
-        "64",
-        "--decoder-depth",
-        "1",
-        "--limit",
-        "10",
-        "--data-dir",
-        s(&data),
-        "--max-steps",
-        "1",
-        "--batch-size",
-        "4",
-        "--workers",
-        "1",
-        "--out-dir",
-        s(&run),
-    ]);
-    let _ = stdout;
+    one_step(
+        &[
+            "mae",
+            "--backbone",
+            "vit-tiny",
+            "--patch-size",
+            "8",
+            "--decoder-width",
+            "64",
+            "--decoder-depth",
+            "1",
+        ],
+        &data,
+        &run,
+    );
     let config = std::fs::read_to_string(run.join("config.json")).unwrap();
     assert!(
         config.contains("mae.yaml"),
@@ -1105,24 +1091,7 @@ fn an_mae_run_draws_its_reconstructions() {
     );
     // Only an MAE run has a decoder to draw with.
     let cnn = tmp.path().join("cnn");
-    ok(&[
-        "pretrain",
-        "simsiam",
-        "--backbone",
-        "small-cnn",
-        "--limit",
-        "10",
-        "--data-dir",
-        s(&data),
-        "--max-steps",
-        "1",
-        "--batch-size",
-        "4",
-        "--workers",
-        "1",
-        "--out-dir",
-        s(&cnn),
-    ]);
+    one_step(&["simsiam", "--backbone", "small-cnn"], &data, &cnn);
     let err = selfsup(&["reconstruct", s(&cnn), "--data-dir", s(&data)]);
     assert!(!err.status.success());
     assert!(
