@@ -12,7 +12,10 @@
 # METHODS takes the method names of `selfsup pretrain` (default: simclr simsiam). RECIPE
 # (default adam-constant) is `--recipe`: `published` trains each method's own recipe (solo-learn's
 # optimizer, LR, weight decay and schedule) over the same steps. LIMIT (default 20000) and DEVICE
-# (default tch) change the budget and the backend.
+# (default tch) change the budget and the backend. BACKBONE (default small-cnn) is `--backbone`
+# with its flags, for pre-training and the random-init baseline alike (e.g. "vit-tiny
+# --vit-depth 4 --vit-width 128"); MAE_FLAGS are added to `pretrain mae` (e.g. "--decoder-width
+# 128 --decoder-depth 2").
 # Prints one line per step with its wall time, then the accuracies; every log is kept in OUT_DIR.
 set -euo pipefail
 data="${1:-../shared/data/cifar-10-batches-bin}"
@@ -21,10 +24,11 @@ methods="${METHODS:-simclr simsiam}"
 recipe="${RECIPE:-adam-constant}"
 limit="${LIMIT:-20000}"
 device="${DEVICE:-tch}"
+backbone="${BACKBONE:-small-cnn}"
 selfsup="${CARGO_TARGET_DIR:-target}/debug/selfsup"
 mkdir -p "$out"
 
-pretrain="--device $device --data-dir $data --backbone small-cnn --limit $limit --batch-size 128 --recipe $recipe --epochs 3 --seed 0 --overwrite"
+pretrain="--device $device --data-dir $data --backbone $backbone --limit $limit --batch-size 128 --recipe $recipe --epochs 3 --seed 0 --overwrite"
 eval_common="--device $device --data-dir $data --test-limit 2000 --seed 0 --labels 5000"
 
 step() { # name, command...
@@ -36,16 +40,18 @@ step() { # name, command...
 }
 
 for run in $methods; do
-    step "$run" "$selfsup" pretrain "$run" $pretrain --out-dir "$out/$run"
+    extra=""
+    if [ "$run" = mae ]; then extra="${MAE_FLAGS:-}"; fi
+    step "$run" "$selfsup" pretrain "$run" $pretrain $extra --out-dir "$out/$run"
 done
 for run in $methods random; do
     if [ "$run" = random ]; then
-        backbone="--random-init --backbone small-cnn"
+        source="--random-init --backbone $backbone"
     else
-        backbone="$out/$run"
+        source="$out/$run"
     fi
-    step "probe-$run" "$selfsup" probe $backbone $eval_common
-    step "knn-$run" "$selfsup" knn $backbone $eval_common
+    step "probe-$run" "$selfsup" probe $source $eval_common
+    step "knn-$run" "$selfsup" knn $source $eval_common
 done
 
 echo
