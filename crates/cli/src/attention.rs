@@ -192,7 +192,10 @@ fn viridis(t: f32) -> [f32; 3] {
         [0.993, 0.906, 0.144],
     ];
     let t = t.clamp(0.0, 1.0) * 4.0;
-    let i = (t.floor() as usize).min(3);
+    if t >= 4.0 {
+        return STOPS[4];
+    }
+    let i = t.floor() as usize;
     let f = t - i as f32;
     let (a, b) = (STOPS[i], STOPS[i + 1]);
     [0, 1, 2].map(|c| a[c] + f * (b[c] - a[c]))
