@@ -131,7 +131,7 @@ impl BackboneArgs {
         let patch = self
             .patch_size
             .unwrap_or(if image_size <= 64 { 4 } else { 16 });
-        let config = match self.backbone {
+        let mut config = match self.backbone {
             BackboneKind::Resnet18 => BackboneConfig::ResNet(ResNetConfig::resnet18(stem)),
             BackboneKind::Resnet34 => BackboneConfig::ResNet(ResNetConfig::resnet34(stem)),
             BackboneKind::Resnet50 => BackboneConfig::ResNet(ResNetConfig::resnet50(stem)),
@@ -140,7 +140,6 @@ impl BackboneArgs {
             BackboneKind::VitSmall => BackboneConfig::Vit(VitConfig::small(image_size, patch)),
             BackboneKind::VitBase => BackboneConfig::Vit(VitConfig::base(image_size, patch)),
         };
-        let mut config = config;
         if let BackboneConfig::Vit(vit) = &mut config {
             if let Some(depth) = self.vit_depth {
                 if depth == 0 {

@@ -269,6 +269,18 @@ pub struct MaeDecoder {
 }
 
 impl MaeDecoderConfig {
+    /// Why the decoder cannot be built, if it cannot: heads that do not divide its features,
+    /// or features that are not a multiple of 4 (the sine-cosine table).
+    pub fn check(&self) -> Result<(), String> {
+        if self.heads == 0 || !self.dim.is_multiple_of(self.heads) || !self.dim.is_multiple_of(4) {
+            return Err(format!(
+                "{} features must be a multiple of 4 and of the {} heads",
+                self.dim, self.heads
+            ));
+        }
+        Ok(())
+    }
+
     /// Builds the decoder, initialised as MAE's code does: Xavier-uniform linear weights with
     /// zero biases, the mask token from `N(0, 0.02²)`, layer norms (ε = 10⁻⁶) at 1 and 0.
     ///
@@ -276,12 +288,9 @@ impl MaeDecoderConfig {
     /// If `heads` does not divide `dim`, or `dim` is not a multiple of 4 (the sine-cosine
     /// table).
     pub fn init(&self, device: &Device) -> MaeDecoder {
-        assert!(
-            self.heads > 0 && self.dim.is_multiple_of(self.heads) && self.dim.is_multiple_of(4),
-            "MaeDecoderConfig: {} features must be a multiple of 4 and of the {} heads",
-            self.dim,
-            self.heads
-        );
+        if let Err(message) = self.check() {
+            panic!("MaeDecoderConfig: {message}");
+        }
         let d = self.dim;
         let xavier = |d_in: usize, d_out: usize| {
             let mut layer = LinearConfig::new(d_in, d_out)

@@ -291,25 +291,50 @@ impl DinoMethod {
     /// (`imagenet-100/dino.yaml`, which ImageNet also takes). Views: two global crops plus
     /// [`Setup::local_views`] local ones ([`Setup::multi_crop_views`]).
     ///
+    /// With a ViT, solo-learn's one ViT file of the method (`imagenet-100/dino_vit.yaml`) at
+    /// every scale: 65 536 outputs, the last layer's norm learnt (`norm_last_layer: False`),
+    /// teacher 0.04 → 0.07 without warm-up epochs, AdamW (β = 0.9, 0.999; weight decay 10⁻⁴) at
+    /// 0.005 × B/256, batch 256 (128 × 2 GPUs), 10 warm-up epochs from 10⁻⁵, 400 epochs; the rest
+    /// as above. (The DINO paper's own ViT recipe adds a weight-decay schedule 0.04 → 0.4 and
+    /// gradient clipping at 3, which solo-learn's file does not.)
+    ///
     /// # Errors
     /// When the views do not fit the image size.
     pub fn published(setup: &Setup) -> Result<Published<Self>> {
-        if matches!(setup.backbone, selfsup_models::BackboneConfig::Vit(_)) {
-            return Self::published_vit(setup);
-        }
-        let (file, epochs, warmup_teacher_epochs) = match setup.scale {
-            Scale::Cifar => ("cifar/dino.yaml", 1000, 0),
-            Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/dino.yaml", 400, 50),
-        };
-        let recipe = SoloLearn {
-            file,
-            batch_size: 256,
-            lr: 0.3,
-            classifier_lr: 0.1,
-            optimizer: lars(1e-6, 0.02, true),
-            epochs,
+        let vit = matches!(setup.backbone, selfsup_models::BackboneConfig::Vit(_));
+        let (recipe, warmup_teacher_epochs) = if vit {
+            let recipe = SoloLearn {
+                file: "imagenet-100/dino_vit.yaml",
+                batch_size: 256,
+                lr: 0.005,
+                classifier_lr: 3e-3,
+                optimizer: adamw(1e-4),
+                epochs: 400,
+            };
+            (recipe, 0)
+        } else {
+            let (file, epochs, warmup_teacher_epochs) = match setup.scale {
+                Scale::Cifar => ("cifar/dino.yaml", 1000, 0),
+                Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/dino.yaml", 400, 50),
+            };
+            let recipe = SoloLearn {
+                file,
+                batch_size: 256,
+                lr: 0.3,
+                classifier_lr: 0.1,
+                optimizer: lars(1e-6, 0.02, true),
+                epochs,
+            };
+            (recipe, warmup_teacher_epochs)
         };
         let mut method = Self::cifar10(setup.backbone.clone());
+        if vit {
+            method.model.head = method
+                .model
+                .head
+                .with_output_dim(65_536)
+                .with_norm_last_layer(false);
+        }
         method.momentum = MomentumSchedule::new(0.9995, 1.0);
         method.loss = DinoLossConfig::new()
             .with_student_temp(0.1)
@@ -322,50 +347,10 @@ impl DinoMethod {
             selfsup_data::MultiCropTransform::dino_cifar10(),
             selfsup_data::MultiCropTransform::dino(),
         )?;
-        Ok(recipe.publish(method, views))
-    }
-
-    /// DINO with a ViT as solo-learn trains it (`imagenet-100/dino_vit.yaml`, solo-learn's one
-    /// ViT file of the method, at every scale): head `f → 2048 → 2048 → 256 → 65 536`, the last
-    /// layer's norm learnt (`norm_last_layer: False`) and frozen for the first epoch, no
-    /// gradient clipping, student temperature 0.1, teacher 0.04 → 0.07 without warm-up epochs,
-    /// teacher momentum 0.9995 → 1, AdamW (β = 0.9, 0.999; weight decay 10⁻⁴) at 0.005 × B/256,
-    /// batch 256 (128 × 2 GPUs), 10 warm-up epochs from 10⁻⁵, 400 epochs. Views as
-    /// [`published`](Self::published), which takes this recipe for a ViT. (The DINO paper's own
-    /// ViT recipe adds a weight-decay schedule 0.04 → 0.4 and gradient clipping at 3, which
-    /// solo-learn's file does not.)
-    ///
-    /// # Errors
-    /// When the views do not fit the image size.
-    pub fn published_vit(setup: &Setup) -> Result<Published<Self>> {
-        let recipe = SoloLearn {
-            file: "imagenet-100/dino_vit.yaml",
-            batch_size: 256,
-            lr: 0.005,
-            classifier_lr: 3e-3,
-            optimizer: adamw(1e-4),
-            epochs: 400,
-        };
-        let mut method = Self::cifar10(setup.backbone.clone());
-        method.model.head = method
-            .model
-            .head
-            .with_output_dim(65_536)
-            .with_norm_last_layer(false);
-        method.momentum = MomentumSchedule::new(0.9995, 1.0);
-        method.loss = DinoLossConfig::new()
-            .with_student_temp(0.1)
-            .with_warmup_teacher_temp(0.04)
-            .with_teacher_temp(0.07)
-            .with_warmup_teacher_temp_epochs(0);
-        method.clip_grad = None;
-        method.freeze_last_layer_epochs = setup.freeze_epochs.unwrap_or(1);
-        let views = setup.multi_crop_views(
-            selfsup_data::MultiCropTransform::dino_cifar10(),
-            selfsup_data::MultiCropTransform::dino(),
-        )?;
         let mut published = recipe.publish(method, views);
-        published.training.warmup_start_lr = 1e-5;
+        if vit {
+            published.training.warmup_start_lr = 1e-5;
+        }
         Ok(published)
     }
 }

@@ -293,20 +293,14 @@ impl Method for MaeMethod {
             ));
         }
         let decoder = self.model.decoder()?;
-        if decoder.heads == 0
-            || !decoder.dim.is_multiple_of(decoder.heads)
-            || !decoder.dim.is_multiple_of(4)
-        {
-            return Err(Error::invalid(
+        decoder.check().map_err(|reason| {
+            Error::invalid(
                 MAE,
                 "decoder_dim",
                 decoder.dim,
-                format!(
-                    "must be a multiple of 4 and of the {} decoder heads",
-                    decoder.heads
-                ),
-            ));
-        }
+                format!("does not fit: {reason}"),
+            )
+        })?;
         Ok(())
     }
 

@@ -423,44 +423,36 @@ impl MocoMethod {
     /// (`cifar/mocov3.yaml`) or 400 (`imagenet-100/mocov3.yaml`, which ImageNet also takes).
     /// Views: BYOL's asymmetric pair ([`Setup::asymmetric_views`]).
     ///
-    /// # Errors
-    /// When the views do not fit the image size.
-    pub fn published_v3(setup: &Setup) -> Result<Published<Self>> {
-        if matches!(setup.backbone, selfsup_models::BackboneConfig::Vit(_)) {
-            return Self::published_v3_vit(setup);
-        }
-        let (file, epochs) = match setup.scale {
-            Scale::Cifar => ("cifar/mocov3.yaml", 1000),
-            Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/mocov3.yaml", 400),
-        };
-        let recipe = SoloLearn {
-            file,
-            batch_size: 256,
-            lr: 0.3,
-            classifier_lr: 0.3,
-            optimizer: lars(1e-6, 0.02, true),
-            epochs,
-        };
-        let method = Self::v3_cifar10(setup.backbone.clone()).with_temperature(0.2);
-        Ok(recipe.publish(method, setup.asymmetric_views()?))
-    }
-
-    /// MoCo v3 with a ViT as solo-learn trains it (`imagenet-100/mocov3_vit.yaml`, solo-learn's
-    /// one ViT file of the method, at every scale): the ResNet recipe's heads, τ = 0.2 and
-    /// momentum 0.99 → 1, with AdamW (β = 0.9, 0.999; weight decay 0.1) at 3·10⁻⁴ × B/256, a
-    /// total batch of 1024 (128 × 8 GPUs), 10 warm-up epochs from 3·10⁻⁵, 400 epochs. Views: BYOL's
-    /// asymmetric pair. [`published_v3`](Self::published_v3) takes this recipe for a ViT.
+    /// With a ViT, solo-learn's one ViT file of the method (`imagenet-100/mocov3_vit.yaml`) at
+    /// every scale: the same heads, τ and momentum, with AdamW (β = 0.9, 0.999; weight decay 0.1)
+    /// at 3·10⁻⁴ × B/256, a total batch of 1024 (128 × 8 GPUs), 10 warm-up epochs from 3·10⁻⁵,
+    /// 400 epochs.
     ///
     /// # Errors
     /// When the views do not fit the image size.
-    pub fn published_v3_vit(setup: &Setup) -> Result<Published<Self>> {
-        let recipe = SoloLearn {
-            file: "imagenet-100/mocov3_vit.yaml",
-            batch_size: 1024,
-            lr: 3e-4,
-            classifier_lr: 3e-4,
-            optimizer: adamw(0.1),
-            epochs: 400,
+    pub fn published_v3(setup: &Setup) -> Result<Published<Self>> {
+        let recipe = if matches!(setup.backbone, selfsup_models::BackboneConfig::Vit(_)) {
+            SoloLearn {
+                file: "imagenet-100/mocov3_vit.yaml",
+                batch_size: 1024,
+                lr: 3e-4,
+                classifier_lr: 3e-4,
+                optimizer: adamw(0.1),
+                epochs: 400,
+            }
+        } else {
+            let (file, epochs) = match setup.scale {
+                Scale::Cifar => ("cifar/mocov3.yaml", 1000),
+                Scale::ImageNet100 | Scale::ImageNet => ("imagenet-100/mocov3.yaml", 400),
+            };
+            SoloLearn {
+                file,
+                batch_size: 256,
+                lr: 0.3,
+                classifier_lr: 0.3,
+                optimizer: lars(1e-6, 0.02, true),
+                epochs,
+            }
         };
         let method = Self::v3_cifar10(setup.backbone.clone()).with_temperature(0.2);
         Ok(recipe.publish(method, setup.asymmetric_views()?))
