@@ -73,6 +73,11 @@ pub struct BackboneArgs {
     /// ViT-Tiny, -Small and -Base.
     #[arg(long)]
     pub vit_width: Option<usize>,
+    /// ViT register tokens (Darcet et al. 2024, "Vision Transformers Need Registers"; timm's
+    /// `reg_tokens`), e.g. 4; with registers the position embedding covers the patches only,
+    /// as in timm's `*_reg4` models (`no_embed_class=True`). Default 0.
+    #[arg(long)]
+    pub vit_registers: Option<usize>,
 }
 
 impl BackboneArgs {
@@ -84,6 +89,7 @@ impl BackboneArgs {
             patch_size: None,
             vit_depth: None,
             vit_width: None,
+            vit_registers: None,
         }
     }
 
@@ -113,6 +119,7 @@ impl BackboneArgs {
             ("--patch-size", self.patch_size.is_some()),
             ("--vit-depth", self.vit_depth.is_some()),
             ("--vit-width", self.vit_width.is_some()),
+            ("--vit-registers", self.vit_registers.is_some()),
         ] {
             if given && !vit {
                 return Err(format!(
@@ -157,6 +164,10 @@ impl BackboneArgs {
                 vit.dim = width;
                 vit.heads = width / 64;
             }
+            if let Some(registers) = self.vit_registers.filter(|&r| r > 0) {
+                vit.registers = registers;
+                vit.class_position = false;
+            }
             vit.check()
                 .map_err(|e| format!("--patch-size {patch}: {e}"))?;
         }
@@ -168,8 +179,10 @@ impl BackboneArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Recipe {
     /// The method's published recipe for the dataset's scale (solo-learn's configuration:
-    /// optimizer, LR × batch / 256, weight decay, warm-up then cosine, batch, epochs); `pretrain`
-    /// only.
+    /// optimizer, LR × batch / 256, weight decay, warm-up then cosine, batch, epochs); for
+    /// `finetune` and `baseline` of a ViT, MAE's fine-tuning recipe (solo-learn's
+    /// `finetune/imagenet-100/mae.yaml`: AdamW, layer-wise LR decay 0.75, Mixup, CutMix, label
+    /// smoothing).
     Published,
     /// The SimSiam paper's CIFAR-10 recipe (Chen & He 2021, appendix D): SGD, LR 0.03 × batch /
     /// 256, momentum 0.9, weight decay 5·10⁻⁴, cosine decay.

@@ -8,13 +8,14 @@ use selfsup::data::transforms::{Compose, MultiView, RandomHorizontalFlip};
 use selfsup::data::{ImageDataset, MultiViewTransform};
 use selfsup::models::{Backbone, BackboneConfig};
 use selfsup::train::{
-    Classifier, ClassifierConfig, EvalSplits, KnnConfig, LinearProbeConfig, SupervisedMethod,
-    evaluate_classifier, knn_backbone, linear_probe_backbone,
+    Classifier, ClassifierConfig, EvalSplits, KnnConfig, LinearProbeConfig, Setup,
+    SupervisedMethod, evaluate_classifier, knn_backbone, linear_probe_backbone,
 };
 
 use crate::Result;
-use crate::args::{DeviceArgs, EncoderSource, load_run_backbone};
+use crate::args::{DeviceArgs, EncoderSource, Recipe, load_run_backbone};
 use crate::data::{DataArgs, Part, subset};
+use crate::pretrain::scale_of;
 use crate::train::TrainArgs;
 
 /// The flags of the frozen-encoder evaluations.
@@ -245,20 +246,42 @@ fn supervised(
     if classes == 0 {
         return Err("supervised training needs labels: the training images have none".into());
     }
-    let config = ClassifierConfig::new(backbone_config, classes);
-    let method = SupervisedMethod::new(config.clone());
-    let outcome = train.run(
-        method,
-        Part::Train,
-        supervised_views(&train.data),
-        name,
-        |trainer| {
-            Ok(match backbone {
-                Some(backbone) => config.init_with_backbone(backbone, trainer.device()),
-                None => trainer.init_model(),
-            })
-        },
-    )?;
+    let config = ClassifierConfig::new(backbone_config.clone(), classes);
+    // `--recipe published`: the encoder's published fine-tuning recipe (MAE's, for a ViT).
+    let (method, views, published) = if train.recipe == Some(Recipe::Published) {
+        let setup = Setup::new(
+            backbone_config,
+            scale_of(&train.data),
+            train.data.image_size(),
+            train.data.normalize(),
+        );
+        if !matches!(setup.backbone, BackboneConfig::Vit(_)) {
+            return Err(
+                "--recipe published: the published fine-tuning recipe is MAE's, which \
+                        decays the LR of a ViT's blocks layer by layer; a convolutional encoder \
+                        has none: use simsiam-cifar or adam-constant"
+                    .into(),
+            );
+        }
+        let published = SupervisedMethod::mae_finetune(config.clone(), &setup)?;
+        (
+            published.method,
+            published.views,
+            Some((published.training, published.classifier_lr)),
+        )
+    } else {
+        (
+            SupervisedMethod::new(config.clone()),
+            supervised_views(&train.data),
+            None,
+        )
+    };
+    let outcome = train.run_published(method, Part::Train, views, name, published, |trainer| {
+        Ok(match backbone {
+            Some(backbone) => config.init_with_backbone(backbone, trainer.device()),
+            None => trainer.init_model(),
+        })
+    })?;
     report_test_accuracy(&outcome.model, train, args.test_limit)
 }
 

@@ -147,6 +147,10 @@ pub struct PretrainArgs {
     /// recipe's, 1 for DINO and 2 for SwAV).
     #[arg(long)]
     pub freeze_epochs: Option<usize>,
+    /// Clip each parameter's gradient to this norm, DINO's `clip_grad` (3.0 in the DINO paper's
+    /// recipe; default: the configuration's, none in solo-learn's). DINO only.
+    #[arg(long)]
+    pub clip_grad: Option<f64>,
     /// MAE's decoder width (default 512, the paper's), a multiple of 32: heads of 32 features.
     #[arg(long)]
     pub decoder_width: Option<usize>,
@@ -200,6 +204,15 @@ pub fn run(args: PretrainArgs) -> Result<()> {
     let Some(name) = &args.method else {
         return Err("name the method: this run records no command to resume it from".into());
     };
+    if let Some(clip) = args.clip_grad {
+        if name != "dino" {
+            return Err(format!("--clip-grad is DINO's; {name} does not clip").into());
+        }
+        if !(clip.is_finite() && clip > 0.0) {
+            return Err(format!("--clip-grad {clip}: a positive norm").into());
+        }
+    }
+    setup.clip_grad = args.clip_grad;
     if name != "mae" && (args.decoder_width.is_some() || args.decoder_depth.is_some()) {
         return Err(format!(
             "--decoder-width and --decoder-depth are MAE's; {name} has no decoder"

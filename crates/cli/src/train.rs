@@ -42,7 +42,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Optimizer and schedule (default: `published` for `pretrain`, `simsiam-cifar` for the
-    /// supervised commands).
+    /// supervised commands, where `published` is MAE's fine-tuning recipe for a ViT).
     #[arg(long, value_enum)]
     pub recipe: Option<Recipe>,
     /// Base LR, overriding the recipe's (before its batch-size scaling).
@@ -52,6 +52,14 @@ pub struct TrainArgs {
     /// warm-up, since the run's length in epochs is not known).
     #[arg(long)]
     pub warmup_epochs: Option<usize>,
+    /// Weight decay, overriding the recipe's.
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Cosine the weight decay from the recipe's (or `--weight-decay`) to this value over the
+    /// run, per step: the DINO paper's ViT recipe is `--weight-decay 0.04 --weight-decay-end
+    /// 0.4`. AdamW recipes only.
+    #[arg(long)]
+    pub weight_decay_end: Option<f64>,
     /// Seed of the weights, the order, the subsets and the augmentations.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -110,8 +118,8 @@ impl TrainArgs {
             (None | Some(Recipe::Published), Some(published)) => published.clone(),
             (Some(Recipe::Published), None) => {
                 return Err(
-                    "--recipe published: only `selfsup pretrain <method>` has a \
-                            method's published recipe; use simsiam-cifar or adam-constant"
+                    "--recipe published: only `selfsup pretrain <method>` and the fine-tuning \
+                     of a ViT have a published recipe; use simsiam-cifar or adam-constant"
                         .into(),
                 );
             }
@@ -149,12 +157,23 @@ impl TrainArgs {
         if let Some(workers) = self.workers {
             config.num_workers = workers;
         }
+        if let Some(weight_decay) = self.weight_decay {
+            config.optimizer = config.optimizer.with_weight_decay(weight_decay);
+        }
+        if self.weight_decay_end.is_some() {
+            config.weight_decay_end = self.weight_decay_end;
+        }
         let overrides: Vec<String> = [
             ("--epochs", self.epochs.map(|v| v.to_string())),
             ("--max-steps", self.max_steps.map(|v| v.to_string())),
             ("--batch-size", self.batch_size.map(|v| v.to_string())),
             ("--lr", self.lr.map(|v| v.to_string())),
             ("--warmup-epochs", self.warmup_epochs.map(|v| v.to_string())),
+            ("--weight-decay", self.weight_decay.map(|v| v.to_string())),
+            (
+                "--weight-decay-end",
+                self.weight_decay_end.map(|v| v.to_string()),
+            ),
         ]
         .into_iter()
         .filter_map(|(flag, value)| value.map(|v| format!("{flag} {v}")))
@@ -178,20 +197,8 @@ impl TrainArgs {
 
     /// Trains `method` on `part` of the data with views from `transform`, fresh or resumed
     /// (`--resume`), starting from the model `initial` builds; draws progress and plots. The
-    /// supervised commands' run, without a published recipe.
-    pub fn run<M: Method>(
-        &self,
-        method: M,
-        part: Part,
-        transform: Arc<dyn MultiViewTransform>,
-        out_name: &str,
-        initial: impl FnOnce(&Trainer<M>) -> Result<M::Model>,
-    ) -> Result<TrainOutcome<M::Model>> {
-        self.run_published(method, part, transform, out_name, None, initial)
-    }
-
-    /// As [`run`](Self::run), with the method's published training config and online
-    /// classifier LR where it has them.
+    /// method's published training config and online classifier LR are used where it has them
+    /// (`published`), else the `--recipe` flags'.
     pub fn run_published<M: Method>(
         &self,
         method: M,

@@ -913,10 +913,32 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
             "2",
             "--vit-width",
             "128",
+            "--vit-registers",
+            "4",
+            // The DINO paper's additions to solo-learn's dino_vit.yaml.
+            "--clip-grad",
+            "3",
+            "--weight-decay",
+            "0.04",
+            "--weight-decay-end",
+            "0.4",
         ],
         &data,
         &run,
     );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let text_config = config.to_string();
+    for expected in [
+        "\"clip_grad\":3.0",
+        "\"weight_decay_end\":0.4",
+        "\"weight_decay\":0.04",
+    ] {
+        assert!(
+            text_config.contains(expected),
+            "{expected} in {text_config}"
+        );
+    }
     let picture = tmp.path().join("photo.png");
     image::RgbImage::from_fn(50, 40, |x, y| {
         image::Rgb([(x * 5) as u8, (y * 6) as u8, 90])
@@ -948,7 +970,8 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
     assert!(
         printed.contains(
             "VisionTransformer(img_size=32, patch_size=4, embed_dim=128, depth=2, num_heads=2"
-        ),
+        ) && printed.contains("reg_tokens=4")
+            && printed.contains("no_embed_class=True"),
         "{printed}"
     );
     let bytes = std::fs::read(&file).unwrap();
@@ -960,12 +983,19 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         "patch_embed.proj.weight",
         "blocks.1.attn.qkv.weight",
         "norm.bias",
+        "reg_token",
     ] {
         assert!(header.get(key).is_some(), "{key} missing from {header}");
     }
     assert_eq!(
         header["blocks.0.attn.qkv.weight"]["shape"],
         serde_json::json!([384, 128])
+    );
+    // Four registers; the position embedding covers the 64 patches only.
+    assert_eq!(header["reg_token"]["shape"], serde_json::json!([1, 4, 128]));
+    assert_eq!(
+        header["pos_embed"]["shape"],
+        serde_json::json!([1, 64, 128])
     );
 
     // A convolutional run has no attention maps, and the message says what does.
@@ -1002,6 +1032,24 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         (
             ["dino", "--backbone", "vit-tiny", "--vit-width", "100"],
             "--vit-width 100: a positive multiple of 64",
+        ),
+        (
+            ["dino", "--backbone", "small-cnn", "--vit-registers", "4"],
+            "--vit-registers is a ViT's",
+        ),
+        (
+            ["simclr", "--backbone", "small-cnn", "--clip-grad", "3"],
+            "--clip-grad is DINO's",
+        ),
+        (
+            [
+                "simsiam",
+                "--backbone",
+                "small-cnn",
+                "--weight-decay-end",
+                "0.4",
+            ],
+            "schedules AdamW's decoupled decay",
         ),
         (
             ["dino", "--backbone", "vit-tiny", "--decoder-width", "64"],
@@ -1071,6 +1119,56 @@ fn an_mae_run_draws_its_reconstructions() {
     assert!(printed.contains("the 4 of 16 patches"), "{printed}");
     // 3 rows × (original, masked, reconstruction) of 32 × 4 pixels, 2-pixel gaps.
     assert_eq!(png_size(&out), (3 * 128 + 4 * 2, 3 * 128 + 4 * 2));
+
+    // Fine-tuned as MAE reports it: MAE's recipe, recorded in the run.
+    let tuned = tmp.path().join("tuned");
+    let finetune = ok(&[
+        "finetune",
+        s(&run),
+        "--recipe",
+        "published",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--limit",
+        "10",
+        "--test-limit",
+        "10",
+        "--workers",
+        "1",
+        "--data-dir",
+        s(&data),
+        "--out-dir",
+        s(&tuned),
+    ]);
+    accuracy(&finetune);
+    let config = std::fs::read_to_string(tuned.join("config.json")).unwrap();
+    for expected in [
+        "finetune/imagenet-100/mae.yaml",
+        "layer_decay",
+        "cutmix_alpha",
+    ] {
+        assert!(config.contains(expected), "{expected} in {config}");
+    }
+    // A convolutional encoder has no layers to decay: the message names the way out.
+    let err = selfsup(&[
+        "baseline",
+        "--backbone",
+        "small-cnn",
+        "--recipe",
+        "published",
+        "--data-dir",
+        s(&data),
+        "--out-dir",
+        s(&tmp.path().join("no")),
+    ]);
+    assert!(!err.status.success());
+    assert!(
+        text(&err.stderr).contains("use simsiam-cifar or adam-constant"),
+        "{}",
+        text(&err.stderr)
+    );
 
     // MAE refuses a convolutional encoder before training, naming the flag.
     let err = selfsup(&[

@@ -121,4 +121,11 @@ impl EncoderConfig for BackboneConfig {
     fn feature_dim(&self) -> usize {
         BackboneConfig::feature_dim(self)
     }
+
+    fn layers(&self) -> Option<Vec<Vec<String>>> {
+        match self {
+            Self::Vit(config) => Some(config.layers()),
+            _ => None,
+        }
+    }
 }

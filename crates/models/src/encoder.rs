@@ -87,6 +87,15 @@ pub trait EncoderConfig:
     /// The dimension of the built encoder's features (known before building it, to size the
     /// heads).
     fn feature_dim(&self) -> usize;
+
+    /// The encoder's layers from the input up, for layer-wise learning-rate decay (BEiT's and
+    /// MAE's fine-tuning): layer `i` is the parameters whose module path contains one of
+    /// `layers[i]`'s fragments; parameters in none of them (the final norm, a head) form the
+    /// layer above the last. `None` (the default) for an encoder without such an order, which
+    /// layer-wise decay then refuses.
+    fn layers(&self) -> Option<Vec<Vec<String>>> {
+        None
+    }
 }
 
 /// The encoder an [`EncoderConfig`] builds.

@@ -115,6 +115,19 @@ impl VitConfig {
         self.dim
     }
 
+    /// The layers of layer-wise LR decay, as timm's `group_matcher` and MAE's `lr_decay.py`
+    /// number them: layer 0 is the embedding (`cls_token`, `reg_token`, `pos_embed`,
+    /// `patch_embed`), layer `i + 1` block `i`; the final norm and a head are the layer above
+    /// ([`EncoderConfig::layers`](crate::EncoderConfig::layers)).
+    pub fn layers(&self) -> Vec<Vec<String>> {
+        let embedding = ["cls_token", "reg_token", "pos_embed", "patch_embed."]
+            .map(String::from)
+            .to_vec();
+        std::iter::once(embedding)
+            .chain((0..self.depth).map(|i| vec![format!("blocks.{i}.")]))
+            .collect()
+    }
+
     /// Patches per side of an `image_size` image.
     pub fn grid_size(&self) -> usize {
         self.image_size / self.patch_size

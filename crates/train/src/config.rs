@@ -57,6 +57,12 @@ pub struct TrainingConfig {
     pub warmup_start_lr: f64,
     /// The optimizer and its hyper-parameters.
     pub optimizer: OptimizerConfig,
+    /// The weight decay's end value: from the optimizer's `weight_decay` it follows a cosine to
+    /// this one over the run, per step (the DINO paper's ViT recipe: 0.04 → 0.4,
+    /// `weight_decay_end` of its `main_dino.py`). `None` (the default): constant. AdamW only,
+    /// whose decay is decoupled (`w ← w·(1 − lr·wd_t)` before the update).
+    #[serde(default)]
+    pub weight_decay_end: Option<f64>,
     /// Seed of the weights, the data order and every augmentation.
     #[serde(default)]
     pub seed: u64,
@@ -91,6 +97,7 @@ impl TrainingConfig {
             cosine: false,
             warmup_epochs: 0,
             optimizer: OptimizerConfig::adam(),
+            weight_decay_end: None,
             warmup_start_lr: 0.0,
             seed: 0,
             num_workers: default_workers(),
@@ -172,7 +179,32 @@ impl TrainingConfig {
         }
         error::positive(TRAINING, "lr", self.lr)?;
         error::non_negative(TRAINING, "warmup_start_lr", self.warmup_start_lr)?;
+        if let Some(end) = self.weight_decay_end {
+            error::non_negative(TRAINING, "weight_decay_end", end)?;
+            if !matches!(self.optimizer, OptimizerConfig::AdamW { .. }) {
+                return Err(Error::invalid(
+                    TRAINING,
+                    "weight_decay_end",
+                    end,
+                    format!(
+                        "schedules AdamW's decoupled decay; the optimizer is {}",
+                        self.optimizer.name()
+                    ),
+                ));
+            }
+        }
         self.optimizer.validate()
+    }
+
+    /// The weight decay at `step` of a run of `total_steps` under
+    /// [`weight_decay_end`](Self::weight_decay_end): DINO's `cosine_scheduler(weight_decay,
+    /// weight_decay_end, …)`, `end + (start − end)·(1 + cos(π·step / total))/2`. `None` without
+    /// a schedule.
+    pub fn weight_decay_at(&self, step: usize, total_steps: usize) -> Option<f64> {
+        let end = self.weight_decay_end?;
+        let start = self.optimizer.weight_decay();
+        let progress = step as f64 / total_steps.max(1) as f64;
+        Some(end + (start - end) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
     }
 
     /// Steps per epoch over `num_images` images (the last partial batch is dropped).

@@ -27,7 +27,9 @@
 //!   configuration files.
 //! - [`schedule`]: [`CosineSchedule`] (linear warm-up + cosine, `lr_at(step)`), [`LrScaling`]
 //!   (`lr × B / 256`), and [`GroupedSchedule`] / [`ParamGroupLr`] for parameter groups on a fixed
-//!   LR (SimSiam's predictor) through Burn's `ModuleLearningRate`.
+//!   or scaled LR (SimSiam's predictor, [`layer_decay_groups`] for a ViT's fine-tuning) through
+//!   Burn's `ModuleLearningRate`.
+//! - [`mixup`]: Mixup and CutMix with label smoothing (timm's `Mixup`), for fine-tuning.
 //! - [`knn`]: the InstDisc / SimSiam weighted kNN monitor ([`knn_evaluate`]), chunked over test
 //!   rows.
 //! - [`probe`]: [`linear_probe`], a linear classifier trained on frozen features.
@@ -53,6 +55,7 @@ pub mod memory;
 pub mod method;
 pub mod methods;
 pub mod metrics;
+pub mod mixup;
 mod monitor;
 pub mod online_linear;
 pub mod optim;
@@ -86,6 +89,6 @@ pub use recipe::{Published, Scale, Setup};
 pub use run_dir::files;
 pub use schedule::{
     CosineSchedule, CosineScheduleConfig, GroupedSchedule, LrScaling, ParamGroupLr,
-    REFERENCE_BATCH_SIZE,
+    REFERENCE_BATCH_SIZE, layer_decay_groups,
 };
 pub use trainer::{TrainData, TrainOutcome, Trainer};

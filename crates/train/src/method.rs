@@ -117,6 +117,10 @@ pub struct ParamGroups {
     /// lightly's `get_weight_decay_parameters` and solo-learn's `exclude_bias_n_norm_wd` do; LARS
     /// exempts them from its adaptation too (its `exclude_bias_and_norm`).
     pub no_weight_decay_on_bias_and_norm: bool,
+    /// Also exempt the parameters whose module path contains one of these from weight decay:
+    /// a ViT's tokens and position embedding (timm's `no_weight_decay()`: `cls_token`,
+    /// `pos_embed`), as MAE's and solo-learn's fine-tuning do.
+    pub no_weight_decay_paths: Vec<String>,
 }
 
 impl ParamGroups {

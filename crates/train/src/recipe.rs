@@ -85,6 +85,9 @@ pub struct Setup {
     /// Epochs in which DINO's last layer and SwAV's prototypes get no update; `None`: the
     /// configuration's.
     pub freeze_epochs: Option<usize>,
+    /// DINO's per-parameter gradient clipping norm; `None`: the configuration's (none in
+    /// solo-learn's).
+    pub clip_grad: Option<f64>,
     /// MAE's decoder width (heads of 32 features); `None`: the configuration's 512.
     pub decoder_width: Option<usize>,
     /// MAE's decoder blocks; `None`: the configuration's 8.
@@ -107,6 +110,7 @@ impl Setup {
             local_views: None,
             local_size: None,
             freeze_epochs: None,
+            clip_grad: None,
             decoder_width: None,
             decoder_depth: None,
         }

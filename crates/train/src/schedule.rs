@@ -198,6 +198,42 @@ pub struct ParamGroupLr {
     /// predictor's learning rate is not decayed"); `false`: it follows the schedule.
     #[config(default = true)]
     pub fixed: bool,
+    /// The group's LR is the rule's LR times this factor: 1 by default; below 1 for the early
+    /// layers under layer-wise LR decay (BEiT, MAE's fine-tuning: `lr_scale`). Positive.
+    #[config(default = 1.0)]
+    pub scale: f64,
+}
+
+/// Layer-wise LR decay (BEiT; MAE's fine-tuning, `util/lr_decay.py`; solo-learn's
+/// `param_groups_layer_decay`): the parameters of layer `i` of `layers` (an encoder's
+/// [`layers`](selfsup_models::EncoderConfig::layers), from the input up) follow the schedule at
+/// `decay^(L − i)` times its LR, where `L = layers.len()`; the parameters in no layer (the final
+/// norm, the head) keep the full LR.
+///
+/// # Errors
+/// If `decay` is not in `(0, 1]`.
+pub fn layer_decay_groups(layers: &[Vec<String>], decay: f64) -> Result<Vec<ParamGroupLr>> {
+    if !(decay > 0.0 && decay <= 1.0) {
+        return Err(Error::invalid(
+            "layer decay",
+            "layer_decay",
+            decay,
+            "must be in (0, 1]",
+        ));
+    }
+    let top = layers.len() as i32;
+    Ok(layers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, fragments)| {
+            let scale = decay.powi(top - i as i32);
+            fragments.iter().map(move |fragment| {
+                ParamGroupLr::new(fragment.clone())
+                    .with_fixed(false)
+                    .with_scale(scale)
+            })
+        })
+        .collect())
 }
 
 /// A [`CosineSchedule`] for the model plus per-group exceptions: what a trainer hands to Burn's
@@ -220,7 +256,8 @@ impl GroupedSchedule {
     /// The schedule with the given group exceptions.
     ///
     /// # Errors
-    /// If a group's `path_contains` is empty (it would match every parameter).
+    /// If a group's `path_contains` is empty (it would match every parameter) or its `scale` is
+    /// not positive and finite.
     pub fn new(schedule: CosineSchedule, groups: Vec<ParamGroupLr>) -> Result<Self> {
         if let Some(index) = groups.iter().position(|g| g.path_contains.is_empty()) {
             return Err(Error::invalid(
@@ -229,6 +266,16 @@ impl GroupedSchedule {
                 format!("\"\" (group {index})"),
                 "must not be empty",
             ));
+        }
+        for group in &groups {
+            if !(group.scale.is_finite() && group.scale > 0.0) {
+                return Err(Error::invalid(
+                    "grouped schedule",
+                    "scale",
+                    format!("{} (group \"{}\")", group.scale, group.path_contains),
+                    "must be positive and finite",
+                ));
+            }
         }
         Ok(Self { schedule, groups })
     }
@@ -264,11 +311,12 @@ impl GroupedSchedule {
                         self.groups.len()
                     )
                 });
-                if rule.fixed {
+                let lr = if rule.fixed {
                     self.schedule.base_lr()
                 } else {
                     self.schedule.lr_at(step)
-                }
+                };
+                rule.scale * lr
             }
         }
     }

@@ -47,7 +47,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
+use burn::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use selfsup_data::{ImageDataset, Loader, LoaderConfig, MultiViewTransform};
@@ -476,13 +477,32 @@ impl<M: Method> Trainer<M> {
         Ok(())
     }
 
-    /// The optimizer of the config, with the method's no-weight-decay group.
+    /// The optimizer of the config, with the method's no-weight-decay group. Under a
+    /// weight-decay schedule it decays nothing itself: [`decoupled_decay`] does, each step.
     fn optimizer(&self, model: &M::Model) -> Result<ModuleOptimizer> {
+        let no_decay = self.no_weight_decay(model);
+        if self.config.weight_decay_end.is_some() {
+            self.config
+                .optimizer
+                .without_weight_decay()
+                .init_with_groups(None)
+        } else {
+            self.config.optimizer.init_with_groups(no_decay)
+        }
+    }
+
+    /// The parameters the method exempts from weight decay, if any.
+    fn no_weight_decay(&self, model: &M::Model) -> Option<ParamGroup> {
         let groups = self.method.param_groups();
-        let no_decay = groups
+        let by_rank = groups
             .no_weight_decay_on_bias_and_norm
             .then(|| ParamGroup::from_ids(rank_one_parameters(model)));
-        self.config.optimizer.init_with_groups(no_decay)
+        let by_path = (!groups.no_weight_decay_paths.is_empty())
+            .then(|| ParamGroup::from_any_predicates(groups.no_weight_decay_paths.clone()));
+        match (by_rank, by_path) {
+            (Some(rank), Some(path)) => Some(rank.fuse(&path)),
+            (rank, path) => rank.or(path),
+        }
     }
 
     // The run's whole state passes through here once: bundling it would only rename it.
@@ -513,6 +533,7 @@ impl<M: Method> Trainer<M> {
             .config
             .schedule(num_images, self.method.param_groups().lr)?;
         let loader = self.loader(data)?;
+        let no_decay = self.no_weight_decay(&model);
         self.run_dir.create()?;
         self.run_dir
             .write_config(&self.config_json(num_images, total_steps))?;
@@ -642,7 +663,12 @@ impl<M: Method> Trainer<M> {
 
                 let grads = GradientsParams::from_grads(out.loss.backward(), &model);
                 let grads = self.method.on_gradients(&model, grads, &ctx);
-                model = optimizer.step(schedule.lr_at(step), model, grads);
+                let step_lr = schedule.lr_at(step);
+                if let Some(weight_decay) = self.config.weight_decay_at(step, total_steps) {
+                    model =
+                        decoupled_decay(model, &grads, &step_lr, weight_decay, no_decay.as_ref());
+                }
+                model = optimizer.step(step_lr, model, grads);
                 model = self.method.after_step(model, &ctx);
                 step += 1;
                 if step == start.step + 1 {
@@ -991,6 +1017,52 @@ impl ModuleVisitor for Materialize {
 }
 
 /// The ids of a model's trainable rank-1 parameters: biases and normalisation scales / shifts.
+/// AdamW's decoupled weight decay at a scheduled value, before the optimizer's step (which
+/// then decays nothing): `w ← w·(1 − lr_w·weight_decay)` for every parameter with a gradient
+/// (PyTorch's AdamW skips the others, as DINO's frozen last layer) outside `exempt`, `lr_w`
+/// the parameter's LR under the schedule's groups.
+fn decoupled_decay<M: Module>(
+    model: M,
+    grads: &GradientsParams,
+    lr: &ModuleLearningRate,
+    weight_decay: f64,
+    exempt: Option<&ParamGroup>,
+) -> M {
+    struct Decay<'a> {
+        path: Vec<String>,
+        grads: &'a GradientsParams,
+        lr: &'a ModuleLearningRate,
+        weight_decay: f64,
+        exempt: Option<&'a ParamGroup>,
+    }
+    impl ModuleMapper for Decay<'_> {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let path = self.path.join(".");
+            let id = param.id;
+            if self.grads.get::<D>(id).is_none()
+                || self.exempt.is_some_and(|g| g.matches(&id, Some(&path)))
+            {
+                return param;
+            }
+            let factor = 1.0 - self.lr.lr_from_param(id, Some(&path)) * self.weight_decay;
+            param.map(|w| Tensor::from_inner(w.inner().mul_scalar(factor)).require_grad())
+        }
+    }
+    model.map(&mut Decay {
+        path: Vec::new(),
+        grads,
+        lr,
+        weight_decay,
+        exempt,
+    })
+}
+
 fn rank_one_parameters<M: Module>(model: &M) -> Vec<ParamId> {
     struct RankOne(Vec<ParamId>);
     impl ModuleVisitor for RankOne {

@@ -6,6 +6,7 @@ mod support;
 
 mod checkpoint;
 mod custom;
+mod finetune;
 mod hooks;
 mod knn;
 mod lars;

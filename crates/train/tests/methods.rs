@@ -189,7 +189,7 @@ pub fn independent_copy<M: Method>(trainer: &Trainer<M>, model: &M::Model) -> M:
 /// Runs `make()` uninterrupted for 2 epochs of 6 steps, then killed after step 5 (last
 /// checkpoint at step 4, mid-epoch) and resumed; the resumed run must give the same losses and
 /// the same final tensors, bit for bit. Returns the uninterrupted run's history.
-fn assert_resume_is_exact<M: Method>(
+pub(crate) fn assert_resume_is_exact<M: Method>(
     make: impl Fn() -> M,
     transform: Arc<dyn MultiViewTransform>,
 ) -> History {

@@ -296,7 +296,9 @@ impl DinoMethod {
     /// teacher 0.04 → 0.07 without warm-up epochs, AdamW (β = 0.9, 0.999; weight decay 10⁻⁴) at
     /// 0.005 × B/256, batch 256 (128 × 2 GPUs), 10 warm-up epochs from 10⁻⁵, 400 epochs; the rest
     /// as above. (The DINO paper's own ViT recipe adds a weight-decay schedule 0.04 → 0.4 and
-    /// gradient clipping at 3, which solo-learn's file does not.)
+    /// gradient clipping at 3, which solo-learn's file does not: [`Setup::clip_grad`] and
+    /// [`TrainingConfig::weight_decay_end`](crate::TrainingConfig::weight_decay_end) give them,
+    /// `--clip-grad 3 --weight-decay 0.04 --weight-decay-end 0.4` on the command line.)
     ///
     /// # Errors
     /// When the views do not fit the image size.
@@ -341,7 +343,7 @@ impl DinoMethod {
             .with_warmup_teacher_temp(0.04)
             .with_teacher_temp(0.07)
             .with_warmup_teacher_temp_epochs(warmup_teacher_epochs);
-        method.clip_grad = None;
+        method.clip_grad = setup.clip_grad;
         method.freeze_last_layer_epochs = setup.freeze_epochs.unwrap_or(1);
         let views = setup.multi_crop_views(
             selfsup_data::MultiCropTransform::dino_cifar10(),

@@ -313,16 +313,30 @@ impl OptimizerConfig {
         })
     }
 
-    /// The same optimizer with a weight decay of 0.
-    pub fn without_weight_decay(&self) -> Self {
-        let mut plain = self.clone();
-        match &mut plain {
+    /// Its weight decay.
+    pub fn weight_decay(&self) -> f64 {
+        match *self {
             Self::Sgd { weight_decay, .. }
             | Self::Adam { weight_decay, .. }
             | Self::AdamW { weight_decay, .. }
-            | Self::Lars { weight_decay, .. } => *weight_decay = 0.0,
+            | Self::Lars { weight_decay, .. } => weight_decay,
         }
-        plain
+    }
+
+    /// The same optimizer with a weight decay of 0.
+    pub fn without_weight_decay(&self) -> Self {
+        self.clone().with_weight_decay(0.0)
+    }
+
+    /// The same optimizer with weight decay `value`.
+    pub fn with_weight_decay(mut self, value: f64) -> Self {
+        match &mut self {
+            Self::Sgd { weight_decay, .. }
+            | Self::Adam { weight_decay, .. }
+            | Self::AdamW { weight_decay, .. }
+            | Self::Lars { weight_decay, .. } => *weight_decay = value,
+        }
+        self
     }
 
     fn sgd_config(&self) -> SgdConfig {
