@@ -10,6 +10,9 @@ checkout of solo-learn, and writes one record per (method, scale):
 
     python tools/solo_learn_recipes.py SOLO_LEARN_CHECKOUT > crates/train/tests/data/solo_learn_recipes.json
 
+and, under "finetune", one record per fine-tuning file (`scripts/finetune/<scale>/mae.yaml`,
+MAE's fine-tuning, with the defaults of `solo/args/linear.py` and `solo/methods/linear.py`).
+
 It reads the files through `git show HEAD:<path>` and records the commit, so the table says
 exactly which version of each file it transcribes. Needs PyYAML.
 """
@@ -133,8 +136,61 @@ def main():
                     "backbone": cfg.get("backbone", {}),
                 }
             )
-    json.dump({"source": "https://github.com/vturrisi/solo-learn", "commit": commit, "records": records}, sys.stdout, indent=1, sort_keys=True)
+    finetune = finetune_records(repo, commit)
+    json.dump(
+        {
+            "source": "https://github.com/vturrisi/solo-learn",
+            "commit": commit,
+            "records": records,
+            "finetune": finetune,
+        },
+        sys.stdout,
+        indent=1,
+        sort_keys=True,
+    )
     print()
+
+
+def finetune_records(repo, commit):
+    """solo-learn's fine-tuning files (`scripts/finetune/<scale>/mae.yaml`, run by
+    `main_linear.py` with `finetune: True`), merged with the defaults of `solo/args/linear.py`
+    and `solo/methods/linear.py`."""
+    linear = {**defaults(show(repo, "solo/args/linear.py")), **defaults(show(repo, "solo/methods/linear.py"))}
+    out = []
+    for scale in ("imagenet-100", "imagenet"):
+        path = f"scripts/finetune/{scale}/mae.yaml"
+        cfg = yaml.safe_load(show(repo, path))
+        for key, value in linear.items():
+            if key.startswith(("scheduler.", "optimizer.")) or key in ("label_smoothing", "mixup", "cutmix"):
+                put(cfg, key, value)
+        if cfg["optimizer"]["name"] == "adamw":
+            put(cfg, "optimizer.kwargs.betas", [0.9, 0.999])  # linear.py's default for adamw
+        devices = cfg.get("devices", [0])
+        devices = len(devices) if isinstance(devices, list) else int(devices)
+        out.append(
+            {
+                "method": cfg["pretrain_method"],
+                "scale": scale,
+                "file": path,
+                "commit": commit,
+                "batch_size": cfg["optimizer"]["batch_size"] * devices,
+                "optimizer": cfg["optimizer"]["name"],
+                "lr": float(cfg["optimizer"]["lr"]),
+                "weight_decay": float(cfg["optimizer"]["weight_decay"]),
+                "layer_decay": float(cfg["optimizer"]["layer_decay"]),
+                "betas": cfg["optimizer"]["kwargs"]["betas"],
+                "scheduler": cfg["scheduler"]["name"],
+                "warmup_epochs": cfg["scheduler"]["warmup_epochs"],
+                "warmup_start_lr": float(cfg["scheduler"]["warmup_start_lr"]),
+                "min_lr": float(cfg["scheduler"]["min_lr"]),
+                "max_epochs": cfg["max_epochs"],
+                "label_smoothing": float(cfg["label_smoothing"]),
+                "mixup": float(cfg["mixup"]),
+                "cutmix": float(cfg["cutmix"]),
+                "backbone": cfg.get("backbone", {}),
+            }
+        )
+    return out
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ use selfsup_models::{
     BackboneConfig, MomentumSchedule, PositionEmbedding, ResNetConfig, Stem, VitConfig,
 };
 use selfsup_train::{
-    BarlowTwinsMethod, ByolMethod, DinoMethod, LrScaling, MaeMethod, Method, MocoMethod,
-    NnclrMethod, OptimizerConfig, Published, Scale, Setup, SimClrMethod, SimSiamMethod, SwavMethod,
-    TrainingConfig, VicRegMethod,
+    BarlowTwinsMethod, ByolMethod, ClassifierConfig, DinoMethod, LrScaling, MaeMethod, Method,
+    MocoMethod, NnclrMethod, OptimizerConfig, Published, Scale, Setup, SimClrMethod, SimSiamMethod,
+    SupervisedMethod, SwavMethod, TrainingConfig, VicRegMethod,
 };
 use serde_json::Value;
 
@@ -581,4 +581,67 @@ fn mae_is_solo_learns() {
         .validate()
         .unwrap_err();
     assert!(err.to_string().contains("--backbone vit-"), "{err}");
+}
+
+/// MAE's fine-tuning recipe against solo-learn's `scripts/finetune/<scale>/mae.yaml` (the
+/// "finetune" records), at both scales that have one.
+#[test]
+fn maes_finetuning_is_solo_learns() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/solo_learn_recipes.json"
+    ))
+    .unwrap();
+    let table: Value = serde_json::from_str(&text).unwrap();
+    let records = table["finetune"].as_array().expect("finetune records");
+    assert_eq!(records.len(), 2);
+    for r in records {
+        assert_eq!(r["method"], "mae");
+        let vit = BackboneConfig::Vit(VitConfig::base(224, 16));
+        let scale = if r["scale"] == "imagenet" {
+            Scale::ImageNet
+        } else {
+            Scale::ImageNet100
+        };
+        let setup = Setup::new(vit.clone(), scale, 224, Normalize::imagenet());
+        let published =
+            SupervisedMethod::mae_finetune(ClassifierConfig::new(vit, 100), &setup).unwrap();
+        let (m, t) = (&published.method, &published.training);
+        let f = |key: &str| r[key].as_f64().unwrap_or_else(|| panic!("{key}"));
+        assert_eq!(t.lr, f("lr"));
+        assert_eq!(t.batch_size as f64, f("batch_size"));
+        assert_eq!(t.epochs as f64, f("max_epochs"));
+        assert_eq!(t.lr_scaling, LrScaling::Linear);
+        assert_eq!(r["scheduler"], "warmup_cosine");
+        assert!(t.cosine);
+        assert_eq!(f("min_lr"), 0.0, "the cosine ends at 0");
+        assert_eq!(t.warmup_epochs as f64, f("warmup_epochs"));
+        assert_eq!(t.warmup_start_lr, f("warmup_start_lr"));
+        assert_eq!(r["optimizer"], "adamw");
+        let betas = r["betas"].as_array().unwrap();
+        assert_eq!(
+            t.optimizer,
+            OptimizerConfig::AdamW {
+                beta_1: betas[0].as_f64().unwrap(),
+                beta_2: betas[1].as_f64().unwrap(),
+                epsilon: 1e-8,
+                weight_decay: f("weight_decay"),
+            }
+        );
+        assert_eq!(m.layer_decay, Some(f("layer_decay")));
+        assert_eq!(m.label_smoothing, f("label_smoothing"));
+        let mixup = m.mixup.as_ref().expect("mixup");
+        assert_eq!(mixup.mixup_alpha, f("mixup"));
+        assert_eq!(mixup.cutmix_alpha, f("cutmix"));
+        // main_linear.py's Mixup(switch_prob=0.5).
+        assert_eq!(mixup.switch_prob, 0.5);
+        assert!(m.exclude_bias_norm_and_tokens);
+        assert!(
+            t.source.as_deref().unwrap().contains("scripts/finetune/"),
+            "{:?}",
+            t.source
+        );
+        // The one value not reproduced (the encoder has no stochastic depth), documented.
+        assert_eq!(r["backbone"]["kwargs"]["drop_path_rate"], 0.1);
+    }
 }
