@@ -537,3 +537,77 @@ fn mae_refuses_a_convolutional_encoder_before_any_work() {
     };
     assert!(err.to_string().contains("masks patches of a ViT"), "{err}");
 }
+
+/// NNCLR's nearest-neighbour accuracy (solo-learn's `train_nn_acc`) against a direct
+/// computation: with the support set holding the batch's own unit projections, each image's
+/// neighbour is itself, so the accuracy is the share of rows whose stored class is the image's.
+#[test]
+fn nnclr_nn_accuracy_is_the_share_of_same_class_neighbours() {
+    use burn::module::RunningState;
+    use selfsup_train::method::StepContext;
+    let method = tiny_nnclr();
+    let device = device().autodiff();
+    let loader = selfsup_data::Loader::new(
+        dataset(8, 10, false),
+        two_views(),
+        selfsup_data::LoaderConfig {
+            batch_size: 8,
+            num_workers: 1,
+            ..selfsup_data::LoaderConfig::default()
+        },
+    )
+    .unwrap();
+    let batch = loader.epoch(0).next().unwrap().unwrap();
+    let targets: Vec<usize> = batch.targets.iter().map(|t| t.unwrap()).collect();
+    let ctx = StepContext {
+        device: &device,
+        step: 0,
+        total_steps: 1,
+        epoch: 0,
+        epochs: 1,
+        steps_per_epoch: 1,
+        seed: 0,
+    };
+    for wrong in 0..=8usize {
+        let model = method.init_model(&device);
+        // The support set: the batch's own first-view unit projections, then 16 far-off rows.
+        let z1 = model.project(batch.view(0, &device)).detach();
+        let unit = selfsup_train::knn::l2_normalize(z1);
+        let far = unit.clone().neg();
+        let queue = Tensor::cat(vec![unit.clone(), far.clone(), far], 0);
+        // The first `wrong` rows hold another class.
+        let mut labels: Vec<f32> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                if i < wrong {
+                    ((t + 1) % 10) as f32
+                } else {
+                    t as f32
+                }
+            })
+            .collect();
+        labels.extend(std::iter::repeat_n(-1.0, 16));
+        let model = selfsup_train::Nnclr {
+            queue: RunningState::new(queue),
+            queue_labels: RunningState::new(Tensor::from_data(
+                TensorData::new(labels, [24, 1]),
+                &device,
+            )),
+            ..model
+        };
+        let out = method.step(&model, &batch, &ctx).unwrap();
+        let (_, value) = out
+            .metrics
+            .iter()
+            .find(|(name, _)| name == "nn_accuracy")
+            .expect("nn_accuracy");
+        let value = value.clone().into_scalar::<f32>();
+        let expected = (8 - wrong) as f32 / 8.0;
+        assert!((value - expected).abs() < 1e-6, "{wrong} wrong: {value}");
+        // The classes of the batch now lead the support set's labels.
+        let stored = crate::support::values(model.queue_labels.value_sync());
+        let expected: Vec<f32> = targets.iter().map(|&t| t as f32).collect();
+        assert_eq!(&stored[..8], &expected[..]);
+    }
+}

@@ -11,7 +11,10 @@
 //!   gradient;
 //! - the loss is `½·ℓ(nn₁, p₂) + ½·ℓ(nn₂, p₁)` ([`nnclr_loss`], solo-learn's `nnclr_loss_func`:
 //!   the neighbours as anchors against the other view's batch of predictions, τ = 0.2);
-//! - the queue then takes the normalised `z₁` of the batch (the first view only), detached.
+//! - the queue then takes the normalised `z₁` of the batch (the first view only), detached,
+//!   and their classes (−1 where unlabelled, solo-learn's `queue_y`);
+//! - the metric `nn_accuracy` is the share of labelled images whose `nn₁` has their class
+//!   (solo-learn's `train_nn_acc`): how often the positive the method picks is of the same class.
 //!
 //! The queue is a [`RunningState`] of the model, so checkpoints save and restore it exactly; it
 //! is a rolling window, newest first (solo-learn writes a ring buffer at a pointer: the same
@@ -91,6 +94,7 @@ impl<C: EncoderConfig> NnclrConfig<C> {
             projector: self.projector.init(device),
             predictor: self.predictor.init(device),
             queue: random_queue(self.queue_size, d, device),
+            queue_labels: RunningState::new(Tensor::full([self.queue_size, 1], -1.0, device)),
         }
     }
 }
@@ -107,6 +111,9 @@ pub struct Nnclr<E: Module = Backbone> {
     /// The support set: the last normalised projections of the first view, `[K, d]`, unit rows,
     /// newest first.
     pub queue: RunningState<Tensor<2>>,
+    /// The class of each row of the support set, `[K, 1]`, −1 where unknown (the initial rows,
+    /// unlabelled images): solo-learn's `queue_y`, for the nearest-neighbour accuracy.
+    pub queue_labels: RunningState<Tensor<2>>,
 }
 
 impl<E: Encoder> Nnclr<E> {
@@ -199,15 +206,37 @@ impl<C: EncoderConfig> Method for NnclrMethod<C> {
         let p2 = model.predictor.forward(z2.clone());
         let (unit1, unit2) = (l2_normalize(z1.clone()), l2_normalize(z2));
         // No gradient through the lookup; `nnclr_loss` detaches the neighbours.
-        let (_, nn1) = nearest_neighbour(unit1.clone(), queue.clone());
+        let (index1, nn1) = nearest_neighbour(unit1.clone(), queue.clone());
         let (_, nn2) = nearest_neighbour(unit2, queue.clone());
         let loss = (nnclr_loss(nn1, p2, self.temperature) + nnclr_loss(nn2, p1, self.temperature))
             .div_scalar(2.0);
         enqueue(&model.queue, queue, unit1);
-        Ok(StepOutput {
+        let labels = model.queue_labels.value_sync();
+        let neighbour_labels: Vec<f32> = labels
+            .clone()
+            .select(0, index1)
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let own: Vec<f32> = batch
+            .targets
+            .iter()
+            .map(|t| t.map_or(-1.0, |t| t as f32))
+            .collect();
+        let rows = own.len();
+        enqueue(
+            &model.queue_labels,
+            labels,
+            Tensor::from_data(TensorData::new(own.clone(), [rows, 1]), ctx.device),
+        );
+        let output = StepOutput {
             loss,
             embeddings: Some(z1),
             metrics: Vec::new(),
+        };
+        Ok(match nn_accuracy(&own, &neighbour_labels) {
+            Some(accuracy) => output.with_metric("nn_accuracy", accuracy),
+            None => output,
         })
     }
 
@@ -218,6 +247,20 @@ impl<C: EncoderConfig> Method for NnclrMethod<C> {
     fn backbone_config(&self) -> &C {
         &self.model.backbone
     }
+}
+
+/// The share of the labelled images whose first view's nearest neighbour in the support set
+/// has the image's class (solo-learn's `train_nn_acc`, over the labelled images only); `None`
+/// when no image is labelled.
+fn nn_accuracy(own: &[f32], neighbours: &[f32]) -> Option<f64> {
+    let labelled: Vec<bool> = own
+        .iter()
+        .zip(neighbours)
+        .filter(|(o, _)| **o >= 0.0)
+        .map(|(o, n)| o == n)
+        .collect();
+    (!labelled.is_empty())
+        .then(|| labelled.iter().filter(|&&hit| hit).count() as f64 / labelled.len() as f64)
 }
 
 impl NnclrMethod {
