@@ -5,7 +5,7 @@ use burn::prelude::*;
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::resnet::{ResNet, ResNetConfig};
 use crate::small_cnn::{SmallCnn, SmallCnnConfig};
-use crate::vit::{Vit, VitConfig};
+use crate::vit::{DropPath, Vit, VitConfig};
 
 /// Which built-in encoder to build: the [`EncoderConfig`] of [`Backbone`], the default encoder of
 /// every method. A user's own encoder implements [`EncoderConfig`] instead of extending this enum.
@@ -109,6 +109,21 @@ impl Encoder for Backbone {
     fn feature_dim(&self) -> usize {
         Backbone::feature_dim(self)
     }
+
+    fn forward_features_drop_path(
+        &self,
+        images: Tensor<4>,
+        rate: f64,
+        uniform: &mut dyn FnMut() -> f64,
+    ) -> Tensor<2> {
+        match self {
+            Self::Vit(vit) => {
+                let plan = DropPath::draw(images.dims()[0], vit.blocks.len(), rate, uniform);
+                vit.forward_features_drop_path(images, &plan)
+            }
+            _ => self.forward_features(images),
+        }
+    }
 }
 
 impl EncoderConfig for BackboneConfig {
@@ -127,5 +142,9 @@ impl EncoderConfig for BackboneConfig {
             Self::Vit(config) => Some(config.layers()),
             _ => None,
         }
+    }
+
+    fn has_drop_path(&self) -> bool {
+        matches!(self, Self::Vit(_))
     }
 }

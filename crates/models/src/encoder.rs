@@ -71,6 +71,21 @@ pub trait Encoder: Module + ModuleDisplay {
 
     /// The dimension of [`forward_features`](Self::forward_features)' output.
     fn feature_dim(&self) -> usize;
+
+    /// [`forward_features`](Self::forward_features) under stochastic depth (Huang et al. 2016;
+    /// timm's `drop_path_rate`): each image's residual branches are dropped at random, `rate`
+    /// the drop probability of the last block's; `uniform` draws the masks from `[0, 1)`, so
+    /// a run reproduces them from its seed. The default, for encoders without residual
+    /// branches to drop ([`EncoderConfig::has_drop_path`] is `false`), ignores both.
+    fn forward_features_drop_path(
+        &self,
+        images: Tensor<4>,
+        rate: f64,
+        uniform: &mut dyn FnMut() -> f64,
+    ) -> Tensor<2> {
+        let _ = (rate, uniform);
+        self.forward_features(images)
+    }
 }
 
 /// The config of an [`Encoder`]: serialisable, so that every run's `config.json` and checkpoint
@@ -95,6 +110,12 @@ pub trait EncoderConfig:
     /// layer-wise decay then refuses.
     fn layers(&self) -> Option<Vec<Vec<String>>> {
         None
+    }
+
+    /// Whether the encoder drops residual branches in
+    /// [`Encoder::forward_features_drop_path`] (a ViT does); `false` by default.
+    fn has_drop_path(&self) -> bool {
+        false
     }
 }
 

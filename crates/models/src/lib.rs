@@ -122,5 +122,5 @@ pub use simclr::{SimClr, SimClrConfig};
 pub use simsiam::{SimSiam, SimSiamConfig, SimSiamOutput};
 pub use small_cnn::{ConvBlock, SmallCnn, SmallCnnConfig};
 pub use swav_prototypes::{SwavPrototypes, SwavPrototypesConfig};
-pub use vit::{PositionEmbedding, Vit, VitConfig};
+pub use vit::{DropPath, PositionEmbedding, Vit, VitConfig};
 pub use weight_norm::{WeightNormLinear, WeightNormLinearConfig};

@@ -426,9 +426,91 @@ impl VitBlock {
     /// # Shapes
     /// - `x`, output: `[B, T, dim]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = x.clone() + self.attn.forward(self.norm1.forward(x));
+        self.forward_scaled(x, None)
+    }
+
+    /// The block with each image's two residual branches (attention, MLP) multiplied by
+    /// `scales` (stochastic depth: 0 drops a branch, `1/(1 − p)` keeps it), or unscaled.
+    ///
+    /// # Shapes
+    /// - `x`, output: `[B, T, dim]`; `scales`: two of `B` values
+    pub fn forward_scaled(&self, x: Tensor<3>, scales: Option<&[Vec<f32>; 2]>) -> Tensor<3> {
+        let device = x.device();
+        let scale = |branch: Tensor<3>, i: usize| match scales {
+            Some(scales) => {
+                let b = scales[i].len();
+                branch
+                    * Tensor::<3>::from_data(TensorData::new(scales[i].clone(), [b, 1, 1]), &device)
+            }
+            None => branch,
+        };
+        let x = x.clone() + scale(self.attn.forward(self.norm1.forward(x)), 0);
         let hidden = gelu(self.mlp.fc1.forward(self.norm2.forward(x.clone())));
-        x + self.mlp.fc2.forward(hidden)
+        x + scale(self.mlp.fc2.forward(hidden), 1)
+    }
+}
+
+/// Stochastic depth's masks for one batch (Huang et al. 2016; timm's `DropPath`): per block
+/// and per residual branch (attention, MLP), each image's branch is dropped with the block's
+/// probability `p_i` or kept and scaled by `1/(1 − p_i)`; the probabilities rise linearly from 0
+/// at the first block to the rate at the last (timm's `dpr = linspace(0, drop_path_rate,
+/// depth)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DropPath {
+    scales: Vec<[Vec<f32>; 2]>,
+}
+
+impl DropPath {
+    /// The drop probability of each of `depth` blocks at `rate`.
+    pub fn rates(depth: usize, rate: f64) -> Vec<f64> {
+        (0..depth)
+            .map(|i| {
+                if depth > 1 {
+                    rate * i as f64 / (depth - 1) as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+
+    /// Draws the masks of `batch` images over `depth` blocks at `rate` from `uniform` (draws in
+    /// `[0, 1)`; a branch is kept when its draw is below `1 − p`, timm's `bernoulli_(keep)`).
+    ///
+    /// # Panics
+    /// If `rate` is not in `[0, 1)`.
+    pub fn draw(batch: usize, depth: usize, rate: f64, uniform: &mut dyn FnMut() -> f64) -> Self {
+        assert!(
+            (0.0..1.0).contains(&rate),
+            "DropPath::draw: the rate must be in [0, 1), got {rate}"
+        );
+        let scales = Self::rates(depth, rate)
+            .into_iter()
+            .map(|p| {
+                let keep = 1.0 - p;
+                let mut branch = || -> Vec<f32> {
+                    (0..batch)
+                        .map(|_| {
+                            if p == 0.0 {
+                                1.0
+                            } else if uniform() < keep {
+                                (1.0 / keep) as f32
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect()
+                };
+                let attn = branch();
+                [attn, branch()]
+            })
+            .collect();
+        Self { scales }
+    }
+
+    /// Per block, the attention and MLP branches' scale of each image: 0 or `1/(1 − p)`.
+    pub fn scales(&self) -> &[[Vec<f32>; 2]] {
+        &self.scales
     }
 }
 
@@ -560,6 +642,29 @@ impl Vit {
     pub fn forward_tokens(&self, images: Tensor<4>) -> Tensor<3> {
         let (prefix, patches) = self.embed(images);
         self.encode(Tensor::cat(vec![prefix, patches], 1))
+    }
+
+    /// [`forward_features`](Self::forward_features) with the blocks' residual branches scaled
+    /// by `plan` (stochastic depth, for training).
+    ///
+    /// # Panics
+    /// If `plan` is for another number of blocks.
+    pub fn forward_features_drop_path(&self, images: Tensor<4>, plan: &DropPath) -> Tensor<2> {
+        assert_eq!(
+            plan.scales().len(),
+            self.blocks.len(),
+            "Vit::forward_features_drop_path: a plan for {} blocks, the ViT has {}",
+            plan.scales().len(),
+            self.blocks.len()
+        );
+        let (prefix, patches) = self.embed(images);
+        let x = self.blocks.iter().zip(plan.scales()).fold(
+            Tensor::cat(vec![prefix, patches], 1),
+            |x, (block, scales)| block.forward_scaled(x, Some(scales)),
+        );
+        let tokens = self.norm.forward(x);
+        let [b, _, d] = tokens.dims();
+        tokens.narrow(1, 0, 1).reshape([b, d])
     }
 
     /// The class token's output: one feature vector per image (timm's `forward_head` with

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::store::{ModuleStore, SafetensorsStore};
 use selfsup_models::pretrained::{LoadErrorKind, LoadOptions};
 use selfsup_models::vit::sincos_2d;
-use selfsup_models::{Backbone, BackboneConfig, PositionEmbedding, Vit, VitConfig};
+use selfsup_models::{Backbone, BackboneConfig, DropPath, PositionEmbedding, Vit, VitConfig};
 use serde_json::Value;
 
 use crate::support::{
@@ -253,6 +253,55 @@ fn attention_rows_are_distributions_over_every_token() {
     assert_eq!(attention.dims(), [3, 2, 18, 18]);
     let sums = values(attention.sum_dim(3));
     assert_close("row sums", &sums, &vec![1.0; sums.len()], 1e-5, 0.0);
+}
+
+#[test]
+fn drop_path_rates_rise_linearly_and_masks_are_timms() {
+    // timm: dpr = linspace(0, rate, depth).
+    let rates = DropPath::rates(5, 0.2);
+    assert_close(
+        "rates",
+        &rates.iter().map(|&r| r as f32).collect::<Vec<_>>(),
+        &[0.0, 0.05, 0.1, 0.15, 0.2],
+        1e-7,
+        0.0,
+    );
+    let mut draws = [0.1, 0.95, 0.5, 0.85].into_iter().cycle();
+    let plan = DropPath::draw(2, 2, 0.2, &mut || draws.next().unwrap());
+    // Block 0 (p = 0) draws nothing and keeps everything at 1; block 1 (p = 0.2, keep 0.8):
+    // attention branch draws 0.1 (kept, ×1.25) then 0.95 (dropped), MLP 0.5 (kept), 0.85
+    // (dropped).
+    assert_eq!(plan.scales()[0], [vec![1.0, 1.0], vec![1.0, 1.0]]);
+    assert_eq!(plan.scales()[1], [vec![1.25, 0.0], vec![1.25, 0.0]]);
+}
+
+#[test]
+fn drop_path_scales_each_images_residual_branches() {
+    let device = Device::flex();
+    let vit = VitConfig::new(16, 4, 8, 2, 2).init(&device);
+    let x = Tensor::<4>::random([2, 3, 16, 16], burn::tensor::Distribution::Default, &device);
+    // Every branch kept at scale 1: the plain forward pass.
+    let ones = DropPath::draw(2, 2, 0.0, &mut || 0.0);
+    assert_close(
+        "kept",
+        &values(vit.forward_features_drop_path(x.clone(), &ones)),
+        &values(vit.forward_features(x.clone())),
+        1e-6,
+        0.0,
+    );
+    // Every branch of every block dropped (draws above any keep probability, and block 0's
+    // p = 0 keeps it): image by image, blocks 1.. are the identity, so the features are those
+    // of a one-block ViT with the same weights.
+    let mut high = || 0.999;
+    let dropped = DropPath::draw(2, 2, 0.5, &mut high);
+    assert_eq!(dropped.scales()[1], [vec![0.0, 0.0], vec![0.0, 0.0]]);
+    let got = values(vit.forward_features_drop_path(x.clone(), &dropped));
+    let (prefix, patches) = vit.embed(x);
+    let tokens = vit
+        .norm
+        .forward(vit.blocks[0].forward(Tensor::cat(vec![prefix, patches], 1)));
+    let expected = values(tokens.narrow(1, 0, 1).reshape([2, 8]));
+    assert_close("dropped", &got, &expected, 1e-6, 0.0);
 }
 
 #[test]

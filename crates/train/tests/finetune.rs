@@ -1,6 +1,6 @@
 //! Fine-tuning a ViT as MAE does: layer-wise LR decay through Burn's optimizer on a real
 //! classifier, the weight-decay exemptions, MAE's recipe, Mixup / CutMix with label smoothing
-//! resuming bit for bit; and the DINO paper's weight-decay schedule.
+//! and stochastic depth resuming bit for bit; and the DINO paper's weight-decay schedule.
 
 use std::sync::Arc;
 
@@ -218,6 +218,17 @@ fn maes_recipe_refuses_what_it_cannot_fine_tune() {
     .to_string();
     assert!(err.contains("layer_decay"), "{err}");
     let err = SupervisedMethod {
+        drop_path: 0.1,
+        ..SupervisedMethod::new(ClassifierConfig::new(
+            BackboneConfig::SmallCnn(SmallCnnConfig::new()),
+            10,
+        ))
+    }
+    .validate()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("drop_path") && err.contains("ViT"), "{err}");
+    let err = SupervisedMethod {
         label_smoothing: 1.0,
         ..SupervisedMethod::new(ClassifierConfig::new(vit(), 10))
     }
@@ -232,12 +243,13 @@ fn views() -> Arc<dyn MultiViewTransform> {
 }
 
 #[test]
-fn finetuning_with_mixup_resumes_exactly() {
+fn finetuning_with_mixup_and_drop_path_resumes_exactly() {
     let make = || SupervisedMethod {
         label_smoothing: 0.1,
         mixup: Some(MixupConfig::mae()),
         layer_decay: Some(0.75),
         exclude_bias_norm_and_tokens: true,
+        drop_path: 0.3,
         ..SupervisedMethod::new(ClassifierConfig::new(vit(), 10))
     };
     let history = assert_resume_is_exact(make, views());

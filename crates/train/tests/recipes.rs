@@ -641,7 +641,9 @@ fn maes_finetuning_is_solo_learns() {
             "{:?}",
             t.source
         );
-        // The one value not reproduced (the encoder has no stochastic depth), documented.
-        assert_eq!(r["backbone"]["kwargs"]["drop_path_rate"], 0.1);
+        assert_eq!(
+            m.drop_path,
+            r["backbone"]["kwargs"]["drop_path_rate"].as_f64().unwrap()
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The supervised baseline and fine-tuning: cross-entropy of a linear head on the
 //! backbone, trained end to end on the labelled images; optionally with label smoothing,
-//! Mixup / CutMix ([`crate::mixup`]) and layer-wise LR decay, MAE's fine-tuning recipe
+//! Mixup / CutMix ([`crate::mixup`]), stochastic depth and layer-wise LR decay, MAE's
+//! fine-tuning recipe
 //! ([`SupervisedMethod::mae_finetune`]).
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use selfsup_data::ViewBatch;
 use selfsup_data::transforms::{
-    Compose, MultiView, RandomHorizontalFlip, RandomResizedCrop, rng_for,
+    Compose, MultiView, RandomHorizontalFlip, RandomResizedCrop, rng_for, unit_f64,
 };
 use selfsup_models::{Backbone, BackboneConfig, Encoder, EncoderConfig, EncoderOf};
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,8 @@ use crate::schedule::{LrScaling, layer_decay_groups};
 
 /// The stream of the run's seed that Mixup and CutMix draw from.
 const MIXUP_STREAM: u64 = 0x4D49_5855_505F_4355;
+/// The stream of the run's seed that stochastic depth draws from.
+const DROP_PATH_STREAM: u64 = 0x4452_4F50_5041_5448;
 
 /// Configuration of a [`Classifier`]: any [`EncoderConfig`], the built-in [`BackboneConfig`] by
 /// default.
@@ -92,6 +95,24 @@ impl<E: Encoder> Classifier<E> {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         self.head.forward(self.backbone.forward_features(images))
     }
+
+    /// Class logits with the encoder under stochastic depth at `rate`, its masks drawn from
+    /// `uniform` ([`Encoder::forward_features_drop_path`]).
+    ///
+    /// # Shapes
+    /// - `images`: `[B, C, H, W]`
+    /// - output: `[B, num_classes]`
+    pub fn forward_drop_path(
+        &self,
+        images: Tensor<4>,
+        rate: f64,
+        uniform: &mut dyn FnMut() -> f64,
+    ) -> Tensor<2> {
+        self.head.forward(
+            self.backbone
+                .forward_features_drop_path(images, rate, uniform),
+        )
+    }
 }
 
 /// Supervised training of a [`Classifier`] on view 0 of each batch and the dataset's labels:
@@ -117,6 +138,10 @@ pub struct SupervisedMethod<C = BackboneConfig> {
     /// position embedding (MAE's and solo-learn's fine-tuning); `false` by default.
     #[serde(default)]
     pub exclude_bias_norm_and_tokens: bool,
+    /// Stochastic depth of the encoder (timm's `drop_path_rate`: the last block's drop
+    /// probability, rising linearly from 0 at the first), a ViT's; 0 (the default) for none.
+    #[serde(default)]
+    pub drop_path: f64,
 }
 
 impl<C: EncoderConfig> SupervisedMethod<C> {
@@ -128,6 +153,7 @@ impl<C: EncoderConfig> SupervisedMethod<C> {
             mixup: None,
             layer_decay: None,
             exclude_bias_norm_and_tokens: false,
+            drop_path: 0.0,
         }
     }
 }
@@ -138,11 +164,10 @@ impl SupervisedMethod<BackboneConfig> {
     /// only in the dataset; there is no CIFAR file): AdamW (β = 0.9, 0.999) at 5·10⁻⁴ × B/256,
     /// weight decay 0.05 (none on biases, norms, class token and position embedding),
     /// layer-wise LR decay 0.75, label smoothing 0.1, Mixup 0.8, CutMix 1.0 (switch 0.5), 10
-    /// warm-up epochs from 0 then cosine to 0 per step, batch 512 (64 × 8 GPUs), 100 epochs; the
-    /// views of solo-learn's `main_linear.py`: `RandomResizedCrop(size, scale=(0.08, 1))` and a
-    /// horizontal flip. The class token's features feed the head (solo-learn's
-    /// `global_pool="token"`). Not reproduced: drop path 0.1 (the encoder has no stochastic
-    /// depth).
+    /// warm-up epochs from 0 then cosine to 0 per step, batch 512 (64 × 8 GPUs), 100 epochs, drop
+    /// path 0.1; the views of solo-learn's `main_linear.py`: `RandomResizedCrop(size,
+    /// scale=(0.08, 1))` and a horizontal flip. The class token's features feed the head
+    /// (solo-learn's `global_pool="token"`).
     ///
     /// # Errors
     /// An encoder without layers to decay (a convolutional one).
@@ -162,6 +187,7 @@ impl SupervisedMethod<BackboneConfig> {
             mixup: Some(MixupConfig::mae()),
             layer_decay: Some(0.75),
             exclude_bias_norm_and_tokens: true,
+            drop_path: 0.1,
         };
         let training = TrainingConfig {
             epochs: 100,
@@ -225,6 +251,24 @@ impl<C: EncoderConfig> Method for SupervisedMethod<C> {
             }
             layer_decay_groups(&[], decay)?;
         }
+        if self.drop_path != 0.0 {
+            if !(0.0..1.0).contains(&self.drop_path) {
+                return Err(Error::invalid(
+                    CONFIG,
+                    "drop_path",
+                    self.drop_path,
+                    "must be in [0, 1)",
+                ));
+            }
+            if !self.model.backbone.has_drop_path() {
+                return Err(Error::invalid(
+                    CONFIG,
+                    "drop_path",
+                    self.drop_path,
+                    "needs an encoder with residual branches to drop (a ViT); this one has none",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -275,8 +319,17 @@ impl<C: EncoderConfig> Method for SupervisedMethod<C> {
                 self.model.num_classes
             )));
         }
+        let mut rng = rng_for(ctx.seed ^ DROP_PATH_STREAM, ctx.step as u64, 0);
+        let mut uniform = || unit_f64(&mut rng);
+        let mut forward = |images: Tensor<4>| {
+            if self.drop_path > 0.0 {
+                model.forward_drop_path(images, self.drop_path, &mut uniform)
+            } else {
+                model.forward(images)
+            }
+        };
         if self.mixup.is_none() && self.label_smoothing == 0.0 {
-            let logits = model.forward(batch.view(0, device));
+            let logits = forward(batch.view(0, device));
             let loss = CrossEntropyLossConfig::new()
                 .init(device)
                 .forward(logits.clone(), targets.clone());
@@ -304,7 +357,7 @@ impl<C: EncoderConfig> Method for SupervisedMethod<C> {
             ),
         };
         let soft = Tensor::<2>::from_data(TensorData::new(soft, [labels.len(), classes]), device);
-        let logits = model.forward(images);
+        let logits = forward(images);
         let loss = soft_cross_entropy(logits.clone(), soft);
         Ok(StepOutput {
             loss,
