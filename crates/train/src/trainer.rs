@@ -329,9 +329,14 @@ impl<M: Method> Trainer<M> {
     /// A freshly initialised model, its weights drawn from the config's seed.
     ///
     /// Burn initialises parameters lazily, at first use; they are materialised here, in module
-    /// order, right after seeding, so the weights depend on the seed alone (as long as no other
-    /// thread draws from the same device's generator meanwhile).
+    /// order, right after seeding, so the weights depend on the seed alone. Concurrent calls
+    /// (trainers on several threads of one process) take turns; a thread drawing from the same
+    /// device's generator by other means meanwhile would still change the weights.
     pub fn init_model(&self) -> M::Model {
+        static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = SEEDED_INIT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.device.seed(self.config.seed);
         let model = self.method.init_model(&self.device);
         model.visit(&mut Materialize);
