@@ -194,6 +194,11 @@ pub struct SupervisedArgs {
     /// Test images (class-balanced; default: all; at most the images there are).
     #[arg(long)]
     pub test_limit: Option<usize>,
+    /// Stochastic depth of a ViT encoder (timm's `--drop-path`): the last block's probability
+    /// of skipping its residual branches, rising linearly from 0 at the first (default: the
+    /// recipe's, 0.1 in MAE's `--recipe published`, else 0).
+    #[arg(long)]
+    pub drop_path: Option<f64>,
 }
 
 /// `selfsup finetune`.
@@ -248,7 +253,19 @@ fn supervised(
     }
     let config = ClassifierConfig::new(backbone_config.clone(), classes);
     // `--recipe published`: the encoder's published fine-tuning recipe (MAE's, for a ViT).
-    let (method, views, published) = if train.recipe == Some(Recipe::Published) {
+    if let Some(rate) = args.drop_path {
+        if !(0.0..1.0).contains(&rate) {
+            return Err(format!("--drop-path {rate}: a probability in [0, 1)").into());
+        }
+        if rate > 0.0 && !matches!(backbone_config, BackboneConfig::Vit(_)) {
+            return Err(format!(
+                "--drop-path {rate}: stochastic depth drops a ViT's residual branches; \
+                 this encoder is not a ViT"
+            )
+            .into());
+        }
+    }
+    let (mut method, views, published) = if train.recipe == Some(Recipe::Published) {
         let setup = Setup::new(
             backbone_config,
             scale_of(&train.data),
@@ -276,6 +293,9 @@ fn supervised(
             None,
         )
     };
+    if let Some(rate) = args.drop_path {
+        method.drop_path = rate;
+    }
     let outcome = train.run_published(method, Part::Train, views, name, published, |trainer| {
         Ok(match backbone {
             Some(backbone) => config.init_with_backbone(backbone, trainer.device()),

@@ -1127,6 +1127,8 @@ fn an_mae_run_draws_its_reconstructions() {
         s(&run),
         "--recipe",
         "published",
+        "--drop-path",
+        "0.25",
         "--max-steps",
         "2",
         "--batch-size",
@@ -1151,6 +1153,28 @@ fn an_mae_run_draws_its_reconstructions() {
     ] {
         assert!(config.contains(expected), "{expected} in {config}");
     }
+    assert!(
+        config.contains("\"drop_path\":0.25") || config.contains("\"drop_path\": 0.25"),
+        "--drop-path replaces the recipe's 0.1: {config}"
+    );
+    // Stochastic depth drops a ViT's blocks; a convolutional encoder is refused.
+    let err = selfsup(&[
+        "baseline",
+        "--backbone",
+        "small-cnn",
+        "--drop-path",
+        "0.1",
+        "--data-dir",
+        s(&data),
+        "--out-dir",
+        s(&tmp.path().join("no")),
+    ]);
+    assert!(!err.status.success());
+    assert!(
+        text(&err.stderr).contains("--drop-path 0.1") && text(&err.stderr).contains("not a ViT"),
+        "{}",
+        text(&err.stderr)
+    );
     // A convolutional encoder has no layers to decay: the message names the way out.
     let err = selfsup(&[
         "baseline",
