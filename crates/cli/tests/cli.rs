@@ -31,6 +31,13 @@ fn ok(args: &[&str]) -> String {
     text(&out.stdout)
 }
 
+/// Runs `selfsup` expecting it to fail; returns its standard error.
+fn refused(args: &[&str]) -> String {
+    let out = selfsup(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    text(&out.stderr)
+}
+
 /// The accuracy a command printed (`accuracy: NN.NN%`).
 fn accuracy(stdout: &str) -> f64 {
     let line = stdout
@@ -957,13 +964,8 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
     assert!(printed.contains("2 heads"), "{printed}");
     // One row: the image, the mean over heads, then 2 heads; 32 × 4 pixels, 2-pixel gaps.
     assert_eq!(png_size(&out), (4 * 128 + 5 * 2, 128 + 2 * 2));
-    let err = selfsup(&["attention", s(&run), "--image", s(&picture), "--size", "30"]);
-    assert!(!err.status.success());
-    assert!(
-        text(&err.stderr).contains("multiple of the patch size 4"),
-        "{}",
-        text(&err.stderr)
-    );
+    let err = refused(&["attention", s(&run), "--image", s(&picture), "--size", "30"]);
+    assert!(err.contains("multiple of the patch size 4"), "{err}");
 
     let file = tmp.path().join("vit.safetensors");
     let printed = ok(&["export", s(&run), "--out", s(&file)]);
@@ -1001,15 +1003,10 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
     // A convolutional run has no attention maps, and the message says what does.
     let cnn = tmp.path().join("cnn");
     one_step(&["simsiam", "--backbone", "small-cnn"], &data, &cnn);
-    let err = selfsup(&["attention", s(&cnn), "--image", s(&picture)]);
-    assert!(!err.status.success());
-    assert!(
-        text(&err.stderr).contains("--backbone vit-tiny"),
-        "{}",
-        text(&err.stderr)
-    );
+    let err = refused(&["attention", s(&cnn), "--image", s(&picture)]);
+    assert!(err.contains("--backbone vit-tiny"), "{err}");
     // --patch-size is a ViT's.
-    let err = selfsup(&[
+    let err = refused(&[
         "pretrain",
         "simsiam",
         "--backbone",
@@ -1021,12 +1018,7 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         "--out-dir",
         s(&tmp.path().join("no")),
     ]);
-    assert!(!err.status.success());
-    assert!(
-        text(&err.stderr).contains("--patch-size is a ViT's"),
-        "{}",
-        text(&err.stderr)
-    );
+    assert!(err.contains("--patch-size is a ViT's"), "{err}");
     // A ViT width must make heads of 64; a decoder is MAE's, of heads of 32.
     for (args, message) in [
         (
@@ -1064,13 +1056,8 @@ fn a_vit_run_draws_its_attention_maps_and_exports_to_timm() {
         command.extend(args);
         let out_dir = tmp.path().join("no");
         command.extend(["--data-dir", s(&data), "--out-dir", s(&out_dir)]);
-        let err = selfsup(&command);
-        assert!(!err.status.success(), "{command:?}");
-        assert!(
-            text(&err.stderr).contains(message),
-            "{command:?}: {}",
-            text(&err.stderr)
-        );
+        let err = refused(&command);
+        assert!(err.contains(message), "{command:?}: {err}");
     }
 }
 
@@ -1158,7 +1145,7 @@ fn an_mae_run_draws_its_reconstructions() {
         "--drop-path replaces the recipe's 0.1: {config}"
     );
     // Stochastic depth drops a ViT's blocks; a convolutional encoder is refused.
-    let err = selfsup(&[
+    let err = refused(&[
         "baseline",
         "--backbone",
         "small-cnn",
@@ -1169,14 +1156,12 @@ fn an_mae_run_draws_its_reconstructions() {
         "--out-dir",
         s(&tmp.path().join("no")),
     ]);
-    assert!(!err.status.success());
     assert!(
-        text(&err.stderr).contains("--drop-path 0.1") && text(&err.stderr).contains("not a ViT"),
-        "{}",
-        text(&err.stderr)
+        err.contains("--drop-path 0.1") && err.contains("not a ViT"),
+        "{err}"
     );
     // A convolutional encoder has no layers to decay: the message names the way out.
-    let err = selfsup(&[
+    let err = refused(&[
         "baseline",
         "--backbone",
         "small-cnn",
@@ -1187,15 +1172,10 @@ fn an_mae_run_draws_its_reconstructions() {
         "--out-dir",
         s(&tmp.path().join("no")),
     ]);
-    assert!(!err.status.success());
-    assert!(
-        text(&err.stderr).contains("use simsiam-cifar or adam-constant"),
-        "{}",
-        text(&err.stderr)
-    );
+    assert!(err.contains("use simsiam-cifar or adam-constant"), "{err}");
 
     // MAE refuses a convolutional encoder before training, naming the flag.
-    let err = selfsup(&[
+    let err = refused(&[
         "pretrain",
         "mae",
         "--backbone",
@@ -1205,20 +1185,10 @@ fn an_mae_run_draws_its_reconstructions() {
         "--out-dir",
         s(&tmp.path().join("no")),
     ]);
-    assert!(!err.status.success());
-    assert!(
-        text(&err.stderr).contains("--backbone vit-"),
-        "{}",
-        text(&err.stderr)
-    );
+    assert!(err.contains("--backbone vit-"), "{err}");
     // Only an MAE run has a decoder to draw with.
     let cnn = tmp.path().join("cnn");
     one_step(&["simsiam", "--backbone", "small-cnn"], &data, &cnn);
-    let err = selfsup(&["reconstruct", s(&cnn), "--data-dir", s(&data)]);
-    assert!(!err.status.success());
-    assert!(
-        text(&err.stderr).contains("not a mae one"),
-        "{}",
-        text(&err.stderr)
-    );
+    let err = refused(&["reconstruct", s(&cnn), "--data-dir", s(&data)]);
+    assert!(err.contains("not a mae one"), "{err}");
 }
