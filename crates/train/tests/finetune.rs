@@ -228,6 +228,15 @@ fn maes_recipe_refuses_what_it_cannot_fine_tune() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("drop_path") && err.contains("ViT"), "{err}");
+    // A probability of dropping every block's branches.
+    let err = SupervisedMethod {
+        drop_path: 1.0,
+        ..SupervisedMethod::new(ClassifierConfig::new(vit(), 10))
+    }
+    .validate()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("drop_path") && err.contains("[0, 1)"), "{err}");
     let err = SupervisedMethod {
         label_smoothing: 1.0,
         ..SupervisedMethod::new(ClassifierConfig::new(vit(), 10))
