@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use selfsup::data::transforms::{Compose, MultiView, RandomHorizontalFlip};
 use selfsup::data::{ImageDataset, MultiViewTransform};
-use selfsup::models::{Backbone, BackboneConfig};
+use selfsup::models::{Backbone, BackboneConfig, EncoderConfig};
 use selfsup::train::{
     Classifier, ClassifierConfig, EvalSplits, KnnConfig, LinearProbeConfig, Setup,
     SupervisedMethod, evaluate_classifier, knn_backbone, linear_probe_backbone,
@@ -252,12 +252,11 @@ fn supervised(
         return Err("supervised training needs labels: the training images have none".into());
     }
     let config = ClassifierConfig::new(backbone_config.clone(), classes);
-    // `--recipe published`: the encoder's published fine-tuning recipe (MAE's, for a ViT).
     if let Some(rate) = args.drop_path {
         if !(0.0..1.0).contains(&rate) {
             return Err(format!("--drop-path {rate}: a probability in [0, 1)").into());
         }
-        if rate > 0.0 && !matches!(backbone_config, BackboneConfig::Vit(_)) {
+        if rate > 0.0 && !backbone_config.has_drop_path() {
             return Err(format!(
                 "--drop-path {rate}: stochastic depth drops a ViT's residual branches; \
                  this encoder is not a ViT"
@@ -265,6 +264,7 @@ fn supervised(
             .into());
         }
     }
+    // `--recipe published`: the encoder's published fine-tuning recipe (MAE's, for a ViT).
     let (mut method, views, published) = if train.recipe == Some(Recipe::Published) {
         let setup = Setup::new(
             backbone_config,

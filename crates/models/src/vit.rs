@@ -629,7 +629,18 @@ impl Vit {
     /// # Shapes
     /// - `tokens`, output: `[B, T, dim]`
     pub fn encode(&self, tokens: Tensor<3>) -> Tensor<3> {
-        let x = self.blocks.iter().fold(tokens, |x, block| block.forward(x));
+        self.encode_scaled(tokens, None)
+    }
+
+    /// [`encode`](Self::encode) with each block's residual branches scaled by `plan`'s.
+    fn encode_scaled(&self, tokens: Tensor<3>, plan: Option<&DropPath>) -> Tensor<3> {
+        let x = self
+            .blocks
+            .iter()
+            .enumerate()
+            .fold(tokens, |x, (i, block)| {
+                block.forward_scaled(x, plan.map(|plan| &plan.scales()[i]))
+            });
         self.norm.forward(x)
     }
 
@@ -658,13 +669,7 @@ impl Vit {
             self.blocks.len()
         );
         let (prefix, patches) = self.embed(images);
-        let x = self.blocks.iter().zip(plan.scales()).fold(
-            Tensor::cat(vec![prefix, patches], 1),
-            |x, (block, scales)| block.forward_scaled(x, Some(scales)),
-        );
-        let tokens = self.norm.forward(x);
-        let [b, _, d] = tokens.dims();
-        tokens.narrow(1, 0, 1).reshape([b, d])
+        Self::class_token(self.encode_scaled(Tensor::cat(vec![prefix, patches], 1), Some(plan)))
     }
 
     /// The class token's output: one feature vector per image (timm's `forward_head` with
@@ -674,7 +679,15 @@ impl Vit {
     /// - `images`: `[B, C, H, W]`
     /// - output: `[B, dim]`
     pub fn forward_features(&self, images: Tensor<4>) -> Tensor<2> {
-        let tokens = self.forward_tokens(images);
+        Self::class_token(self.forward_tokens(images))
+    }
+
+    /// The class token's row of output tokens (the first).
+    ///
+    /// # Shapes
+    /// - `tokens`: `[B, T, dim]`
+    /// - output: `[B, dim]`
+    pub fn class_token(tokens: Tensor<3>) -> Tensor<2> {
         let [b, _, d] = tokens.dims();
         tokens.narrow(1, 0, 1).reshape([b, d])
     }

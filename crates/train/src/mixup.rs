@@ -18,7 +18,7 @@ use rand::RngCore;
 use rand_distr::{Beta, Distribution};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 
 /// Mixup and CutMix of a batch (timm's `Mixup`, `mode="batch"`, `prob=1`, `correct_lam=True`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,19 +45,8 @@ impl MixupConfig {
     /// Checks the parameters, naming the first bad one.
     pub fn validate(&self) -> Result<()> {
         const CONFIG: &str = "mixup config";
-        for (field, value) in [
-            ("mixup_alpha", self.mixup_alpha),
-            ("cutmix_alpha", self.cutmix_alpha),
-        ] {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(Error::invalid(
-                    CONFIG,
-                    field,
-                    value,
-                    "must be non-negative and finite",
-                ));
-            }
-        }
+        error::non_negative(CONFIG, "mixup_alpha", self.mixup_alpha)?;
+        error::non_negative(CONFIG, "cutmix_alpha", self.cutmix_alpha)?;
         if self.mixup_alpha == 0.0 && self.cutmix_alpha == 0.0 {
             return Err(Error::invalid(
                 CONFIG,
@@ -66,15 +55,7 @@ impl MixupConfig {
                 "and cutmix_alpha are both 0: leave mixup out instead",
             ));
         }
-        if !(0.0..=1.0).contains(&self.switch_prob) {
-            return Err(Error::invalid(
-                CONFIG,
-                "switch_prob",
-                self.switch_prob,
-                "must be in [0, 1]",
-            ));
-        }
-        Ok(())
+        error::closed_unit_interval(CONFIG, "switch_prob", self.switch_prob)
     }
 
     /// Draws one batch's mixing for images of `height × width`.

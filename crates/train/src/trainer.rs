@@ -485,15 +485,16 @@ impl<M: Method> Trainer<M> {
     /// The optimizer of the config, with the method's no-weight-decay group. Under a
     /// weight-decay schedule it decays nothing itself: [`decoupled_decay`] does, each step.
     fn optimizer(&self, model: &M::Model) -> Result<ModuleOptimizer> {
-        let no_decay = self.no_weight_decay(model);
         if self.config.weight_decay_end.is_some() {
-            self.config
+            return self
+                .config
                 .optimizer
                 .without_weight_decay()
-                .init_with_groups(None)
-        } else {
-            self.config.optimizer.init_with_groups(no_decay)
+                .init_with_groups(None);
         }
+        self.config
+            .optimizer
+            .init_with_groups(self.no_weight_decay(model))
     }
 
     /// The parameters the method exempts from weight decay, if any.
@@ -1021,7 +1022,6 @@ impl ModuleVisitor for Materialize {
     }
 }
 
-/// The ids of a model's trainable rank-1 parameters: biases and normalisation scales / shifts.
 /// AdamW's decoupled weight decay at a scheduled value, before the optimizer's step (which
 /// then decays nothing): `w ← w·(1 − lr_w·weight_decay)` for every parameter with a gradient
 /// (PyTorch's AdamW skips the others, as DINO's frozen last layer) outside `exempt`, `lr_w`
@@ -1068,6 +1068,7 @@ fn decoupled_decay<M: Module>(
     })
 }
 
+/// The ids of a model's trainable rank-1 parameters: biases and normalisation scales / shifts.
 fn rank_one_parameters<M: Module>(model: &M) -> Vec<ParamId> {
     struct RankOne(Vec<ParamId>);
     impl ModuleVisitor for RankOne {

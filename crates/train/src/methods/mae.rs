@@ -154,8 +154,7 @@ impl Mae {
         let device = images.device();
         let (prefix, patches) = vit.embed(images);
         let latent = vit.encode(Tensor::cat(vec![prefix, plan.keep(patches)], 1));
-        let [b, _, d] = latent.dims();
-        let class_token = latent.clone().narrow(1, 0, 1).reshape([b, d]);
+        let class_token = Vit::class_token(latent.clone());
         Ok(MaeOutput {
             pred: self.decoder.forward(latent, plan),
             mask: plan.mask_tensor(&device),

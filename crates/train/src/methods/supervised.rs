@@ -18,7 +18,7 @@ use selfsup_models::{Backbone, BackboneConfig, Encoder, EncoderConfig, EncoderOf
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainingConfig;
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::method::{Method, ParamGroups, StepContext, StepOutput, require_views};
 use crate::mixup::{MixupConfig, soft_targets};
 use crate::recipe::{Published, Setup, adamw};
@@ -229,14 +229,7 @@ impl<C: EncoderConfig> Method for SupervisedMethod<C> {
 
     fn validate(&self) -> Result<()> {
         const CONFIG: &str = "supervised method";
-        if !(0.0..1.0).contains(&self.label_smoothing) {
-            return Err(Error::invalid(
-                CONFIG,
-                "label_smoothing",
-                self.label_smoothing,
-                "must be in [0, 1)",
-            ));
-        }
+        error::unit_interval(CONFIG, "label_smoothing", self.label_smoothing)?;
         if let Some(mixup) = &self.mixup {
             mixup.validate()?;
         }
@@ -251,23 +244,14 @@ impl<C: EncoderConfig> Method for SupervisedMethod<C> {
             }
             layer_decay_groups(&[], decay)?;
         }
-        if self.drop_path != 0.0 {
-            if !(0.0..1.0).contains(&self.drop_path) {
-                return Err(Error::invalid(
-                    CONFIG,
-                    "drop_path",
-                    self.drop_path,
-                    "must be in [0, 1)",
-                ));
-            }
-            if !self.model.backbone.has_drop_path() {
-                return Err(Error::invalid(
-                    CONFIG,
-                    "drop_path",
-                    self.drop_path,
-                    "needs an encoder with residual branches to drop (a ViT); this one has none",
-                ));
-            }
+        error::unit_interval(CONFIG, "drop_path", self.drop_path)?;
+        if self.drop_path > 0.0 && !self.model.backbone.has_drop_path() {
+            return Err(Error::invalid(
+                CONFIG,
+                "drop_path",
+                self.drop_path,
+                "needs an encoder with residual branches to drop (a ViT); this one has none",
+            ));
         }
         Ok(())
     }
